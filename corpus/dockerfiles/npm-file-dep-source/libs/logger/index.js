@@ -1,0 +1,1 @@
+module.exports = (msg) => console.log(JSON.stringify({ ts: Date.now(), msg }));

@@ -1,0 +1,3 @@
+package quotes
+
+fun main() = println("quotes")

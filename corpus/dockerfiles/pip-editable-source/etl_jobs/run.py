@@ -1,0 +1,9 @@
+import pandas as pd
+
+
+def main():
+    print(pd.__version__)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,7 @@
+require "sinatra"
+
+set :bind, "0.0.0.0"
+
+get "/" do
+  "shortlinks"
+end
