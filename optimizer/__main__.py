@@ -1,0 +1,3 @@
+from dockeropt.cli import run
+
+run()

@@ -1,0 +1,156 @@
+"""The build context: which files exist and which ``.dockerignore`` excludes.
+
+Matching follows Docker's pattern matcher (moby/patternmatcher): patterns are
+cleaned paths relative to the context root, ``*`` and ``?`` stay inside one
+path element, ``**`` spans elements, ``!`` re-includes, the last matching
+pattern wins, and a pattern that matches a parent folder excludes what is in
+it.  A ``<Dockerfile>.dockerignore`` beside the Dockerfile takes precedence,
+as in BuildKit.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+
+def _translate(pattern: str) -> re.Pattern[str]:
+    out = ["^"]
+    i = 0
+    n = len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "*":
+            if i + 1 < n and pattern[i + 1] == "*":
+                i += 2
+                if i < n and pattern[i] == "/":
+                    i += 1
+                    out.append("(?:.*/)?")
+                else:
+                    out.append(".*")
+                continue
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[":
+            j = pattern.find("]", i + 1)
+            if j == -1:
+                out.append(re.escape(ch))
+            else:
+                body = pattern[i + 1 : j]
+                if body.startswith("^") or body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j
+        elif ch == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    out.append("$")
+    return re.compile("".join(out))
+
+
+@dataclass(frozen=True)
+class IgnorePattern:
+    text: str
+    exclusion: bool
+    regex: re.Pattern[str]
+
+
+def parse_dockerignore(content: str) -> list[IgnorePattern]:
+    patterns: list[IgnorePattern] = []
+    for raw in content.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        exclusion = line.startswith("!")
+        if exclusion:
+            line = line[1:].strip()
+            if not line:
+                continue
+        line = posixpath.normpath(line.replace(os.sep, "/"))
+        line = line.lstrip("/") or "."
+        patterns.append(IgnorePattern(raw.strip(), exclusion, _translate(line)))
+    return patterns
+
+
+def is_ignored(patterns: list[IgnorePattern], rel: str) -> bool:
+    rel = posixpath.normpath(rel).lstrip("/")
+    parts = rel.split("/")
+    parents = ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
+    matched = False
+    for p in patterns:
+        hit = bool(p.regex.match(rel)) or any(p.regex.match(parent) for parent in parents)
+        if hit:
+            matched = not p.exclusion
+    return matched
+
+
+@dataclass
+class BuildContext:
+    """A folder used as the build context, with its ignore rules."""
+
+    root: Path
+    dockerfile: Path | None = None
+    _exists_cache: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def ignore_patterns(self) -> list[IgnorePattern]:
+        candidates = []
+        if self.dockerfile is not None:
+            candidates.append(self.dockerfile.parent / (self.dockerfile.name + ".dockerignore"))
+        candidates.append(self.root / ".dockerignore")
+        for c in candidates:
+            try:
+                return parse_dockerignore(c.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
+        return []
+
+    def ignored(self, rel: str) -> bool:
+        return is_ignored(self.ignore_patterns, rel)
+
+    def _resolve(self, rel: str) -> Path:
+        rel = posixpath.normpath(rel.replace("\\", "/")).lstrip("/")
+        return self.root / rel
+
+    def exists(self, rel: str) -> bool:
+        """True when ``rel`` exists in the context and ``.dockerignore`` does not exclude it."""
+        key = posixpath.normpath(rel)
+        if key not in self._exists_cache:
+            self._exists_cache[key] = self._resolve(rel).exists() and not self.ignored(key)
+        return self._exists_cache[key]
+
+    def is_file(self, rel: str) -> bool:
+        return self.exists(rel) and self._resolve(rel).is_file()
+
+    def is_dir(self, rel: str) -> bool:
+        return self.exists(rel) and self._resolve(rel).is_dir()
+
+    def read_text(self, rel: str, limit: int = 1 << 20) -> str | None:
+        """A context file's text, or None when missing, excluded, unreadable or too large."""
+        if not self.is_file(rel):
+            return None
+        path = self._resolve(rel)
+        try:
+            if path.stat().st_size > limit:
+                return None
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    def listdir(self, rel: str = ".") -> list[str]:
+        """Names in a context folder that ``.dockerignore`` does not exclude."""
+        base = self._resolve(rel)
+        try:
+            names = sorted(os.listdir(base))
+        except OSError:
+            return []
+        prefix = "" if rel in (".", "") else posixpath.normpath(rel).strip("/") + "/"
+        return [n for n in names if not self.ignored(prefix + n)]

@@ -1,0 +1,159 @@
+"""Edits, fixes and their safety, and applying non-overlapping fixes to text."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from dockeropt.source import TextRange
+
+
+class Safety(IntEnum):
+    """How much a fix may change what the image does. Ordered: a higher value is safer.
+
+    * ``SAFE``: cannot change what the image does.
+    * ``REVIEW``: changes the runtime environment, after dockeropt's own
+      compatibility analysis; applied by default, worth a look.
+    * ``UNSAFE``: needs a human decision; applied only with ``--unsafe-fixes``.
+    """
+
+    UNSAFE = 0
+    REVIEW = 1
+    SAFE = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    range: TextRange
+    text: str
+
+    @classmethod
+    def insert(cls, offset: int, text: str) -> Edit:
+        return cls(TextRange(offset, offset), text)
+
+    @classmethod
+    def replace(cls, start: int, end: int, text: str) -> Edit:
+        return cls(TextRange(start, end), text)
+
+    @classmethod
+    def delete(cls, start: int, end: int) -> Edit:
+        return cls(TextRange(start, end), "")
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    edits: tuple[Edit, ...]
+    safety: Safety
+
+    def __post_init__(self) -> None:
+        ordered = sorted(self.edits, key=lambda e: (e.range.start, e.range.end))
+        for a, b in zip(ordered, ordered[1:]):
+            if a.range.end > b.range.start:
+                raise ValueError("a fix's own edits overlap")
+        object.__setattr__(self, "edits", tuple(ordered))
+
+    @property
+    def range(self) -> TextRange:
+        return TextRange(self.edits[0].range.start, max(e.range.end for e in self.edits))
+
+
+@dataclass(frozen=True)
+class Change:
+    """One finding of one pass: what, why, where, and (optionally) how to fix it.
+
+    A change without a fix is a display-only note.
+    """
+
+    rule_id: str
+    rule_name: str
+    title: str
+    explanation: str
+    range: TextRange
+    fix: Fix | None = None
+    line: int = 0  # 1-based line of ``range.start`` in the text the pass saw; set by the pipeline
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def safety(self) -> Safety | None:
+        return self.fix.safety if self.fix else None
+
+    @property
+    def safety_label(self) -> str:
+        return self.fix.safety.label if self.fix else "display-only"
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    """Apply non-overlapping edits (any order) to ``text``."""
+    ordered = sorted(edits, key=lambda e: (e.range.start, e.range.end))
+    out: list[str] = []
+    pos = 0
+    for e in ordered:
+        if e.range.start < pos:
+            raise ValueError("overlapping edits")
+        out.append(text[pos : e.range.start])
+        out.append(e.text)
+        pos = e.range.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def _conflicts(edit: Edit, taken: list[Edit]) -> bool:
+    for t in taken:
+        if edit.range.overlaps(t.range):
+            return True
+        # touching replacements are fine; an insertion at a replaced range's edge is ambiguous
+        if (edit.range.start == edit.range.end or t.range.start == t.range.end) and (
+            edit.range.start == t.range.end or edit.range.end == t.range.start
+        ):
+            return True
+    return False
+
+
+def select_fixes(changes: Sequence[Change], min_safety: Safety) -> tuple[list[Change], list[Change]]:
+    """Pick fixes to apply now: allowed safety, no overlap with an earlier pick.
+
+    Returns ``(applied, deferred)``; deferred fixes may apply on a later round.
+    """
+    taken: list[Edit] = []
+    applied: list[Change] = []
+    deferred: list[Change] = []
+    for ch in sorted((c for c in changes if c.fix is not None), key=lambda c: (c.fix.range.start, c.rule_id)):  # type: ignore[union-attr]
+        assert ch.fix is not None
+        if ch.fix.safety < min_safety:
+            continue
+        if any(_conflicts(e, taken) for e in ch.fix.edits):
+            deferred.append(ch)
+            continue
+        taken.extend(ch.fix.edits)
+        applied.append(ch)
+    return applied, deferred
+
+
+class OffsetMap:
+    """Maps offsets in edited text back to offsets in the text before the edits."""
+
+    def __init__(self, edits: Iterable[Edit]) -> None:
+        self._new_starts: list[int] = []
+        self._segments: list[tuple[int, int, int, int]] = []  # new_start, new_end, old_start, old_end
+        delta = 0
+        for e in sorted(edits, key=lambda e: (e.range.start, e.range.end)):
+            new_start = e.range.start + delta
+            new_end = new_start + len(e.text)
+            self._new_starts.append(new_start)
+            self._segments.append((new_start, new_end, e.range.start, e.range.end))
+            delta += len(e.text) - len(e.range)
+
+    def to_old(self, offset: int) -> int:
+        i = bisect.bisect_right(self._new_starts, offset) - 1
+        if i < 0:
+            return offset
+        new_start, new_end, old_start, old_end = self._segments[i]
+        if offset < new_end:
+            return old_start
+        return old_end + (offset - new_end)

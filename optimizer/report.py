@@ -1,0 +1,83 @@
+"""Rendering results: unified diffs that ``git apply`` accepts, and explanations."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+
+from dockeropt.edits import Change, Safety
+
+NO_NEWLINE = "\\ No newline at end of file\n"
+
+
+def display_path(path: Path | str) -> str:
+    """A path relative to the working directory when it lies below it, POSIX style."""
+    p = Path(path)
+    try:
+        rel = os.path.relpath(p.resolve() if p.is_absolute() else p, Path.cwd())
+    except ValueError:
+        return p.as_posix()
+    if rel.startswith(".."):
+        return p.as_posix()
+    return Path(rel).as_posix()
+
+
+def unified_diff(old: str, new: str, path: str, *, new_file: bool = False, context: int = 3) -> str:
+    """A unified diff with ``a/`` and ``b/`` prefixes, faithful to CRLF and missing final newlines."""
+    if old == new:
+        return ""
+    # str.splitlines also splits on \r, \v, \f, \x1c...; git splits on \n only
+    a = _split_git(old)
+    b = _split_git(new)
+    from_name = "/dev/null" if new_file else f"a/{path}"
+    out: list[str] = []
+    if new_file:
+        out.append(f"diff --git a/{path} b/{path}\nnew file mode 100644\n")
+    for line in difflib.unified_diff(a, b, from_name, f"b/{path}", n=context):
+        if line.startswith(("---", "+++")) and not line.endswith("\n"):
+            line += "\n"
+        if line.endswith("\n"):
+            out.append(line)
+        else:
+            out.append(line + "\n" + NO_NEWLINE)
+    return "".join(out)
+
+
+def _split_git(text: str) -> list[str]:
+    lines = text.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def wrap_explanation(text: str, width: int = 96, indent: str = "    ") -> list[str]:
+    lines: list[str] = []
+    for para in text.strip().split("\n"):
+        if not para.strip():
+            continue
+        lines.extend(textwrap.wrap(para.strip(), width=width, initial_indent=indent, subsequent_indent=indent))
+    return lines
+
+
+def change_block(path: str, ch: Change) -> str:
+    head = f"{path}:{ch.line} {ch.rule_id} {ch.rule_name} ({ch.safety_label}): {ch.title}"
+    return "\n".join([head, *wrap_explanation(ch.explanation)]) + "\n"
+
+
+def explanations(path: str, applied: Iterable[Change], notes: Iterable[Change]) -> str:
+    out: list[str] = []
+    for ch in sorted(applied, key=lambda c: (c.line, c.rule_id)):
+        out.append(change_block(path, ch))
+    for ch in sorted(notes, key=lambda c: (c.line, c.rule_id)):
+        block = change_block(path, ch)
+        if ch.fix is not None:
+            if ch.fix.safety == Safety.UNSAFE:
+                block += "    (not applied: unsafe fix; pass --unsafe-fixes to apply it)\n"
+            else:
+                block += f"    (not applied: {ch.fix.safety.label} fix held back by --safe-only)\n"
+        out.append(block)
+    return "".join(out)

@@ -1,0 +1,254 @@
+"""Passes, their registry, rule selection, documentation and ignore pragmas.
+
+A pass is a class with a rule ``id`` (DO1xx build speed and caching, DO2xx
+image size, DO3xx security, DO4xx runtime behaviour), a ``name`` and a
+``check`` method that reads the tree and returns :class:`Change` objects. Its
+docstring is its documentation, in four sections: *What it does*, *Why*,
+*Example* and *Fix safety*.  Passes live one per module in
+``dockeropt.transforms`` and are discovered by walking that package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import textwrap
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from dockeropt.config import Config
+from dockeropt.context import BuildContext
+from dockeropt.edits import Change, Edit, Fix, Safety
+from dockeropt.source import TextRange
+from dockeropt.syntax import Dockerfile, Instruction
+
+_RULE_ID = re.compile(r"^DO[1-4]\d\d$")
+
+
+@dataclass
+class PassContext:
+    """What a pass may know besides the tree."""
+
+    config: Config = field(default_factory=Config)
+    path: Path | None = None  # the Dockerfile's path, when there is one
+    context: BuildContext | None = None  # None: no build context is known
+
+
+class Pass:
+    """Base class of all passes. Subclasses set ``id``, ``name`` and implement ``check``."""
+
+    id: ClassVar[str]
+    name: ClassVar[str]
+    default_enabled: ClassVar[bool] = True  # opt-in rules set False
+
+    def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
+        raise NotImplementedError
+
+    def change(
+        self,
+        title: str,
+        explanation: str,
+        at: TextRange | Instruction,
+        edits: Sequence[Edit] | None = None,
+        safety: Safety = Safety.SAFE,
+    ) -> Change:
+        rng = at.range if isinstance(at, Instruction) else at
+        fix = Fix(tuple(edits), safety) if edits else None
+        return Change(self.id, self.name, title, explanation, rng, fix)
+
+    @classmethod
+    def doc(cls) -> RuleDoc:
+        return RuleDoc.from_docstring(cls)
+
+
+REGISTRY: dict[str, type[Pass]] = {}
+_LOADED = False
+
+
+def register(cls: type[Pass]) -> type[Pass]:
+    """Class decorator that adds a pass to the registry."""
+    if not _RULE_ID.match(cls.id):
+        raise ValueError(f"bad rule id {cls.id!r} on {cls.__name__}")
+    if cls.id in REGISTRY and REGISTRY[cls.id] is not cls:
+        raise ValueError(f"rule id {cls.id} registered twice")
+    if not (cls.__doc__ or "").strip():
+        raise ValueError(f"{cls.id} has no docstring")
+    REGISTRY[cls.id] = cls
+    return cls
+
+
+def load_passes() -> dict[str, type[Pass]]:
+    """Import every module of ``dockeropt.transforms`` once; returns the registry."""
+    global _LOADED
+    if not _LOADED:
+        import dockeropt.transforms as pkg
+
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            if not mod.name.startswith("_"):
+                importlib.import_module(f"{pkg.__name__}.{mod.name}")
+        _LOADED = True
+    return dict(sorted(REGISTRY.items()))
+
+
+def matches(rule_id: str, selectors: Iterable[str]) -> bool:
+    return any(rule_id.startswith(s.strip().upper()) for s in selectors if s.strip())
+
+
+def validate_selectors(selectors: Iterable[str]) -> list[str]:
+    """Selectors that match no registered rule (for error messages)."""
+    ids = list(load_passes())
+    return [s for s in selectors if s.strip() and not any(i.startswith(s.strip().upper()) for i in ids)]
+
+
+def selected_passes(config: Config) -> list[Pass]:
+    out = []
+    for rid, cls in load_passes().items():
+        if config.select:
+            if not matches(rid, config.select):
+                continue
+            # opt-in rules only by their exact id or an explicit prefix naming them fully
+            if not cls.default_enabled and rid not in {s.strip().upper() for s in config.select}:
+                continue
+        elif not cls.default_enabled:
+            continue
+        if config.ignore and matches(rid, config.ignore):
+            continue
+        out.append(cls())
+    return out
+
+
+# --------------------------------------------------------------------------- docs
+
+_SECTIONS = ("What it does", "Why", "Example", "Fix safety")
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    id: str
+    name: str
+    summary: str
+    sections: dict[str, str]
+    opt_in: bool
+
+    @classmethod
+    def from_docstring(cls, p: type[Pass]) -> RuleDoc:
+        raw = textwrap.dedent((p.__doc__ or "").strip("\n"))
+        lines = raw.splitlines()
+        # the first line may be indented differently from the rest (PEP 257)
+        summary = lines[0].strip() if lines else ""
+        body = textwrap.dedent("\n".join(lines[1:]))
+        sections: dict[str, str] = {}
+        current: str | None = None
+        buf: list[str] = []
+        for line in body.splitlines():
+            stripped = line.strip()
+            header = stripped.rstrip(":")
+            if stripped.endswith(":") and header in _SECTIONS:
+                if current:
+                    sections[current] = textwrap.dedent("\n".join(buf)).strip("\n")
+                current = header
+                buf = []
+            elif current:
+                buf.append(line)
+        if current:
+            sections[current] = textwrap.dedent("\n".join(buf)).strip("\n")
+        return cls(p.id, p.name, summary, sections, not p.default_enabled)
+
+    def missing_sections(self) -> list[str]:
+        return [s for s in _SECTIONS if not self.sections.get(s, "").strip()]
+
+    def render_text(self) -> str:
+        out = [f"{self.id} {self.name}" + (" (opt-in)" if self.opt_in else ""), "", self.summary, ""]
+        for s in _SECTIONS:
+            if s in self.sections:
+                out.append(f"{s}:")
+                out.append(textwrap.indent(self.sections[s], "    "))
+                out.append("")
+        return "\n".join(out).rstrip() + "\n"
+
+    def render_markdown(self) -> str:
+        out = [f"## {self.id} `{self.name}`" + (" (opt-in)" if self.opt_in else ""), "", self.summary, ""]
+        for s in _SECTIONS:
+            if s not in self.sections:
+                continue
+            out.append(f"### {s}")
+            out.append("")
+            text = self.sections[s]
+            if s == "Example":
+                out.append("```dockerfile")
+                out.append(text)
+                out.append("```")
+            else:
+                out.append(text)
+            out.append("")
+        return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- pragmas
+
+_PRAGMA = re.compile(r"^\s*#\s*dockeropt\s*:?\s*(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+?)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Pragmas:
+    file_ignores: frozenset[str]
+    instruction_ignores: dict[int, frozenset[str]]  # instruction index -> selectors
+
+    def suppresses(self, change: Change, doc: Dockerfile) -> bool:
+        if matches(change.rule_id, self.file_ignores):
+            return True
+        for ins in doc.instructions:
+            if ins.full_range.start <= change.range.start < max(ins.full_range.end, ins.full_range.start + 1):
+                sel = self.instruction_ignores.get(ins.index)
+                return bool(sel) and matches(change.rule_id, sel)
+        return False
+
+
+def read_pragmas(doc: Dockerfile) -> Pragmas:
+    """``# dockeropt ignore=DO101,DO2`` before an instruction; ``# dockeropt global ignore=…`` anywhere."""
+    file_ignores: set[str] = set()
+    per: dict[int, frozenset[str]] = {}
+    for ins in doc.instructions:
+        local: set[str] = set()
+        for t in (*ins.leading_trivia, *ins.inner_trivia):
+            m = _PRAGMA.match(t.text.rstrip("\r\n"))
+            if not m:
+                continue
+            ids = {x.strip().upper() for x in m.group(2).replace(" ", ",").split(",") if x.strip()}
+            if m.group(1):
+                file_ignores |= ids
+            else:
+                local |= ids
+        if local:
+            per[ins.index] = frozenset(local)
+    for t in doc.trailing_trivia:
+        m = _PRAGMA.match(t.text.rstrip("\r\n"))
+        if m and m.group(1):
+            file_ignores |= {x.strip().upper() for x in m.group(2).split(",") if x.strip()}
+    return Pragmas(frozenset(file_ignores), per)
+
+
+def rule_reference_markdown() -> str:
+    """docs/rules.md, generated from the passes' docstrings."""
+    out = [
+        "# Rule reference",
+        "",
+        "Generated by `python -m dockeropt.docs` from the passes' docstrings; do not edit by hand.",
+        "",
+        "| id | name | summary |",
+        "|---|---|---|",
+    ]
+    docs = [cls.doc() for cls in load_passes().values()]
+    for d in docs:
+        out.append(f"| [{d.id}](#{d.id.lower()}-{d.name}) | `{d.name}`{' (opt-in)' if d.opt_in else ''} | {d.summary} |")
+    out.append("")
+    for d in docs:
+        out.append(d.render_markdown())
+    return "\n".join(out).rstrip() + "\n"
+
+
+def docs_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "docs" / "rules.md"

@@ -1,0 +1,1 @@
+"""Transform passes, one module per rule; discovered by :func:`dockeropt.rules.load_passes`."""
