@@ -138,6 +138,7 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
     load(text)
     if passes is None:
         passes = selected_passes(ctx.config)
+    ctx.enabled_rules = frozenset(p.id for p in passes)
     result = FixResult(original=text, fixed=text)
     maps: list[OffsetMap] = []
     banned: set[tuple[str, tuple[tuple[int, int, str], ...]]] = set()

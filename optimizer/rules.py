@@ -35,6 +35,11 @@ class PassContext:
     config: Config = field(default_factory=Config)
     path: Path | None = None  # the Dockerfile's path, when there is one
     context: BuildContext | None = None  # None: no build context is known
+    enabled_rules: frozenset[str] = frozenset()  # ids of the passes running in this pipeline
+
+    def enabled(self, rule_id: str) -> bool:
+        """Is another rule running too? (A pass defers to a rule that does the job better.)"""
+        return rule_id in self.enabled_rules
 
 
 class Pass:
