@@ -1,0 +1,1 @@
+"""Data catalogs: package managers (packages.py) and base images (images.py)."""
