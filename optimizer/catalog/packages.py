@@ -1,0 +1,401 @@
+"""Typed loader for ``package_managers.json``: how to recognise package-manager
+commands, which of them download, where their caches live for the HOME and
+environment in effect, what disables or cleans those caches, and their lockfiles.
+
+The knowledge lives in the JSON file; this module only interprets it.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from dockeropt.shell import Command, Word
+
+_DATA = Path(__file__).resolve().parent / "package_managers.json"
+
+# env value None = set, but to something dockeropt cannot know (an expansion)
+Env = Mapping[str, "str | None"]
+
+
+@dataclass(frozen=True)
+class CacheDir:
+    template: str
+    sharing: str  # "shared" | "locked" | "private"
+    what: str
+    fallback: str | None = None  # template used when ``template`` expands to ""
+
+    def resolve(self, env: Env, home: str | None) -> str | None:
+        """The absolute cache folder, or None when it depends on something unknown."""
+        path = expand_path(self.template, env, home)
+        if path == "" and self.fallback is not None:
+            path = expand_path(self.fallback, env, home)
+        if not path or not path.startswith("/"):
+            return None
+        return posixpath.normpath(path)
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str | None
+    name_regex: str | None
+    then: tuple[str, ...]
+
+    def matches_name(self, name: str) -> bool:
+        if self.name is not None:
+            return name == self.name
+        return self.name_regex is not None and re.match(self.name_regex, name) is not None
+
+
+@dataclass(frozen=True)
+class Manager:
+    id: str
+    label: str
+    ecosystem: str
+    programs: tuple[Program, ...]
+    flags_with_value: frozenset[str]
+    downloads: frozenset[str]  # "*" = every invocation, "" = the bare command
+    installs: frozenset[str]
+    index_update: frozenset[str]
+    subcommand_words: Mapping[str, int]
+    caches: tuple[CacheDir, ...]
+    cache_env: tuple[str, ...]
+    cache_disable_env: tuple[str, ...]
+    cache_override_flags: tuple[str, ...]
+    no_cache_flags: tuple[str, ...]
+    cache_clean_commands: tuple[tuple[str, ...], ...]
+    cache_clean_paths: tuple[str, ...]
+    lockfiles: tuple[str, ...]
+    manifests: tuple[str, ...]
+    frozen_flags: tuple[str, ...]
+    offline_flags: tuple[str, ...]
+    offline_env: Mapping[str, str]
+    mount: bool
+    mount_note: str | None
+    mount_note_always: str | None
+    mount_setup: tuple[str, ...]
+    shared_state: bool
+    needs_root: bool
+    variant_of: str | None
+    variant_files: tuple[str, ...]
+    variant_unless_files: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Manager:
+        def t(key: str) -> tuple[str, ...]:
+            return tuple(d.get(key, ()))
+
+        return cls(
+            id=d["id"],
+            label=d.get("label", d["id"]),
+            ecosystem=d.get("ecosystem", ""),
+            programs=tuple(Program(p.get("name"), p.get("name_regex"), tuple(p.get("then", ()))) for p in d["programs"]),
+            flags_with_value=frozenset(d.get("flags_with_value", ())),
+            downloads=frozenset(d.get("downloads", ())),
+            installs=frozenset(d.get("installs", ())),
+            index_update=frozenset(d.get("index_update", ())),
+            subcommand_words=dict(d.get("subcommand_words", {})),
+            caches=tuple(
+                CacheDir(c["path"], c.get("sharing", "shared"), c.get("what", ""), c.get("fallback")) for c in d.get("caches", ())
+            ),
+            cache_env=t("cache_env"),
+            cache_disable_env=t("cache_disable_env"),
+            cache_override_flags=t("cache_override_flags"),
+            no_cache_flags=t("no_cache_flags"),
+            cache_clean_commands=tuple(tuple(c) for c in d.get("cache_clean_commands", ())),
+            cache_clean_paths=t("cache_clean_paths"),
+            lockfiles=t("lockfiles"),
+            manifests=t("manifests"),
+            frozen_flags=t("frozen_flags"),
+            offline_flags=t("offline_flags"),
+            offline_env=dict(d.get("offline_env", {})),
+            mount=bool(d.get("mount", False)),
+            mount_note=d.get("mount_note"),
+            mount_note_always=d.get("mount_note_always"),
+            mount_setup=t("mount_setup"),
+            shared_state=bool(d.get("shared_state", False)),
+            needs_root=bool(d.get("needs_root", False)),
+            variant_of=d.get("variant_of"),
+            variant_files=t("variant_files"),
+            variant_unless_files=t("variant_unless_files"),
+        )
+
+    def cache_dirs(self, env: Env, home: str | None) -> list[tuple[CacheDir, str | None]]:
+        """Each cache folder with its absolute path for ``env``/``home`` (None: unknown)."""
+        return [(c, c.resolve(env, home)) for c in self.caches]
+
+    def cache_disabled_by_env(self, env: Env) -> str | None:
+        for name in self.cache_disable_env:
+            if name in env:
+                return name
+        return None
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One command recognised as a package-manager call."""
+
+    manager: Manager
+    command: Command
+    subcommand: str | None  # "" = bare command; None = not literal (an expansion)
+    rest: tuple[Word, ...]  # words after the subcommand
+    program_words: int  # how many words of the effective argv name the program
+
+    @property
+    def downloads(self) -> bool:
+        if "*" in self.manager.downloads:
+            return True
+        return self.subcommand is not None and self.subcommand in self.manager.downloads
+
+    @property
+    def installs(self) -> bool:
+        if "*" in self.manager.installs:
+            return True
+        return self.subcommand is not None and self.subcommand in self.manager.installs
+
+    @property
+    def updates_index(self) -> bool:
+        return self.subcommand is not None and self.subcommand in self.manager.index_update
+
+    def has_flag(self, *flags: str) -> bool:
+        """Does the command carry one of ``flags`` (``--flag`` or ``--flag=value``)?"""
+        for w in self.command.effective():
+            v = w.value
+            if v is None:
+                continue
+            for f in flags:
+                if v == f or (f.startswith("--") and v.startswith(f + "=")):
+                    return True
+                if f.startswith("-D") and v.startswith(f):
+                    return True
+        return False
+
+    def flag_words(self, *flags: str) -> list[Word]:
+        out = []
+        for w in self.command.effective():
+            if w.value is not None and any(w.value == f or (f.startswith("--") and w.value.startswith(f + "=")) for f in flags):
+                out.append(w)
+        return out
+
+    @property
+    def subcommand_end(self) -> Word:
+        """The last word of program + subcommand (insert flags after it)."""
+        eff = self.command.effective()
+        return eff[len(eff) - len(self.rest) - 1]
+
+
+class Catalog:
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.managers: tuple[Manager, ...] = tuple(Manager.from_json(m) for m in data["managers"])
+        self.by_id: dict[str, Manager] = {m.id: m for m in self.managers}
+        self._image_env = [(re.compile(e["image_regex"]), dict(e["env"])) for e in data.get("image_env", ())]
+        self._image_users = [
+            (re.compile(e["image_regex"]), dict(e.get("users", {})), e.get("default_user")) for e in data.get("image_users", ())
+        ]
+        self.root_default_images: frozenset[str] = frozenset(data.get("root_default_images", ()))
+
+    # ------------------------------------------------------------------ commands
+
+    def match(self, cmd: Command, has_file: Callable[[str], bool | None] | None = None) -> list[Invocation]:
+        """Package-manager invocations ``cmd`` is (usually zero or one).
+
+        ``has_file(name)`` answers whether the build context holds a file (None:
+        unknown); it picks variants such as yarn classic/berry. Without it, a
+        variant with ``variant_unless_files`` (the default flavour) is chosen.
+        """
+        eff = cmd.effective()
+        if not eff or eff[0].value is None:
+            return []
+        name = posixpath.basename(eff[0].value)
+        found: list[Invocation] = []
+        for m in self.managers:
+            for p in m.programs:
+                if not p.matches_name(name):
+                    continue
+                n = 1 + len(p.then)
+                if len(eff) < n or any(eff[1 + i].value != w for i, w in enumerate(p.then)):
+                    continue
+                sub, rest = _subcommand(m, eff[n:])
+                found.append(Invocation(m, cmd, sub, rest, n))
+                break
+        if not found:
+            return []
+        longest = max(i.program_words for i in found)
+        found = [i for i in found if i.program_words == longest]
+        return _pick_variants(found, has_file)
+
+    def match_one(self, cmd: Command, has_file: Callable[[str], bool | None] | None = None) -> Invocation | None:
+        found = self.match(cmd, has_file)
+        return found[0] if len(found) == 1 else None
+
+    def is_cache_clean(self, cmd: Command, manager: Manager) -> bool:
+        """Is ``cmd`` one of ``manager``'s cache-cleaning commands (``npm cache clean --force``)?"""
+        words = [w.value for w in cmd.effective()]
+        if not words or words[0] is None:
+            return False
+        words[0] = posixpath.basename(words[0])
+        positional = [w for w in words if w is None or not w.startswith("-")]
+        for pattern in manager.cache_clean_commands:
+            if len(positional) >= len(pattern) and tuple(positional[: len(pattern)]) == pattern:
+                return True
+        return False
+
+    # ------------------------------------------------------------------ images
+
+    def image_env(self, image: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for rx, env in self._image_env:
+            if rx.search(image):
+                out.update(env)
+        return out
+
+    def image_users(self, image: str) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for rx, users, _ in self._image_users:
+            if rx.search(image):
+                out.update(users)
+        return out
+
+    def image_default_user(self, image: str) -> str | None:
+        """``"root"`` for images known to run as root, a user name for known others, None = unknown."""
+        for rx, _, default in self._image_users:
+            if default and rx.search(image):
+                return str(default)
+        ref = image.split("@", 1)[0]
+        # strip the tag (a colon after the last slash)
+        slash = ref.rfind("/")
+        colon = ref.rfind(":")
+        if colon > slash:
+            ref = ref[:colon]
+        for prefix in ("docker.io/library/", "docker.io/", "library/"):
+            if ref.startswith(prefix):
+                ref = ref[len(prefix) :]
+        return "root" if ref in self.root_default_images else None
+
+
+def _subcommand(m: Manager, words: Sequence[Word]) -> tuple[str | None, tuple[Word, ...]]:
+    parts: list[str] = []
+    want = 1
+    i = 0
+    while i < len(words) and len(parts) < want:
+        v = words[i].value
+        if v is None:
+            if not parts:
+                return None, tuple(words[i + 1 :])
+            break
+        if v.startswith("-") and v != "-":
+            if v in m.flags_with_value and "=" not in v:
+                i += 1
+            i += 1
+            continue
+        parts.append(v)
+        if len(parts) == 1:
+            want = m.subcommand_words.get(v, 1)
+        i += 1
+    return " ".join(parts), tuple(words[i:])
+
+
+def _pick_variants(found: list[Invocation], has_file: Callable[[str], bool | None] | None) -> list[Invocation]:
+    groups: dict[str | None, list[Invocation]] = {}
+    for inv in found:
+        groups.setdefault(inv.manager.variant_of or inv.manager.id, []).append(inv)
+    out: list[Invocation] = []
+    for invs in groups.values():
+        if len(invs) == 1:
+            out.extend(invs)
+            continue
+        chosen = None
+        for inv in invs:
+            m = inv.manager
+            if m.variant_files and has_file is not None and any(has_file(f) for f in m.variant_files):
+                chosen = inv
+                break
+        if chosen is None:
+            # the default flavour: the variant chosen unless its marker files exist
+            defaults = [i for i in invs if i.manager.variant_unless_files]
+            chosen = defaults[0] if defaults else None
+        out.append(chosen or invs[0])
+    return out
+
+
+# --------------------------------------------------------------------------- path templates
+
+
+
+class _Unknown(Exception):
+    pass
+
+
+def expand_path(template: str, env: Env, home: str | None) -> str | None:
+    """Expand ``~``, ``${VAR}``, ``${VAR:-default}`` and ``${VAR:+word}`` (nested).
+
+    ``env`` maps names to values; a name mapped to None is set to something
+    unknown, and a missing name is unset. Returns None when the result depends
+    on something unknown (an unknown variable or HOME).
+    """
+    try:
+        return _expand(template, env, home)
+    except _Unknown:
+        return None
+
+
+def _expand(template: str, env: Env, home: str | None) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(template):
+        ch = template[i]
+        if ch == "~" and (i == 0 or template[i - 1] in ":-+") and (i + 1 == len(template) or template[i + 1] == "/"):
+            if home is None:
+                raise _Unknown
+            out.append(home)
+            i += 1
+            continue
+        if ch == "$" and template.startswith("${", i):
+            end = _matching_brace(template, i + 1)
+            body = template[i + 2 : end]
+            name_m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", body)
+            if not name_m:
+                raise _Unknown
+            name = name_m.group(0)
+            op = body[len(name) : len(name) + 2]
+            word = body[len(name) + 2 :]
+            if name in env and env[name] is None:
+                raise _Unknown
+            value = env.get(name) or ""
+            if op == ":-":
+                out.append(value if value else _expand(word, env, home))
+            elif op == ":+":
+                out.append(_expand(word, env, home) if value else "")
+            elif op == "":
+                out.append(value)
+            else:
+                raise _Unknown
+            i = end + 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _matching_brace(s: str, open_at: int) -> int:
+    depth = 0
+    for j in range(open_at, len(s)):
+        if s[j] == "{":
+            depth += 1
+        elif s[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j
+    raise _Unknown
+
+
+@lru_cache(maxsize=1)
+def catalog() -> Catalog:
+    """The package-manager catalog (loaded once)."""
+    return Catalog(json.loads(_DATA.read_text(encoding="utf-8")))
