@@ -5,6 +5,7 @@ Also fails if any file in the corpus mentions a package/container registry host.
 
 Usage: python corpus/check_corpus.py [corpus_dir]
 """
+
 import pathlib
 import re
 import sys
@@ -37,8 +38,10 @@ def main(argv):
         if m:
             host_hits += 1
             print(f"REGISTRY HOST {path.relative_to(root)}: {m.group(0)!r}")
-    print(f"{len(files)} Dockerfiles checked: {len(files) - parse_failures} parsed OK, "
-          f"{parse_failures} parse error(s), {host_hits} file(s) mentioning a registry host")
+    print(
+        f"{len(files)} Dockerfiles checked: {len(files) - parse_failures} parsed OK, "
+        f"{parse_failures} parse error(s), {host_hits} file(s) mentioning a registry host"
+    )
     return 1 if parse_failures or host_hits or not files else 0
 
 

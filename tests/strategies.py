@@ -41,8 +41,17 @@ BOM = "\ufeff"
 _WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_."
 words = st.text(_WORD_CHARS, min_size=1, max_size=8).filter(lambda w: w.strip(".") != "")
 images = st.sampled_from(
-    ["alpine:3.19", "debian:bookworm-slim", "node:20-slim", "python:3.12", "golang:1.22",
-     "ubuntu", "scratch", "busybox:1.36", "distroless/static-debian12:nonroot"]
+    [
+        "alpine:3.19",
+        "debian:bookworm-slim",
+        "node:20-slim",
+        "python:3.12",
+        "golang:1.22",
+        "ubuntu",
+        "scratch",
+        "busybox:1.36",
+        "distroless/static-debian12:nonroot",
+    ]
 )
 unix_paths = st.sampled_from(
     ["/app", "/usr/src/app", "/opt/tool", "/etc/conf.d/app.conf", "/tmp/x", ".", "./", "src/", "dist"]
@@ -51,14 +60,29 @@ win_paths = st.sampled_from(["C:\\app", "C:\\src\\", "C:\\Program Files\\x", "c:
 stage_names = st.sampled_from(["build", "deps", "base", "runtime", "test", "final", "Builder"])
 ports = st.sampled_from(["80", "443", "8080", "3000/tcp", "53/udp", "9000"])
 signals = st.sampled_from(["SIGTERM", "SIGQUIT", "SIGINT", "9", "SIGRTMIN+3"])
-comment_text = st.text(
-    "abcdefghijklmnopqrstuvwxyz ABC0123456789-_.,:;!?()[]{}/#`\\'\"", max_size=30
-)
+comment_text = st.text("abcdefghijklmnopqrstuvwxyz ABC0123456789-_.,:;!?()[]{}/#`\\'\"", max_size=30)
 spaces = st.text(" \t", max_size=3)
 
-_KEYWORDS = ["FROM", "RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "ENV", "ARG",
-             "LABEL", "EXPOSE", "VOLUME", "WORKDIR", "USER", "STOPSIGNAL", "HEALTHCHECK",
-             "ONBUILD", "MAINTAINER"]
+_KEYWORDS = [
+    "FROM",
+    "RUN",
+    "CMD",
+    "ENTRYPOINT",
+    "SHELL",
+    "COPY",
+    "ADD",
+    "ENV",
+    "ARG",
+    "LABEL",
+    "EXPOSE",
+    "VOLUME",
+    "WORKDIR",
+    "USER",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "ONBUILD",
+    "MAINTAINER",
+]
 
 
 @st.composite
@@ -103,23 +127,25 @@ flag_from = stage_names.map(lambda s: f"--from={s}") | st.just("--from=alpine:3.
 flag_chown = st.sampled_from(["--chown=1000:1000", "--chown=app", "--chown=app:app", "--chown=$UID"])
 flag_chmod = st.sampled_from(["--chmod=0755", "--chmod=644", "--chmod=u+x"])
 flag_link = st.sampled_from(["--link", "--link=true", "--link=false"])
-flag_mount = st.sampled_from([
-    "--mount=type=cache,target=/root/.cache",
-    "--mount=type=cache,id=npm,target=/root/.npm,sharing=locked",
-    "--mount=type=bind,source=go.sum,target=go.sum",
-    "--mount=type=bind,target=.",
-    "--mount=type=secret,id=token,target=/run/secrets/token",
-    "--mount=type=ssh",
-    "--mount=type=tmpfs,target=/tmp",
-])
+flag_mount = st.sampled_from(
+    [
+        "--mount=type=cache,target=/root/.cache",
+        "--mount=type=cache,id=npm,target=/root/.npm,sharing=locked",
+        "--mount=type=bind,source=go.sum,target=go.sum",
+        "--mount=type=bind,target=.",
+        "--mount=type=secret,id=token,target=/run/secrets/token",
+        "--mount=type=ssh",
+        "--mount=type=tmpfs,target=/tmp",
+    ]
+)
 flag_network = st.sampled_from(["--network=none", "--network=host", "--network=default"])
 flag_security = st.sampled_from(["--security=insecure", "--security=sandbox"])
 flag_exclude = st.sampled_from(["--exclude=*.md", "--exclude=**/node_modules", "--exclude=tests/"])
 flag_checksum = st.just("--checksum=sha256:" + "0123456789abcdef" * 4)
-flag_platform = st.sampled_from(["--platform=$BUILDPLATFORM", "--platform=linux/amd64",
-                                 "--platform=${TARGETPLATFORM}"])
-health_flags = st.sampled_from(["--interval=30s", "--timeout=5s", "--start-period=10s",
-                                "--retries=3", "--start-interval=2s"])
+flag_platform = st.sampled_from(["--platform=$BUILDPLATFORM", "--platform=linux/amd64", "--platform=${TARGETPLATFORM}"])
+health_flags = st.sampled_from(
+    ["--interval=30s", "--timeout=5s", "--start-period=10s", "--retries=3", "--start-interval=2s"]
+)
 
 
 def some(flag_strategy, max_size=2):
@@ -132,9 +158,19 @@ HEREDOC_NAMES = ["EOF", "EOT", "END", "SCRIPT", "CONF", "A", "B", "PY"]
 body_line = st.one_of(
     words,
     st.lists(words, min_size=1, max_size=5).map(" ".join),
-    st.sampled_from(["set -eux", "echo \"$HOME\"", "x = 1  # not a comment marker issue",
-                     "line ending with a backslash \\", "line ending with a backtick `",
-                     "FROM inside a heredoc is just text", "", "  indented", "<<NOTAHEREDOC"]),
+    st.sampled_from(
+        [
+            "set -eux",
+            'echo "$HOME"',
+            "x = 1  # not a comment marker issue",
+            "line ending with a backslash \\",
+            "line ending with a backtick `",
+            "FROM inside a heredoc is just text",
+            "",
+            "  indented",
+            "<<NOTAHEREDOC",
+        ]
+    ),
 )
 
 
@@ -183,9 +219,11 @@ def heredoc_copy(draw, ctx: Ctx):
 
 # --------------------------------------------------------------------------- instructions
 
-shell_cmd = st.lists(words | st.sampled_from(["&&", "||", "|", ";", ">", "2>&1", "$HOME", "${X:-y}",
-                                             "#notacomment", "--flag=value"]),
-                     min_size=1, max_size=8).filter(lambda t: t[0] not in ("&&", "||", "|", ";"))
+shell_cmd = st.lists(
+    words | st.sampled_from(["&&", "||", "|", ";", ">", "2>&1", "$HOME", "${X:-y}", "#notacomment", "--flag=value"]),
+    min_size=1,
+    max_size=8,
+).filter(lambda t: t[0] not in ("&&", "||", "|", ";"))
 
 
 @st.composite
@@ -223,8 +261,11 @@ def instr_simple_cmd(draw, ctx: Ctx):
 def instr_shell(draw, ctx: Ctx):
     if draw(st.integers(0, 5)) == 0:  # shell form: accepted by the parser, not by the builder
         return Instr([draw(keyword("SHELL")), "/bin/sh", "-c"])
-    shell = draw(st.sampled_from([["/bin/bash", "-o", "pipefail", "-c"], ["/bin/sh", "-c"],
-                                  ["powershell", "-Command"], ["cmd", "/S", "/C"]]))
+    shell = draw(
+        st.sampled_from(
+            [["/bin/bash", "-o", "pipefail", "-c"], ["/bin/sh", "-c"], ["powershell", "-Command"], ["cmd", "/S", "/C"]]
+        )
+    )
     return Instr([draw(keyword("SHELL")), *exec_form(shell)])
 
 
@@ -246,8 +287,9 @@ def instr_copy(draw, ctx: Ctx):
 
 @st.composite
 def key_values(draw, min_size=1):
-    pairs = draw(st.lists(st.tuples(words, words | st.just('"quoted value"') | st.just("")),
-                          min_size=min_size, max_size=3))
+    pairs = draw(
+        st.lists(st.tuples(words, words | st.just('"quoted value"') | st.just("")), min_size=min_size, max_size=3)
+    )
     return [f"{k}={v}" for k, v in pairs]
 
 
@@ -296,8 +338,9 @@ def instr_healthcheck(draw, ctx: Ctx):
 
 @st.composite
 def instr_onbuild(draw, ctx: Ctx):
-    inner = draw(st.one_of(instr_run(ctx), instr_copy(ctx), instr_env_label(ctx),
-                           instr_simple_cmd(ctx), instr_misc(ctx)))
+    inner = draw(
+        st.one_of(instr_run(ctx), instr_copy(ctx), instr_env_label(ctx), instr_simple_cmd(ctx), instr_misc(ctx))
+    )
     return Instr([draw(keyword("ONBUILD")), *inner.tokens])
 
 
@@ -309,14 +352,25 @@ def instr_unknown(draw, ctx: Ctx):
 
 def body_instruction(ctx: Ctx):
     return st.one_of(
-        instr_run(ctx), instr_run(ctx), instr_copy(ctx), instr_copy(ctx), instr_simple_cmd(ctx),
-        instr_shell(ctx), instr_env_label(ctx), instr_arg(ctx), instr_misc(ctx),
-        instr_healthcheck(ctx), instr_onbuild(ctx), instr_unknown(ctx),
-        heredoc_run(ctx), heredoc_copy(ctx),
+        instr_run(ctx),
+        instr_run(ctx),
+        instr_copy(ctx),
+        instr_copy(ctx),
+        instr_simple_cmd(ctx),
+        instr_shell(ctx),
+        instr_env_label(ctx),
+        instr_arg(ctx),
+        instr_misc(ctx),
+        instr_healthcheck(ctx),
+        instr_onbuild(ctx),
+        instr_unknown(ctx),
+        heredoc_run(ctx),
+        heredoc_copy(ctx),
     )
 
 
 # --------------------------------------------------------------------------- layout
+
 
 @st.composite
 def comment_line(draw):
@@ -337,8 +391,9 @@ def physical_lines(draw, instr: Instr, ctx: Ctx) -> list[str]:
     current = [tokens[0]]
     for tok in tokens[1:]:
         if instr.splittable and draw(st.integers(0, 3)) == 0:
-            lines.append(" ".join(current) + draw(st.sampled_from([" ", "", "  "])) + ctx.escape
-                         + draw(spaces))
+            # BuildKit joins continuation lines without inserting whitespace, so keep a space
+            # before the escape char or the tokens would be glued together ("FROMalpine").
+            lines.append(" ".join(current) + draw(st.sampled_from([" ", "  ", "\t"])) + ctx.escape + draw(spaces))
             # interleave comment / blank lines inside the continuation
             for _ in range(draw(st.integers(0, 2))):
                 lines.append(draw(comment_line() | blank_line))
@@ -355,16 +410,32 @@ def physical_lines(draw, instr: Instr, ctx: Ctx) -> list[str]:
 @st.composite
 def directive_block(draw, escape: str) -> list[str]:
     """Parser directives at the very top of the file (each at most once)."""
-    candidates = []
+    candidates, check = [], []
     if draw(st.booleans()):
-        candidates.append("syntax=" + draw(st.sampled_from(
-            ["docker/dockerfile:1", "docker/dockerfile:1.7-labs", "docker/dockerfile:1.4"])))
+        candidates.append(
+            "syntax="
+            + draw(st.sampled_from(["docker/dockerfile:1", "docker/dockerfile:1.7-labs", "docker/dockerfile:1.4"]))
+        )
     if escape == "`" or draw(st.integers(0, 3)) == 0:
         candidates.append("escape=" + escape)
     if draw(st.integers(0, 3)) == 0:
-        candidates.append("check=" + draw(st.sampled_from(
-            ["skip=JSONArgsRecommended", "skip=all", "error=true", "skip=StageNameCasing,FromAsCasing;error=true"])))
-    order = draw(st.permutations(candidates))
+        check.append(
+            "check="
+            + draw(
+                st.sampled_from(
+                    [
+                        "skip=JSONArgsRecommended",
+                        "skip=all",
+                        "error=true",
+                        "skip=StageNameCasing,FromAsCasing;error=true",
+                    ]
+                )
+            )
+        )
+    # `check` goes last: the BuildKit parser bundled with the `dockerfile` package predates the
+    # check directive, treats it as an unknown directive and stops reading directives there,
+    # so an `# escape=` after it would be silently ignored.
+    order = draw(st.permutations(candidates)) + check
     out = []
     for d in order:
         key, value = d.split("=", 1)

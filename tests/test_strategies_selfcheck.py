@@ -2,7 +2,6 @@
 
 import dockerfile
 from hypothesis import HealthCheck, given, settings
-
 from strategies import dockerfiles
 
 
