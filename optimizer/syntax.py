@@ -637,10 +637,8 @@ class _Parser:
             onbuild: Instruction | None = None
             heredoc_keyword = keyword
             if keyword == "ONBUILD":
-                sub = _split_command(header.args, header.args_start)
-                if sub.keyword in ("ONBUILD", "FROM", "MAINTAINER"):
-                    raise ParseError(f"{sub.keyword} isn't allowed as an ONBUILD trigger", ins_start_line)
-                heredoc_keyword = sub.keyword
+                # BuildKit's parser accepts any trigger; ONBUILD FROM etc. fail only when building
+                heredoc_keyword = _split_command(header.args, header.args_start).keyword
             heredocs: list[Heredoc] = []
             if heredoc_keyword in _HEREDOC_KEYWORDS:
                 for spec in heredoc_specs(logical.text):
@@ -669,6 +667,7 @@ class _Parser:
             full = TextRange(ln.start, last_line.end)
             if keyword == "ONBUILD":
                 onbuild = self._onbuild_trigger(logical, header, ins_start_line, last_line.number, tuple(heredocs))
+                is_json, exec_args = onbuild.json, onbuild.exec_args  # BuildKit reports the trigger's form
             instructions.append(
                 Instruction(
                     keyword=keyword,
