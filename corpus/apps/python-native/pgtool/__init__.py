@@ -1,0 +1,1 @@
+"""Small helpers around libpq connection strings."""
