@@ -31,6 +31,7 @@ class Install:
     after_copy: list[str] = field(default_factory=list)  # commands to run after the source copy
     prefetch: str | None = None  # the download command for mode "prefetch"
     blocker: str | None = None  # why the install needs the source (display-only note)
+    missing: str | None = None  # a required manifest the build context lacks
     safety: Safety = Safety.SAFE
     detail: str = ""
 
@@ -100,7 +101,7 @@ def _check_package_json(inst: Install, ctx: _Ctx) -> Install:
     text = ctx.read("package.json")
     if text is None:
         if ctx.context is not None:
-            inst.blocker = "no package.json in the build context"
+            inst.missing = "package.json"
         else:
             inst.safety = Safety.REVIEW
             inst.detail = "No build context was given, so package.json's lifecycle scripts could not be checked."
@@ -365,11 +366,28 @@ def _append_flag(cmd: Command, flag: str) -> str:
     return f"{_cmd_text(cmd)} {flag}"
 
 
+def _is_prefetch(cmd: Command, ecosystem: str) -> bool:
+    """A dependency download that already runs ahead of the source copy."""
+    args = [a for a in cmd.args if a is not None]
+    if ecosystem == "go":
+        return cmd.name == "go" and args[:2] == ["mod", "download"]
+    if ecosystem == "maven":
+        return cmd.name in ("mvn", "mvnw") and any(a.startswith("dependency:") for a in args)
+    if ecosystem == "gradle":
+        return cmd.name in ("gradle", "gradlew") and "dependencies" in args
+    return False
+
+
 # commands that cannot read the application source, so a RUN of only these may run before the copy
 _SOURCE_FREE = {
     "apt-get", "apt", "apk", "yum", "dnf", "microdnf", "useradd", "groupadd", "adduser", "addgroup", "mkdir",
     "corepack", "update-ca-certificates", "ln", "true", "echo", "set", "export", "locale-gen", "dpkg-reconfigure",
+    "cd",
 }
+# package-manager cache maintenance
+_CACHE_CLEAN = {("npm", "cache"), ("yarn", "cache"), ("pnpm", "store"), ("pip", "cache"), ("pip3", "cache"), ("gem", "cleanup")}
+# "<tool> config ..." only writes the tool's own settings
+_CONFIG_TOOLS = {"poetry", "npm", "yarn", "pnpm", "composer", "bundle", "pip", "pip3", "git"}
 
 
 def _source_free(cmd: Command) -> bool:
@@ -378,8 +396,15 @@ def _source_free(cmd: Command) -> bool:
         return False
     if name in _SOURCE_FREE:
         return True
+    if name in _CONFIG_TOOLS and cmd.args[:1] == ["config"]:
+        return True
+    if (name, (cmd.args or [None])[0]) in _CACHE_CLEAN:
+        return True
     if name == "rm":
-        return all(a is not None and (a.startswith("-") or a.startswith("/var/lib/apt") or a.startswith("/var/cache")) for a in cmd.args)
+        return all(
+            a is not None and (a.startswith("-") or a.startswith(("/var/lib/apt", "/var/cache", "/tmp/", "/root/.cache", "/root/.npm", "~/.cache", "~/.npm")))
+            for a in cmd.args
+        )
     if name == "npm" and cmd.args[:1] in (["install"], ["i"]) and any(a in ("-g", "--global") for a in cmd.args):
         return True
     if _pip_args(cmd) is not None:
@@ -523,10 +548,22 @@ class SplitDependencyCopy(Pass):
                 continue
             if self._already_installed(doc, stage, full, inst):
                 return []
+            if inst.missing or (
+                ctx.context is not None and sub is not None
+                and any("*" not in m and not sctx.exists(m) for m in inst.manifests)
+            ):
+                missing = inst.missing or next(m for m in inst.manifests if not sctx.exists(m))
+                return [self.change(
+                    f"{inst.ecosystem} manifests not found in the build context",
+                    f"The build context has no {sctx.path(missing)} (or .dockerignore excludes it), so the manifests "
+                    "were not split out. If the image is built from another folder, pass it with --context.",
+                    run,
+                )]
             if inst.blocker:
                 return [self.change(
                     f"{inst.ecosystem} install needs the source; manifests not split",
-                    f"{inst.blocker}, so the install cannot run before `COPY . .`. Leave it, or make the install independent of the source to get a cached dependency layer.",
+                    f"{inst.blocker[0].upper() + inst.blocker[1:]}, so the install cannot run before `{' '.join(full.line_text().split())}`. "
+                    "Leave it, or make the install independent of the source to get a cached dependency layer.",
                     run,
                 )]
             if sub is None:
@@ -556,7 +593,7 @@ class SplitDependencyCopy(Pass):
                     other = det(cmd, _Ctx(None, ""))
                     if other is not None and other.ecosystem == inst.ecosystem:
                         return True
-                if inst.ecosystem == "go" and cmd.name == "go" and cmd.args[:2] == ["mod", "download"]:
+                if _is_prefetch(cmd, inst.ecosystem):
                     return True
         return False
 
@@ -610,7 +647,7 @@ class SplitDependencyCopy(Pass):
             edits = [Edit.insert(full.full_range.start, insert)]
             title = f"Fetch {inst.ecosystem} dependencies before copying the source"
             expl = (
-                f"Copies {', '.join(shown)} and runs `{inst.prefetch}` before `COPY . .`, so a source edit no longer "
+                f"Copies {', '.join(shown)} and runs `{inst.prefetch}` before `{' '.join(full.line_text().split())}`, so a source edit no longer "
                 f"downloads every dependency again; the download layer stays cached until a manifest changes. "
                 f"{inst.detail} Check that the build still finds its dependencies offline in the cache."
             )
@@ -628,6 +665,11 @@ class SplitDependencyCopy(Pass):
             for c in item.commands:
                 if c is not None and rs.script.commands[c] is not cmd and not _source_free(rs.script.commands[c]):
                     return []
+        # source-free commands right after the install (cache cleanup) belong to its layer
+        while k + 1 < len(items) and items[k + 1].simple and items[k + 1].op_before == "&&" and _source_free(
+            rs.script.commands[items[k + 1].commands[0]]
+        ) and rs.script.commands[items[k + 1].commands[0]].name != "cd":
+            k += 1
         rest_items = items[k + 1 :]
         if rest_items and not all(it.op_before == "&&" for it in rest_items[:1]):
             return []
@@ -638,12 +680,24 @@ class SplitDependencyCopy(Pass):
         if inst.moved_command is not None:
             cmd_range = rs.physical(cmd.start, cmd.end)
             before = text[rs.physical(first.start, first.start).start : cmd_range.start]
-            install_src = before + inst.moved_command
+            after_cmd = text[cmd_range.end : rs.physical(items[k].start, items[k].end).end] if cmd.item < k else ""
+            install_src = before + inst.moved_command + after_cmd
         moved_run = run_prefix + install_src
         rest_run = None
         if rest_items:
             rest_start = rs.physical(rest_items[0].start, rest_items[0].end).start
-            rest_run = run_prefix + text[rest_start : run.range.end]
+            # the rest ran in the folder earlier ``cd``s chose: keep them in front of it
+            cds = [
+                text[rs.physical(it.start, it.end).start : rs.physical(it.start, it.end).end]
+                for it in items[: k + 1]
+                if it.simple and rs.script.commands[it.commands[0]].name == "cd"
+            ]
+            rest_run = run_prefix + "".join(c + " && " for c in cds) + text[rest_start : run.range.end]
+            # comment lines between the moved part and the rest stay, above the rest
+            gap = text[rs.physical(items[k].start, items[k].end).end : rest_start]
+            kept = [ln.strip() for ln in gap.splitlines() if ln.lstrip().startswith("#")]
+            if kept:
+                rest_run = nl.join(kept) + nl + rest_run
         middle = text[full.full_range.end : run.full_range.start]
         tail_eol = text[run.range.end : run.full_range.end]
         pieces = [*copy_lines]
@@ -657,10 +711,11 @@ class SplitDependencyCopy(Pass):
             new += nl + a
         new += tail_eol
         edits = [Edit.replace(comment_start, run.full_range.end, new)]
-        install_name = " ".join(w.text for w in cmd.argv[:3])
+        install_name = _cmd_text(cmd) if len(_cmd_text(cmd)) <= 60 else _cmd_text(cmd)[:57] + "..."
+        copy_text = " ".join(full.line_text().split())
         title = f"Copy {inst.ecosystem} manifests and install before copying the source"
         expl = (
-            f"Copies {', '.join(shown)} first and runs `{install_name}` before `COPY . .`, so editing the source no "
+            f"Copies {', '.join(shown)} first and runs `{install_name}` before `{copy_text}`, so editing the source no "
             f"longer re-runs the dependency install: that layer stays cached until a manifest changes."
             + (" The rest of the RUN stays after the source copy." if rest_run else "")
             + (f" {inst.detail}" if inst.detail else "")
