@@ -123,7 +123,9 @@ def select_fixes(changes: Sequence[Change], min_safety: Safety) -> tuple[list[Ch
     taken: list[Edit] = []
     applied: list[Change] = []
     deferred: list[Change] = []
-    for ch in sorted((c for c in changes if c.fix is not None), key=lambda c: (c.fix.range.start, c.rule_id)):  # type: ignore[union-attr]
+    # lower rule ids first: fine-grained build-speed fixes land before stage restructuring,
+    # which then works on the already-reordered stage in the next round
+    for ch in sorted((c for c in changes if c.fix is not None), key=lambda c: (c.rule_id, c.fix.range.start)):  # type: ignore[union-attr]
         assert ch.fix is not None
         if ch.fix.safety < min_safety:
             continue
@@ -136,24 +138,45 @@ def select_fixes(changes: Sequence[Change], min_safety: Safety) -> tuple[list[Ch
 
 
 class OffsetMap:
-    """Maps offsets in edited text back to offsets in the text before the edits."""
+    """Maps offsets in edited text back to offsets in the text before the edits.
 
-    def __init__(self, edits: Iterable[Edit]) -> None:
+    Inside a replaced region, lines that the replacement kept (found with
+    difflib) map to their old place; anything else maps to the region's start.
+    """
+
+    def __init__(self, edits: Iterable[Edit], old_text: str = "") -> None:
         self._new_starts: list[int] = []
-        self._segments: list[tuple[int, int, int, int]] = []  # new_start, new_end, old_start, old_end
+        self._segments: list[tuple[int, int, int, int, str]] = []  # new_start, new_end, old_start, old_end, new text
+        self._old_text = old_text
         delta = 0
         for e in sorted(edits, key=lambda e: (e.range.start, e.range.end)):
             new_start = e.range.start + delta
             new_end = new_start + len(e.text)
             self._new_starts.append(new_start)
-            self._segments.append((new_start, new_end, e.range.start, e.range.end))
+            self._segments.append((new_start, new_end, e.range.start, e.range.end, e.text))
             delta += len(e.text) - len(e.range)
 
     def to_old(self, offset: int) -> int:
         i = bisect.bisect_right(self._new_starts, offset) - 1
         if i < 0:
             return offset
-        new_start, new_end, old_start, old_end = self._segments[i]
+        new_start, new_end, old_start, old_end, new_text = self._segments[i]
         if offset < new_end:
-            return old_start
+            return self._inside(offset - new_start, old_start, old_end, new_text)
         return old_end + (offset - new_end)
+
+    def _inside(self, rel: int, old_start: int, old_end: int, new_text: str) -> int:
+        if not self._old_text:
+            return old_start
+        import difflib
+
+        old_seg = self._old_text[old_start:old_end]
+        old_lines = old_seg.splitlines(keepends=True)
+        new_lines = new_text.splitlines(keepends=True)
+        line = new_text.count("\n", 0, rel)
+        col = rel - (new_text.rfind("\n", 0, rel) + 1)
+        for tag, i1, _i2, j1, j2 in difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False).get_opcodes():
+            if tag == "equal" and j1 <= line < j2:
+                old_line = i1 + (line - j1)
+                return old_start + sum(len(x) for x in old_lines[:old_line]) + col
+        return old_start

@@ -203,7 +203,7 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
                 continue
         result.applied.extend(in_original(c) for c in applied)
         last_rules = [c.rule_id for c in applied]
-        maps.append(OffsetMap(edits))
+        maps.append(OffsetMap(edits, current))
         current = new
     del last_rules
     result.fixed = current
