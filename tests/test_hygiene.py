@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from harness import assert_sound, run_fix
-
 from dockeropt.config import Config
 from dockeropt.context import BuildContext
 from dockeropt.edits import apply_edits
@@ -15,6 +13,7 @@ from dockeropt.rules import PassContext, load_passes
 from dockeropt.syntax import parse
 from dockeropt.transforms._hygiene import context_source_at, node_major
 from dockeropt.transforms.do107_npm_install import _lock_in_sync
+from harness import assert_sound, run_fix
 
 MINE = ["DO105", "DO106", "DO107", "DO108", "DO109"]
 
