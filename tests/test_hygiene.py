@@ -120,6 +120,14 @@ def test_npm_ci_only_with_a_lockfile_in_the_context(tmp_path: Path) -> None:
     assert _fix(text, ["DO107"], with_lock).endswith("RUN npm ci\n")
 
 
+def test_npm_ci_not_after_an_install_of_named_packages(tmp_path: Path) -> None:
+    ctx = _write(tmp_path, {"package.json": PKG, "package-lock.json": LOCK})
+    text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm install left-pad && npm install\n"
+    assert _fix(text, ["DO107"], ctx) == text  # npm ci would delete left-pad again
+    text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm install -g pm2 && npm install\n"
+    assert _fix(text, ["DO107"], ctx).endswith("npm ci\n")
+
+
 def test_node_env_production_before_build_gets_dev_dependencies(tmp_path: Path) -> None:
     ctx = _write(tmp_path, {"package.json": PKG, "package-lock.json": LOCK})
     text = "FROM node:20\nENV NODE_ENV=production\nWORKDIR /app\nCOPY . .\nRUN npm ci\nRUN npm run build\n"

@@ -9,7 +9,14 @@ from dockeropt.edits import Change, Edit, Safety
 from dockeropt.rules import Pass, PassContext, register
 from dockeropt.shell import RunScript
 from dockeropt.syntax import Dockerfile, Instruction, Stage
-from dockeropt.transforms._hygiene import env_before, insert_after, node_major, replace_word, stage_runs
+from dockeropt.transforms._hygiene import (
+    env_before,
+    insert_after,
+    node_major,
+    parsed_run,
+    replace_word,
+    stage_runs,
+)
 from dockeropt.transforms._node import NodeInstall, Project, build_step, node_install, project_at, yarn_flavour
 
 _PROD_FLAGS = ("--production", "--production=true", "--only=production", "--only=prod")
@@ -116,6 +123,8 @@ class NpmInstall(Pass):
             return
         if inst.has(*_NO_LOCK) or inst.cmd.cwd == "?":
             return
+        if _adds_packages_before(stage, ins, inst):
+            return  # npm ci would delete packages an earlier command added to node_modules
         proj = project_at(doc, stage, ins, inst.cmd, ctx)
         if proj is None or proj.package_json is None:
             return
@@ -254,8 +263,6 @@ class NpmInstall(Pass):
                 continue
             ors = rs if other is ins else None
             if ors is None:
-                from dockeropt.transforms._hygiene import parsed_run
-
                 ors = parsed_run(other)
             if ors is None:
                 continue
@@ -315,3 +322,20 @@ def _delete_word(rs: RunScript, w) -> Edit | None:  # type: ignore[no-untyped-de
 
 def _label(inst: NodeInstall) -> str:
     return " ".join(w.text for w in inst.cmd.effective()[:2])
+
+
+def _adds_packages_before(stage: Stage, ins: Instruction, inst: NodeInstall) -> bool:
+    """An earlier command of the stage installs named packages locally (``npm install foo``)."""
+    for other in stage.body:
+        if other.index > ins.index:
+            break
+        rs = parsed_run(other)
+        if rs is None:
+            continue
+        for c in rs.script.commands:
+            if c is inst.cmd or (other is ins and c.start >= inst.cmd.start):
+                break
+            prior = node_install(c)
+            if prior is not None and (prior.positionals or prior.unknown) and not prior.has("-g", "--global", "--location"):
+                return True
+    return False
