@@ -12,6 +12,7 @@ guesses.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,6 +34,20 @@ class Word:
     value: str | None  # literal value with quotes removed; None when it expands something
     start: int  # offsets in the script
     end: int
+
+    @property
+    def pattern(self) -> str | None:
+        """The word as a path pattern: quotes removed, unquoted glob characters kept.
+
+        None when the word expands something (``$X``, backticks) or mixes quoted
+        and unquoted glob characters.
+        """
+        if self.value is not None:
+            return self.value
+        raw = self.text
+        if "$" in raw or "`" in raw or "'" in raw or '"' in raw or "\\" in raw:
+            return None
+        return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +91,27 @@ class Command:
     def args(self) -> list[str | None]:
         return [w.value for w in self.effective()[1:]]
 
+    @property
+    def env_prefix(self) -> dict[str, str | None]:
+        """Variables set for this command only (``A=b cmd``, ``env A=b cmd``); None = not literal."""
+        out: dict[str, str | None] = {}
+        for w in self.assignments:
+            name, _, _ = w.text.partition("=")
+            out[name] = w.value.partition("=")[2] if w.value is not None else None
+        argv = self.argv
+        while argv and argv[0].value in _WRAPPERS:
+            wrapper = argv[0].value
+            argv = argv[1:]
+            while argv and (argv[0].value is None or argv[0].value.startswith("-") or (wrapper == "env" and "=" in argv[0].value)):
+                v = argv[0].value
+                if wrapper == "env" and v is not None and "=" in v and not v.startswith("-"):
+                    name, _, value = v.partition("=")
+                    out[name] = value
+                elif v is None and wrapper == "env":
+                    return {**out, "?": None}
+                argv = argv[1:]
+        return out
+
 
 @dataclass(frozen=True, slots=True)
 class Item:
@@ -107,6 +143,31 @@ class Script:
 
     def commands_named(self, *names: str) -> list[Command]:
         return [c for c in self.commands if c.name in names]
+
+    def env_before(self, index: int) -> dict[str, str | None]:
+        """Variables exported by top-level ``export``/``ENV=... ;`` before command ``index``, plus its prefix.
+
+        A value is None when it is not a literal; the key ``"?"`` means an
+        export dockeropt could not read (any variable may have changed).
+        """
+        out: dict[str, str | None] = {}
+        for c in self.commands[:index]:
+            if c.name in ("export", "declare", "typeset") and c.top_level:
+                for w in c.effective()[1:]:
+                    if w.value is None:
+                        name = w.text.partition("=")[0]
+                        out[name if name.isidentifier() else "?"] = None
+                    elif "=" in w.value:
+                        name, _, value = w.value.partition("=")
+                        out[name] = value
+            elif not c.argv and c.assignments and c.top_level:
+                for w in c.assignments:
+                    name = w.text.partition("=")[0]
+                    out[name] = w.value.partition("=")[2] if w.value is not None else None
+            elif c.name in ("source", ".") or (c.name == "eval"):
+                out["?"] = None
+        out.update(self.commands[index].env_prefix)
+        return out
 
 
 def _word_value(node: Node, text: str, conv: _Conv) -> str | None:
@@ -188,41 +249,69 @@ class _Builder:
         s, e = self.span(node)
         return Word(self.text[s:e], _word_value(node, self.text, self.conv), s, e)
 
-    def add_command(self, node: Node, item: int, top: bool, redirected: bool) -> int:
+    def assignment(self, node: Node) -> Word:
+        """``NAME=value`` as a word whose value is ``NAME=<literal>`` (None when not literal)."""
+        s, e = self.span(node)
+        name = node.child_by_field_name("name")
+        value = node.child_by_field_name("value")
+        if name is None:
+            return Word(self.text[s:e], None, s, e)
+        ns, ne = self.span(name)
+        if value is None:
+            lit: str | None = ""
+        else:
+            lit = _word_value(value, self.text, self.conv)
+        return Word(self.text[s:e], None if lit is None else f"{self.text[ns:ne]}={lit}", s, e)
+
+    def add_command(self, node: Node, item: int, top: bool, redirected: bool, track_cd: bool = True) -> int:
         argv: list[Word] = []
         assigns: list[Word] = []
-        name = node.child_by_field_name("name")
-        for child in node.named_children:
-            if child.type == "variable_assignment" and (name is None or child.start_byte < name.start_byte):
-                assigns.append(self.word(child))
-        if name is not None:
-            argv.append(self.word(name.named_children[0] if name.named_children else name))
-            for arg in node.children_by_field_name("argument"):
-                argv.append(self.word(arg))
+        t = node.type
+        if t in ("declaration_command", "unset_command"):
+            kw = node.children[0]
+            ks, ke = self.span(kw)
+            argv.append(Word(self.text[ks:ke], self.text[ks:ke], ks, ke))
+            for child in node.named_children:
+                argv.append(self.assignment(child) if child.type == "variable_assignment" else self.word(child))
+        elif t == "variable_assignment":
+            assigns.append(self.assignment(node))
+        else:
+            name = node.child_by_field_name("name")
+            for child in node.named_children:
+                if child.type == "variable_assignment" and (name is None or child.start_byte < name.start_byte):
+                    assigns.append(self.assignment(child))
+            if name is not None:
+                argv.append(self.word(name.named_children[0] if name.named_children else name))
+                for arg in node.children_by_field_name("argument"):
+                    argv.append(self.word(arg))
         s, e = self.span(node)
         cmd = Command(tuple(argv), tuple(assigns), s, e, item, top, redirected, self.cwd)
         self.commands.append(cmd)
-        if top and cmd.name == "cd":
+        if track_cd and cmd.name == "cd":
             args = [a for a in cmd.args if a != "--"]
-            if len(args) == 1 and args[0] is not None:
-                self.cwd = posixpath.normpath(posixpath.join(self.cwd or ".", args[0])) if not args[0].startswith("/") else posixpath.normpath(args[0])
+            if len(args) == 1 and args[0] is not None and self.cwd != "?":
+                if args[0].startswith("/"):
+                    self.cwd = posixpath.normpath(args[0])
+                else:
+                    self.cwd = posixpath.normpath(posixpath.join(self.cwd or ".", args[0]))
             else:
                 self.cwd = "?"
         return len(self.commands) - 1
 
-    def collect(self, node: Node, item: int, top: bool) -> list[int]:
+    def collect(self, node: Node, item: int, top: bool, track_cd: bool = True) -> list[int]:
         t = node.type
-        if t == "command":
-            return [self.add_command(node, item, top, False)]
+        if t in ("command", "declaration_command", "unset_command", "variable_assignment"):
+            return [self.add_command(node, item, top, False, track_cd)]
         if t == "redirected_statement":
             body = node.child_by_field_name("body")
             if body is not None and body.type == "command":
-                return [self.add_command(body, item, False, True)]
+                return [self.add_command(body, item, False, True, track_cd)]
         out: list[int] = []
         saved = self.cwd
+        inner_track = track_cd and t not in ("pipeline", "command_substitution", "process_substitution")
         for child in node.named_children:
-            out.extend(self.collect(child, item, False))
-        if t in ("subshell", "pipeline", "command_substitution"):
+            out.extend(self.collect(child, item, False, inner_track))
+        if t in ("subshell", "pipeline", "command_substitution", "process_substitution"):
             self.cwd = saved
         return out
 
@@ -259,7 +348,7 @@ class _Builder:
                 pending = None
                 first = False
                 idx = len(self.items)
-                cmds = self.collect(node, idx, node.type == "command")
+                cmds = self.collect(node, idx, node.type in ("command", "declaration_command", "variable_assignment"))
                 s, e = self.span(node)
                 self.items.append(Item(s, e, op, tuple(cmds), node.type == "command"))
 
@@ -278,13 +367,26 @@ def parse_script(text: str) -> Script:
 
 @dataclass(frozen=True)
 class RunScript:
-    """A RUN instruction's script with offsets mapped to the Dockerfile."""
+    """A RUN instruction's script with offsets mapped to the Dockerfile.
+
+    For shell-form RUN the script is the logical line after the flags
+    (``base`` is its logical offset). For ``RUN <<EOF`` whose body is a sh/bash
+    script, ``body_start`` is the document offset of the body and script
+    offsets map to it directly.
+    """
 
     instruction: Instruction
     script: Script
     base: int  # logical offset of the script start in the instruction's logical line
+    body_start: int | None = None  # heredoc body: document offset of the script's first character
+
+    @property
+    def heredoc(self) -> bool:
+        return self.body_start is not None
 
     def physical(self, start: int, end: int) -> TextRange:
+        if self.body_start is not None:
+            return TextRange(self.body_start + start, self.body_start + end)
         return self.instruction.logical.physical(self.base + start, self.base + end)
 
     def source(self, start: int, end: int, doc_text: str) -> str:
@@ -292,11 +394,74 @@ class RunScript:
         return doc_text[r.start : r.end]
 
 
+_NOT_OK_HEREDOC = "the RUN uses a heredoc"
+
+
 def run_script(ins: Instruction) -> RunScript | None:
-    """The shell model of a shell-form RUN without heredocs, or None."""
+    """The shell model of a shell-form RUN, or None (not a RUN, or exec form).
+
+    A RUN with heredocs gets a script that is not ``ok`` (its line alone is not
+    the whole script); use :func:`heredoc_script` for ``RUN <<EOF`` bodies.
+    """
     if ins.keyword != "RUN" or ins.json:
         return None
+    if ins.heredocs:
+        return RunScript(ins, Script(ins.args, False, (), (), _NOT_OK_HEREDOC), ins.args_start)
     return RunScript(ins, parse_script(ins.args), ins.args_start)
+
+
+_HEREDOC_ARGS = re.compile(r"^<<(-?)(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2$")
+_SHELLS = {"sh", "bash", "dash", "ash"}
+
+
+def heredoc_script(ins: Instruction, doc_text: str) -> RunScript | None:
+    """The model of ``RUN <<EOF`` whose body is a sh/bash script, or None.
+
+    Only a RUN whose whole command is one heredoc is modelled; the body must sit
+    verbatim in the document (no ``<<-`` tab stripping) and any shebang must name
+    sh or bash. Offsets are into the body, mapped by :meth:`RunScript.physical`.
+    """
+    if ins.keyword != "RUN" or ins.json or len(ins.heredocs) != 1:
+        return None
+    hd = ins.heredocs[0]
+    m = _HEREDOC_ARGS.match(ins.args.strip())
+    if not m or m.group(1) or m.group(3) != hd.name or hd.chomp:
+        return None
+    body = doc_text[hd.body_range.start : hd.body_range.end]
+    if body.replace("\r\n", "\n") != hd.content:
+        return None
+    if body.startswith("#!"):
+        first = body.split("\n", 1)[0][2:].split()
+        prog = [posixpath.basename(w) for w in first if w != "/usr/bin/env" and not w.startswith("-")]
+        if not prog or prog[0] not in _SHELLS:
+            return None
+    return RunScript(ins, parse_script(body), 0, hd.body_range.start)
+
+
+def analysis_script(ins: Instruction, doc_text: str | None = None) -> Script | None:
+    """A read-only model of what a RUN executes, for analysis (never for edits).
+
+    Shell form: its script. ``RUN <<EOF`` (sh/bash): the body. Exec form
+    ``["sh", "-c", "..."]``: the inner script. Other exec forms: one command
+    whose words carry no offsets. None when not a RUN or not understood.
+    """
+    if ins.keyword != "RUN":
+        return None
+    if ins.json:
+        argv = ins.exec_args
+        if not argv:
+            return None
+        if len(argv) >= 3 and posixpath.basename(argv[0]) in _SHELLS and argv[1] == "-c":
+            return parse_script(argv[2])
+        words = tuple(Word(a, a, 0, 0) for a in argv)
+        cmd = Command(words, (), 0, 0, 0, True, False, None)
+        return Script(" ".join(argv), True, (Item(0, 0, None, (0,), True),), (cmd,))
+    if ins.heredocs:
+        if doc_text is None:
+            return None
+        rs = heredoc_script(ins, doc_text)
+        return rs.script if rs else None
+    return parse_script(ins.args)
 
 
 def exec_argv(ins: Instruction) -> tuple[str, ...] | None:

@@ -1,4 +1,4 @@
-"""Data about the tools Dockerfiles run: package managers (package_managers.json) and their loader."""
+"""Data catalogs: package managers (package_managers.json, loaded by packages.py) and base images."""
 
 from __future__ import annotations
 

@@ -1,0 +1,196 @@
+"""The shell model of RUN scripts: commands, chains, cwd, env, heredocs, exec form, edits."""
+
+from __future__ import annotations
+
+from dockeropt.edits import Edit, apply_edits
+from dockeropt.shell import analysis_script, heredoc_script, parse_script, run_script
+from dockeropt.syntax import parse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+def _run(src: str, n: int = 0):  # type: ignore[no-untyped-def]
+    doc = parse(src)
+    runs = [i for i in doc.instructions if i.keyword == "RUN"]
+    return doc, runs[n]
+
+
+def test_chains_and_operators() -> None:
+    s = parse_script("set -e; apt-get update && apt-get install -y curl || echo failed; (cd /x && make)")
+    assert s.ok
+    assert [it.op_before for it in s.items] == [None, ";", "&&", "||", ";"]
+    assert [c.name for c in s.commands] == ["set", "apt-get", "apt-get", "echo", "cd", "make"]
+    assert s.set_e
+    assert not s.only_and_chain()
+
+
+def test_cd_changes_folder_for_later_commands_only_outside_subshells() -> None:
+    s = parse_script("cd /app && npm ci && (cd web && npm ci) && npm run build && cd sub && ls")
+    cwds = [(c.name, c.cwd) for c in s.commands]
+    assert cwds == [("cd", None), ("npm", "/app"), ("cd", "/app"), ("npm", "/app/web"), ("npm", "/app"), ("cd", "/app"), ("ls", "/app/sub")]
+    assert parse_script("cd $DIR && ls").commands[1].cwd == "?"
+
+
+def test_sudo_env_prefixes_and_exports() -> None:
+    s = parse_script("export PIP_CACHE_DIR=/c && FOO=1 sudo -E -u app pip install x && env A=b npm ci")
+    pip = s.commands[1]
+    assert pip.name == "pip" and pip.args == ["install", "x"]
+    assert s.env_before(1) == {"PIP_CACHE_DIR": "/c", "FOO": "1"}
+    assert s.commands[2].env_prefix == {"A": "b"}
+    assert s.env_before(2)["A"] == "b"
+    assert parse_script("export X=$Y; ls").env_before(1) == {"X": None}
+
+
+def test_unparseable_scripts_are_not_ok() -> None:
+    assert not parse_script("if then fi (").ok
+    assert not parse_script("echo 'unterminated").ok
+
+
+def test_glob_words_keep_their_pattern() -> None:
+    s = parse_script("rm -rf /var/lib/apt/lists/* ~/.cache/pip \"$HOME\"/x")
+    words = s.commands[0].argv
+    assert words[2].value is None and words[2].pattern == "/var/lib/apt/lists/*"
+    assert words[3].pattern == "~/.cache/pip"
+    assert words[4].pattern is None
+
+
+def test_backtick_escape_continuations_map_to_the_document() -> None:
+    src = "# escape=`\nFROM debian\nRUN apt-get update && `\n    # note\n    apt-get install -y curl `\n  && echo \\\"hi\\\"\n"
+    doc, ins = _run(src)
+    rs = run_script(ins)
+    assert rs is not None and rs.script.ok
+    got = [rs.source(c.start, c.end, doc.text) for c in rs.script.commands]
+    assert got == ["apt-get update", "apt-get install -y curl", 'echo \\"hi\\"']
+
+
+def test_heredoc_run_is_not_ok_for_line_edits_but_body_is_modelled() -> None:
+    src = "FROM debian\nRUN <<EOF\nset -e\napt-get update\napt-get install -y curl\nEOF\n"
+    doc, ins = _run(src)
+    rs = run_script(ins)
+    assert rs is not None and not rs.script.ok
+    hs = heredoc_script(ins, doc.text)
+    assert hs is not None and hs.script.ok and hs.heredoc
+    inst = hs.script.commands[2]
+    r = hs.physical(inst.argv[1].start, inst.argv[1].end)
+    assert doc.text[r.start : r.end] == "install"
+    assert hs.script.set_e
+
+
+def test_heredoc_with_other_interpreter_is_not_modelled() -> None:
+    src = "FROM python\nRUN <<EOF\n#!/usr/bin/env python3\nprint('x')\nEOF\nRUN python3 <<EOF\nprint(1)\nEOF\n"
+    doc = parse(src)
+    runs = [i for i in doc.instructions if i.keyword == "RUN"]
+    assert heredoc_script(runs[0], doc.text) is None
+    assert heredoc_script(runs[1], doc.text) is None
+    bash = parse("FROM debian\nRUN <<EOF\n#!/bin/bash\napt-get update\nEOF\n")
+    assert heredoc_script(bash.instructions[1], bash.text) is not None
+
+
+def test_exec_form_is_analysed_read_only() -> None:
+    doc, ins = _run('FROM debian\nRUN ["sh", "-c", "apt-get update && apt-get install -y curl"]\nRUN ["pip", "install", "x"]\n')
+    assert run_script(ins) is None
+    s = analysis_script(ins)
+    assert s is not None and [c.name for c in s.commands] == ["apt-get", "apt-get"]
+    s2 = analysis_script(parse('FROM x\nRUN ["pip", "install", "x"]\n').instructions[1])
+    assert s2 is not None and s2.commands[0].name == "pip" and s2.commands[0].args == ["install", "x"]
+
+
+def test_parse_is_shared() -> None:
+    assert parse_script("apt-get update") is parse_script("apt-get update")
+
+
+# --------------------------------------------------------------------------- edits through the model keep the rest intact
+
+_WORDS = st.sampled_from(["apt-get", "install", "-y", "curl", "pip", "'a b'", '"x y"', "--flag=1", "/tmp/*", "a\\ b", "$HOME", "ls"])
+_OPS = st.sampled_from([" && ", " || ", "; ", " | "])
+
+
+@st.composite
+def _scripts(draw):  # type: ignore[no-untyped-def]
+    n = draw(st.integers(1, 4))
+    cmds = []
+    for _ in range(n):
+        words = [draw(st.sampled_from(["apt-get", "pip", "npm", "ls", "echo"]))] + draw(st.lists(_WORDS, max_size=4))
+        cmds.append(" ".join(words))
+    out = cmds[0]
+    for c in cmds[1:]:
+        op = draw(_OPS)
+        out += op + c
+    return out
+
+
+@st.composite
+def _dockerfiles(draw):  # type: ignore[no-untyped-def]
+    escape = draw(st.sampled_from(["\\", "`"]))
+    script = draw(_scripts())
+    # break the script into physical lines at spaces, with continuations and comment lines between
+    parts = script.split(" ")
+    lines: list[str] = []
+    cur: list[str] = []
+    for p in parts:
+        cur.append(p)
+        if draw(st.booleans()) and draw(st.booleans()):
+            lines.append(" ".join(cur))
+            cur = []
+    if cur:
+        lines.append(" ".join(cur))
+    body = ""
+    for i, line in enumerate(lines):
+        body += line
+        if i < len(lines) - 1:
+            body += " " + escape + "\n"
+            if draw(st.booleans()):
+                body += "    # a comment inside the continuation\n"
+            body += "    "
+    head = "# escape=`\n" if escape == "`" else ""
+    return head + "FROM debian\nRUN " + body + "\nCMD [\"x\"]\n"
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(_dockerfiles(), st.data())
+def test_inserting_after_a_word_keeps_everything_else_byte_identical(src: str, data: st.DataObject) -> None:
+    doc, ins = _run(src)
+    rs = run_script(ins)
+    assert rs is not None
+    if not rs.script.ok or not rs.script.commands:
+        return
+    ci = data.draw(st.integers(0, len(rs.script.commands) - 1))
+    cmd = rs.script.commands[ci]
+    word = cmd.argv[0]
+    at = rs.physical(word.start, word.end)
+    assert doc.text[at.start : at.end] == word.text
+    new = apply_edits(doc.text, [Edit.insert(at.end, " --zz")])
+    assert new[: at.end] == doc.text[: at.end] and new[at.end + 5 :] == doc.text[at.end :]
+    doc2, ins2 = _run(new)
+    assert [t.text for t in ins2.inner_trivia] == [t.text for t in ins.inner_trivia]
+    rs2 = run_script(ins2)
+    assert rs2 is not None and rs2.script.ok
+    old_words = [[w.text for w in c.argv] for c in rs.script.commands]
+    new_words = [[w.text for w in c.argv] for c in rs2.script.commands]
+    old_words[ci].insert(1, "--zz")
+    assert new_words == old_words
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(_dockerfiles(), st.data())
+def test_deleting_a_word_keeps_everything_else_byte_identical(src: str, data: st.DataObject) -> None:
+    doc, ins = _run(src)
+    rs = run_script(ins)
+    assert rs is not None
+    if not rs.script.ok:
+        return
+    cands = [(i, j) for i, c in enumerate(rs.script.commands) for j in range(1, len(c.argv))]
+    if not cands:
+        return
+    ci, wi = data.draw(st.sampled_from(cands))
+    cmd = rs.script.commands[ci]
+    prev, word = cmd.argv[wi - 1], cmd.argv[wi]
+    r = rs.physical(prev.end, word.end)
+    new = apply_edits(doc.text, [Edit.delete(r.start, r.end)])
+    assert new == doc.text[: r.start] + doc.text[r.end :]
+    doc2, ins2 = _run(new)
+    rs2 = run_script(ins2)
+    assert rs2 is not None and rs2.script.ok
+    old_words = [[w.text for w in c.argv] for c in rs.script.commands]
+    del old_words[ci][wi]
+    assert [[w.text for w in c.argv] for c in rs2.script.commands] == old_words
