@@ -14,6 +14,7 @@ from dockeropt.edits import Change, Edit, Safety
 from dockeropt.rules import Pass, PassContext, register
 from dockeropt.shell import Command, Script, analysis_script, parse_script
 from dockeropt.syntax import Dockerfile, Instruction, Stage
+from dockeropt.transforms._defer import overlaps, pending_fix_ranges
 
 # apt packages that provide tools the full images have and slim ones lack
 _TOOL_PACKAGES: dict[str, tuple[str, ...]] = {
@@ -229,8 +230,17 @@ class _Analyser:
             rel = self.context_file(ins, posixpath.normpath(posixpath.join(cwd, path)))
             if rel is not None and self.ctx.context is not None:
                 text = self.ctx.context.read_text(rel)
+        shell_script = _SCRIPT_SUFFIX.search(path) is not None
+        if text is not None and text.startswith("#!"):
+            first = text.split("\n", 1)[0]
+            if not re.search(r"\b(sh|bash|dash|ash)\b", first):
+                return  # a script in another language: its own interpreter is checked elsewhere
+            shell_script = True
+        elif text is not None and not _SCRIPT_SUFFIX.search(path):
+            return  # a program, not a script
         if text is None or depth >= 2:
-            self.f.blockers.append(f"{where} runs `{path}`, a script dockeropt cannot read")
+            if shell_script or eff and posixpath.basename(eff[0] or "") in ("sh", "bash", "dash"):
+                self.f.blockers.append(f"{where} runs `{path}`, a script dockeropt cannot read")
             return
         self.script(parse_script(text), ins, f"{path} (run by {where})", depth + 1)
 
@@ -459,6 +469,9 @@ class SlimBase(Pass):
         if not info.is_full and info.family != "debian":
             return None
         final = stage.index == len(doc.stages) - 1
+        # DO201 is about to split this stage into a build stage and a runtime stage with its own base
+        if overlaps(pending_fix_ranges("DO201", doc, ctx), stage.from_instruction.range.start, stage.instructions[-1].range.end):
+            return None
         # stages other stages build on (FROM <stage>) would change underneath them
         for other in doc.stages[stage.index + 1 :]:
             parent = doc.stage_named(other.base)
@@ -481,12 +494,15 @@ class SlimBase(Pass):
                 an.f.blockers.append("the stage changes its SHELL")
         f = an.f
         needs = {t: w for t, w in f.needs.items() if t not in f.provided}
+        unfixable = [t for t in needs if t not in _TOOL_PACKAGES]
+        if unfixable:
+            t = unfixable[0]
+            return self._note(stage, info, slim, f"{needs[t]} uses `{t}`, which {slim} does not have", final)
         if f.blockers:
             return self._note(stage, info, slim, f.blockers[0], final)
         install: list[str] = []
         if needs:
-            unfixable = [t for t in needs if t not in _TOOL_PACKAGES]
-            if unfixable or source_only or info.package_manager != "apt":
+            if source_only or info.package_manager != "apt":
                 t = (unfixable or list(needs))[0]
                 return self._note(stage, info, slim, f"{needs[t]} uses `{t}`, which {slim} does not have", final)
             for t in needs:

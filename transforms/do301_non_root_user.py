@@ -13,6 +13,7 @@ from dockeropt.edits import Change, Edit, Safety
 from dockeropt.rules import Pass, PassContext, register
 from dockeropt.shell import analysis_script, parse_script
 from dockeropt.syntax import Dockerfile, Instruction, Stage
+from dockeropt.transforms._defer import overlaps, pending_fix_ranges
 
 _ROOT_NAMES = frozenset({"root", "0", "root:root", "0:0", "root:0", "0:root"})
 # launchers that start as root and drop privileges themselves, or need root to work
@@ -184,6 +185,9 @@ class NonRootUser(Pass):
                     return None
             if ins.keyword == "ONBUILD" or (ins.keyword == "RUN" and ins.heredocs and analysis_script(ins, doc.text) is None):
                 return None
+        # DO201 is about to split this stage: add the user to the runtime stage it creates, next round
+        if overlaps(pending_fix_ranges("DO201", doc, ctx), stage.from_instruction.range.start, stage.instructions[-1].range.end):
+            return None
         user = _pick_user(info, ctx)
         if user is None:
             return self._note(stage, "The image runs as root", f"`{base}` has no user dockeropt can use or create safely; add a non-root USER yourself.")
