@@ -121,6 +121,7 @@ def select_fixes(changes: Sequence[Change], min_safety: Safety) -> tuple[list[Ch
     Returns ``(applied, deferred)``; deferred fixes may apply on a later round.
     """
     taken: list[Edit] = []
+    reserved: list[Edit] = []
     applied: list[Change] = []
     deferred: list[Change] = []
     # lower rule ids first: fine-grained build-speed fixes land before stage restructuring,
@@ -130,6 +131,12 @@ def select_fixes(changes: Sequence[Change], min_safety: Safety) -> tuple[list[Ch
         if ch.fix.safety < min_safety:
             continue
         if any(_conflicts(e, taken) for e in ch.fix.edits):
+            deferred.append(ch)
+            # a deferred fix keeps its region: a higher rule id must not rewrite it first
+            # (a stage restructuring waits for the build-speed fixes, then applies before later rules)
+            reserved.extend(ch.fix.edits)
+            continue
+        if any(_conflicts(e, reserved) for e in ch.fix.edits):
             deferred.append(ch)
             continue
         taken.extend(ch.fix.edits)

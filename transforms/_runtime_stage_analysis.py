@@ -238,7 +238,7 @@ def analyse(stage: Stage, base: Base, context: BuildContext | None) -> StageFact
                     ok = all(
                         p is not None and (
                             (q := _abs(ccwd, p, base)) is not None
-                            and (under(q, facts.roots) or is_scratch_path(q) or q.startswith(("/var/lib/apt", "/var/cache/apt", "/root/.cache", "/root/.npm")))
+                            and (under(q, facts.roots) or is_scratch_path(q) or q.startswith(("/var/lib/apt", "/var/cache/apt", "/etc/apt/apt.conf.d/", "/root/.cache", "/root/.npm", "/var/cache/debconf")))
                         )
                         for p in paths
                     )
