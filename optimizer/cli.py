@@ -24,7 +24,7 @@ app = typer.Typer(
 )
 
 # Modules that add their own subcommands through ``register(app)``.
-_EXTENSIONS: tuple[str, ...] = ()
+_EXTENSIONS: tuple[str, ...] = ("dockeropt.verify",)
 
 
 def _err(msg: str) -> None:
