@@ -100,11 +100,10 @@ class ApkDnfHygiene(Pass):
         edits: list[Edit] = []
         dropped_update = False
         for cmd in adds:
-            if has_flag(eff_args(cmd), "--no-cache"):
-                continue
-            sub = subcommand(cmd, _APK_VALUELESS)
-            assert sub is not None
-            edits.append(insert_after(rs, sub[1], "--no-cache"))
+            if not has_flag(eff_args(cmd), "--no-cache"):
+                sub = subcommand(cmd, _APK_VALUELESS)
+                assert sub is not None
+                edits.append(insert_after(rs, sub[1], "--no-cache"))
             upd = self._update_before(rs, cmd)
             if upd is not None:
                 edits.append(upd)
@@ -112,12 +111,19 @@ class ApkDnfHygiene(Pass):
         if not edits:
             return
         n = len([e for e in edits if e.text])
-        title = "Add --no-cache to apk add" + (" and drop the apk update before it" if dropped_update else "")
-        expl = (
-            f"`apk add --no-cache` fetches the package index into memory and leaves nothing under /var/cache/apk, "
-            f"so the layer no longer carries the index ({n} command{'s' if n > 1 else ''})."
-            + (" The `apk update` right before it is dropped: `--no-cache` fetches a fresh index itself." if dropped_update else "")
-        )
+        if n:
+            title = "Add --no-cache to apk add" + (" and drop the apk update before it" if dropped_update else "")
+            expl = (
+                f"`apk add --no-cache` fetches the package index into memory and leaves nothing under /var/cache/apk, "
+                f"so the layer no longer carries the index ({n} command{'s' if n > 1 else ''})."
+                + (" The `apk update` right before it is dropped: `--no-cache` fetches a fresh index itself." if dropped_update else "")
+            )
+        else:
+            title = "Drop the apk update before apk add --no-cache"
+            expl = (
+                "`apk add --no-cache` fetches a fresh package index itself, so the `apk update` right before it only "
+                "left a copy of the index under /var/cache/apk in this layer; it is dropped."
+            )
         yield self.change(title, expl, ins, edits, Safety.SAFE)
 
     def _update_before(self, rs: RunScript, add: Command) -> Edit | None:
