@@ -137,7 +137,8 @@ _FS = {"mkdir", "chown", "chmod", "rm", "touch", "ln", "cp", "mv"}
 
 def _path_args(cmd: Command) -> list[str | None]:
     out: list[str | None] = []
-    args = cmd.args
+    # a glob (rm -rf /var/lib/apt/lists/*) stays as written; expansions stay unknown
+    args = [w.value if w.value is not None else (None if any(c in w.text for c in "$`'\"") else w.text) for w in cmd.effective()[1:]]
     skip_first = cmd.name in ("chown", "chmod")
     for a in args:
         if a is not None and a.startswith("-"):
@@ -166,7 +167,7 @@ def analyse(stage: Stage, base: Base, context: BuildContext | None) -> StageFact
             dest = _abs(cwd, spec.dest, base)
             if dest is None:
                 raise Blocked(f"line {ins.start_line}: the {kw} destination depends on an unknown working folder")
-            dir_dest = spec.dest.endswith("/") or len(spec.sources) > 1 or any(
+            dir_dest = spec.dest.endswith(("/", "/.")) or spec.dest in (".", "..") or len(spec.sources) > 1 or any(
                 posixpath.normpath(s) == "." or s.endswith("/") for s in spec.sources
             )
             if not dir_dest and context is not None and spec.from_stage is None:

@@ -196,7 +196,7 @@ class AddRuntimeStage(Pass):
         edit = self._edit(doc, stage, facts, rt)
         if edit is None:
             return
-        leaves = ", ".join(rt.leaves)
+        leaves = rt.leaves[0] if len(rt.leaves) == 1 else ", ".join(rt.leaves[:-1]) + " and " + rt.leaves[-1]
         expl = (
             f"The final image now starts from `{rt.base}` and gets only the app from the `{self._build_name(doc, stage)}` "
             f"stage; {leaves} stay in the build stage. Check: {'; '.join(rt.checks)}."
@@ -273,7 +273,6 @@ class AddRuntimeStage(Pass):
         """apt packages the build installed, as the runtime needs them."""
         for p in f.apt_pkgs:
             if p in BUILD_ONLY_PKGS:
-                rt.leaves.append(p) if p not in rt.leaves else None
                 continue
             if p.endswith("-dev"):
                 r = runtime_package(p)
@@ -283,6 +282,7 @@ class AddRuntimeStage(Pass):
                 for q in r.split():
                     if q not in rt.apt:
                         rt.apt.append(q)
+                rt.checks.append(f"`{r}` replaces `{p}` in the runtime stage")
                 continue
             if p not in rt.apt:
                 rt.apt.append(p)
@@ -299,7 +299,7 @@ class AddRuntimeStage(Pass):
         if slim is None:
             raise _Note("dockeropt knows no slim variant of this node image")
         rt = Runtime(base=slim, shell=True)
-        rt.leaves = ["the compilers, headers and build tools of the full image"]
+        rt.leaves = ["the full image's compilers, headers and extra tools (gcc, make, git, curl)"]
         self._apt_runtime(f, rt)
         for g in f.node_globals:
             rt.extra_runs.append(g)
@@ -360,10 +360,8 @@ class AddRuntimeStage(Pass):
             rt.shell = False
             assert effective is not None
             rt.cmd = effective[1:]
-            rt.leaves.append("npm, the shell and the package manager")
+            rt.leaves.append("npm and the shell")
             rt.checks.append("the app runs without a shell or npm (distroless); it must not spawn shell commands")
-        else:
-            rt.leaves.append("the full image's extra tools (git, curl, compilers)")
         rt.checks.append("the app starts and finds every file it reads")
         self._app_copies(f, rt)
         return rt
@@ -391,7 +389,10 @@ class AddRuntimeStage(Pass):
         if slim is None:
             raise _Note("dockeropt knows no slim variant of this python image")
         rt = Runtime(base=slim, shell=True)
-        rt.leaves = ["gcc, the headers and build tools of the full image", "pip's build dependencies"]
+        rt.leaves = ["the full image's compilers, headers and extra tools (gcc, make, git, curl)"]
+        devs = [p for p in f.apt_pkgs if p.endswith("-dev") or p in BUILD_ONLY_PKGS]
+        if devs:
+            rt.leaves.append("the build packages " + ", ".join(devs))
         self._apt_runtime(f, rt)
         venv = f.venv
         if venv is None:
@@ -687,7 +688,8 @@ class AddRuntimeStage(Pass):
         for src, dst in rt.copies:
             if not rt.shell and is_system_path(dst) and dst != src:
                 return None
-            r.append(_fix_kw(f"COPY --from={build}{chown} {src} {dst}", style))
+            own = "" if src == f.venv or (f.venv is None and src == _VENV) else chown
+            r.append(_fix_kw(f"COPY --from={build}{own} {src} {dst}", style))
         for ins in moved:
             body = text[ins.range.start : ins.range.end]
             if ins.keyword == "CMD" and ins is f.cmd and rt.cmd is not None:
