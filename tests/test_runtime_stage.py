@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from harness import ROOT, assert_sound, run_fix
-
 from dockeropt.config import Config
 from dockeropt.edits import Safety
+from harness import ROOT, assert_sound, run_fix
 
 FIXTURES = ROOT / "tests" / "fixtures" / "DO201"
 
