@@ -101,7 +101,7 @@ def test_parse_is_shared() -> None:
 
 # --------------------------------------------------------------------------- edits through the model keep the rest intact
 
-_WORDS = st.sampled_from(["apt-get", "install", "-y", "curl", "pip", "'a b'", '"x y"', "--flag=1", "/tmp/*", "a\\ b", "$HOME", "ls"])
+_WORDS = st.sampled_from(["apt-get", "install", "-y", "curl", "pip", "'a b'", '"x y"', "--flag=1", "/tmp/*", "a\\\"b", "$HOME", "ls"])
 _OPS = st.sampled_from([" && ", " || ", "; ", " | "])
 
 

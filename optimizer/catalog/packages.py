@@ -30,10 +30,16 @@ class CacheDir:
     sharing: str  # "shared" | "locked" | "private"
     what: str
     fallback: str | None = None  # template used when ``template`` expands to ""
+    root_path: str | None = None  # template used instead when the command runs as root
 
-    def resolve(self, env: Env, home: str | None) -> str | None:
-        """The absolute cache folder, or None when it depends on something unknown."""
-        path = expand_path(self.template, env, home)
+    def resolve(self, env: Env, home: str | None, root: bool | None = None) -> str | None:
+        """The absolute cache folder, or None when it depends on something unknown.
+
+        ``root``: the command runs as root (None: decide from ``home == "/root"``).
+        """
+        if root is None:
+            root = home == "/root"
+        path = expand_path(self.root_path if (root and self.root_path) else self.template, env, home)
         if path == "" and self.fallback is not None:
             path = expand_path(self.fallback, env, home)
         if not path or not path.startswith("/"):
@@ -102,7 +108,7 @@ class Manager:
             index_update=frozenset(d.get("index_update", ())),
             subcommand_words=dict(d.get("subcommand_words", {})),
             caches=tuple(
-                CacheDir(c["path"], c.get("sharing", "shared"), c.get("what", ""), c.get("fallback")) for c in d.get("caches", ())
+                CacheDir(c["path"], c.get("sharing", "shared"), c.get("what", ""), c.get("fallback"), c.get("root_path")) for c in d.get("caches", ())
             ),
             cache_env=t("cache_env"),
             cache_disable_env=t("cache_disable_env"),
