@@ -22,6 +22,33 @@ class Config:
     exclude: list[str] = field(default_factory=list)
     max_iterations: int = 10
 
+    def mirror(self, image_ref: str) -> str:
+        """``image_ref`` rewritten through ``registry_mirror`` (longest matching prefix wins).
+
+        Passes that suggest a base image call this on the reference they are about
+        to write, so teams behind an internal mirror get pullable suggestions::
+
+            registry_mirror = {"registry.example/distroless": "mirror.example.internal/distroless"}
+            mirror("registry.example/distroless/static-debian12:nonroot")
+            -> "mirror.example.internal/distroless/static-debian12:nonroot"
+
+        A prefix matches whole path components only (``"python"`` matches
+        ``python:3.12`` and ``python/x`` but not ``pythonista``); references
+        without a matching prefix are returned unchanged.
+        """
+        best = ""
+        for prefix in self.registry_mirror:
+            p = prefix.rstrip("/")
+            if len(p) <= len(best) or not image_ref.startswith(p):
+                continue
+            rest = image_ref[len(p) :]
+            if rest == "" or rest[0] in "/:@":
+                best = p
+        if not best:
+            return image_ref
+        target = self.registry_mirror.get(best, self.registry_mirror.get(best + "/", best)).rstrip("/")
+        return target + image_ref[len(best) :]
+
     @property
     def min_safety(self) -> Safety:
         if self.unsafe_fixes:
