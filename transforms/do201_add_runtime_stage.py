@@ -524,7 +524,7 @@ class AddRuntimeStage(Pass):
         if jre is None:
             raise _Note("dockeropt knows no JRE image for this JDK")
         rt = Runtime(base=jre, shell=True)
-        rt.leaves = ["the JDK (javac, jlink)", "Maven/Gradle and their caches", "the sources"]
+        rt.leaves = ["the JDK (javac, jlink)", *(["Maven/Gradle and their caches"] if f.java_builds else []), "the sources"]
         jar: str | None = None
         for ins in (f.entrypoint, f.cmd):
             argv, _ = launch_argv(ins)
@@ -545,6 +545,19 @@ class AddRuntimeStage(Pass):
         else:
             rt.copies.append((path, path))
         rt.checks.append(f"only {jar} and the app's non-build files reach the runtime; the app must not need the JDK (javac, jcmd)")
+        # distroless java runs `java -jar <CMD>`: only for a plain `java -jar app.jar`
+        argv_cmd, _ = launch_argv(f.cmd)
+        ver = f.base.version
+        dl = distroless_ref("java", ver, False) if ver else None
+        if (
+            dl is not None and context is not None and f.entrypoint is None and argv_cmd == ["java", "-jar", jar]
+            and "*" not in jar and f.healthcheck is None and f.final_user is None and not f.user_runs and not f.apt_pkgs
+        ):
+            rt.base = dl
+            rt.shell = False
+            rt.cmd = [jar]
+            rt.leaves.insert(0, "the shell")
+            rt.checks.append("the app runs without a shell (distroless java runs `java -jar` with the CMD)")
         self._extra_files(f, rt, context, _JAVA_BUILD_ONLY)
         return rt
 
