@@ -239,8 +239,14 @@ class BuildResult:
 
 
 def build_command(docker: str, context: Path, dockerfile: Path, tag: str, *, buildx: bool = False,
-                  network_host: bool = True) -> list[str]:
+                  builder: str | None = None, network_host: bool = True) -> list[str]:
+    """``docker buildx build --load`` when buildx is there (``--builder`` picks e.g. a remote BuildKit),
+    else ``docker build`` with ``DOCKER_BUILDKIT=1``."""
+    if builder is not None:
+        buildx = True
     argv = [docker, "buildx", "build", "--load"] if buildx else [docker, "build"]
+    if builder is not None:
+        argv += ["--builder", builder]
     if network_host:
         argv += ["--network", "host"]
     argv += ["--progress", "plain", "-f", str(dockerfile), "-t", tag, str(context)]
@@ -248,11 +254,11 @@ def build_command(docker: str, context: Path, dockerfile: Path, tag: str, *, bui
 
 
 def build_image(docker: str, context: Path, dockerfile: Path, tag: str, *, buildx: bool = False,
-                timeout: float = 1200) -> BuildResult:
+                builder: str | None = None, timeout: float = 1200) -> BuildResult:
     """Build with BuildKit through the CLI (the SDK's legacy builder rejects ``RUN --mount``)."""
     start = time.monotonic()
     try:
-        p = _run(build_command(docker, context, dockerfile, tag, buildx=buildx), timeout=timeout)
+        p = _run(build_command(docker, context, dockerfile, tag, buildx=buildx, builder=builder), timeout=timeout)
     except subprocess.TimeoutExpired:
         return BuildResult(False, time.monotonic() - start, f"build timed out after {timeout:.0f}s")
     seconds = time.monotonic() - start
@@ -260,9 +266,12 @@ def build_image(docker: str, context: Path, dockerfile: Path, tag: str, *, build
     return BuildResult(p.returncode == 0, seconds, tail)
 
 
-def prune_build_cache(docker: str, *, buildx: bool = False) -> None:
+def prune_build_cache(docker: str, *, buildx: bool = False, builder: str | None = None) -> None:
     """Empty the BuildKit cache (including cache mounts) for a cold build."""
-    argv = [docker, "buildx", "prune", "-af"] if buildx else [docker, "builder", "prune", "-af"]
+    if builder is not None:
+        argv = [docker, "buildx", "prune", "-af", "--builder", builder]
+    else:
+        argv = [docker, "buildx", "prune", "-af"] if buildx else [docker, "builder", "prune", "-af"]
     _run(argv, timeout=300)
 
 
@@ -520,6 +529,7 @@ def measure(
     cold: bool = True,
     warm: bool = True,
     buildx: bool = False,
+    builder: str | None = None,
     keep_image: bool = False,
 ) -> Measurement:
     """Build ``text`` over a temporary copy of ``context``, inspect, smoke-test, edit ``touch``, rebuild."""
@@ -527,8 +537,8 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="dockeropt-verify-") as tmp:
         ctx, df = stage_context(context, dockerfile, text, Path(tmp))
         if cold:
-            prune_build_cache(docker, buildx=buildx)
-        b = build_image(docker, ctx, df, tag, buildx=buildx)
+            prune_build_cache(docker, buildx=buildx, builder=builder)
+        b = build_image(docker, ctx, df, tag, buildx=buildx, builder=builder)
         m.build_ok, m.build_log = b.ok, b.log_tail
         if cold:
             m.cold_seconds = b.seconds
@@ -542,7 +552,7 @@ def measure(
             m.smoke_ok, m.ready_seconds, m.smoke_detail = s.ok, s.seconds, s.detail
             if warm and touch is not None:
                 append_comment(ctx / touch)
-                w = build_image(docker, ctx, df, tag + "-warm", buildx=buildx)
+                w = build_image(docker, ctx, df, tag + "-warm", buildx=buildx, builder=builder)
                 if w.ok:
                     m.warm_seconds = w.seconds
                 else:
@@ -690,6 +700,7 @@ def verify_command(
     touch: Annotated[Optional[str], typer.Option("--touch", help="Context file to edit for the warm rebuild.")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds the smoke test may take (default 60).")] = None,
     keep_cache: Annotated[bool, typer.Option("--keep-cache", help="Do not empty the BuildKit cache (no cold-build timing).")] = False,
+    builder: Annotated[Optional[str], typer.Option("--builder", help="buildx builder to build with (e.g. a remote BuildKit).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the measurements as JSON.")] = False,
     select: Annotated[Optional[list[str]], typer.Option("--select", help="Rule ids or prefixes, comma-separated.")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule ids or prefixes to skip.")] = None,
@@ -728,13 +739,13 @@ def verify_command(
         _err(f"error: {exc}")
         raise typer.Exit(2) from None
 
-    buildx = docker != PREFERRED_DOCKER and has_buildx(docker)
+    buildx = builder is not None or has_buildx(docker)
     base = f"dockeropt-verify-{uuid.uuid4().hex[:8]}"
     say = (lambda s: None) if as_json else (lambda s: _err(s))
     say(f"verify: smoke test {spec.describe()}; warm-rebuild edit: {touch_rel or '(none found)'}")
     if not keep_cache:
         say("verify: emptying the BuildKit cache before each cold build (docker builder prune -af)")
-    common = dict(dockerfile=dockerfile, touch=touch_rel, cold=not keep_cache, buildx=buildx)
+    common = dict(dockerfile=dockerfile, touch=touch_rel, cold=not keep_cache, buildx=buildx, builder=builder)
     say("verify: building the original")
     orig = measure(docker, ctx_dir, result.original, spec, label="original", tag=f"{base}:original", **common)
     fixed: Measurement | None = None
