@@ -31,7 +31,7 @@ app = typer.Typer(
 )
 
 # Modules that add their own subcommands through ``register(app)``.
-_EXTENSIONS: tuple[str, ...] = ("dockeropt.verify",)
+_EXTENSIONS: tuple[str, ...] = ("dockeropt.verify", "dockeropt.lsp")
 
 FORMATS = ("text", "json", "sarif", "github")
 
