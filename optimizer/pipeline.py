@@ -46,13 +46,27 @@ class FixResult:
         return self.fixed != self.original
 
 
+_BK_CACHE: collections.OrderedDict[str, tuple | str] = collections.OrderedDict()
+
+
+def _buildkit_parse(text: str) -> tuple | str:
+    """BuildKit's commands for ``text``, or its one-line error (memoised: the Go parser is the hot path)."""
+    got = _BK_CACHE.get(text)
+    if got is None:
+        try:
+            got = tuple(buildkit.parse_string(text))
+        except buildkit.GoParseError as exc:
+            got = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
+        _BK_CACHE[text] = got
+        if len(_BK_CACHE) > 16:
+            _BK_CACHE.popitem(last=False)
+    return got
+
+
 def buildkit_error(text: str) -> str | None:
     """BuildKit's parse error for ``text``, or None when it parses."""
-    try:
-        buildkit.parse_string(text)
-    except buildkit.GoParseError as exc:
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
-    return None
+    got = _buildkit_parse(text)
+    return got if isinstance(got, str) else None
 
 
 def load(text: str) -> Dockerfile:
@@ -84,8 +98,11 @@ def _untouched_survive(old: str, new: str, edits: Sequence[Edit]) -> bool:
         a = idx.line_of(e.range.start) + 1
         b = idx.line_of(max(e.range.end - 1, e.range.start)) + 1
         touched.append((a, b))
-    old_cmds = buildkit.parse_string(old)
-    new_cmds = collections.Counter(c.original for c in buildkit.parse_string(new))
+    old_cmds = _buildkit_parse(old)
+    new_parsed = _buildkit_parse(new)
+    if isinstance(old_cmds, str) or isinstance(new_parsed, str):
+        return False
+    new_cmds = collections.Counter(c.original for c in new_parsed)
     for c in old_cmds:
         if any(not (c.end_line < a or c.start_line > b) for a, b in touched):
             continue
@@ -135,7 +152,7 @@ def run_passes(doc: Dockerfile, ctx: PassContext, passes: Sequence[Pass]) -> tup
 def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] | None = None) -> FixResult:
     """Fix ``text`` to a fixpoint. Raises :class:`InputError` for input it cannot handle."""
     ctx = ctx or PassContext()
-    load(text)
+    first_doc: Dockerfile | None = load(text)
     if passes is None:
         passes = selected_passes(ctx.config)
     ctx.enabled_rules = frozenset(p.id for p in passes)
@@ -158,7 +175,8 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
 
     last_rules: list[str] = []
     for iteration in range(ctx.config.max_iterations + 1):
-        doc = parse(current)
+        doc = first_doc if first_doc is not None else parse(current)
+        first_doc = None
         changes, errors = run_passes(doc, ctx, passes)
         result.errors.extend(e for e in errors if e not in result.errors)
         for ch in changes:
