@@ -307,8 +307,8 @@ def ignore_action(a: Analysis, f: Finding) -> types.CodeAction | None:
             new_body = m.group(1) + ",".join([*ids, rid]) + m.group(3)
             edit = _text_edit(a, t.range.start, t.range.start + len(body), new_body)
     if edit is None:
-        indent = a.text[line_start : ins.range.start]
-        indent = indent[: len(indent) - len(indent.lstrip(" \t"))]
+        line = a.text[line_start : ins.range.end]
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
         edit = _text_edit(a, line_start, line_start, f"{indent}# dockeropt ignore={rid}{doc.newline}")
     return types.CodeAction(
         title=f"Ignore {rid} for this instruction",
