@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from dockeropt.runner import FileOutcome
     from dockeropt.settings import FileSettings, Overrides
 
-app = typer.Typer(
+_app = typer.Typer(
     name="dockeropt",
     help="Rewrite Dockerfiles for smaller images and faster rebuilds, explaining every change.",
     no_args_is_help=True,
@@ -30,7 +30,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-# Modules that add their own subcommands through ``register(app)``.
+# Modules that add their own subcommands through ``register(app)``. They are
+# imported only when needed: not for the built-in commands (``fix``, ``rules``,
+# ``explain``), which keeps ``dockeropt fix`` (a pre-commit hook) quick to start.
 _EXTENSIONS: tuple[str, ...] = ("dockeropt.verify", "dockeropt.lsp")
 
 FORMATS = ("text", "json", "sarif", "github")
@@ -58,7 +60,7 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
+@_app.callback()
 def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
@@ -112,7 +114,7 @@ def build_overrides(
 
 def report_outcome(o: FileOutcome, *, diff: bool, check: bool, stdin_mode: bool) -> None:
     """Print what happened to one file (text format)."""
-    from dockeropt.report import explanations, unified_diff
+    from dockeropt.report import explanations, outcome_patch
 
     if o.error is not None:
         _err(f"error: {o.display}: {o.error}")
@@ -128,7 +130,7 @@ def report_outcome(o: FileOutcome, *, diff: bool, check: bool, stdin_mode: bool)
         )
     text = explanations(o.display, r.applied, r.notes)
     if diff:
-        sys.stdout.write(unified_diff(r.original, r.fixed, o.display))
+        sys.stdout.write(outcome_patch(o.display, r.original, r.fixed, r.files, o.context_root))
         sys.stdout.write(text)
     elif check:
         sys.stdout.write(text)
@@ -175,7 +177,7 @@ class _Progress:
             self._bar.advance(self._task, n)
 
 
-@app.command()
+@_app.command()
 def fix(
     paths: Annotated[
         list[str], typer.Argument(help="Dockerfiles or folders to search for them; '-' reads standard input.")
@@ -349,7 +351,7 @@ def _fix(
         raise typer.Exit(1)
 
 
-@app.command()
+@_app.command()
 def rules() -> None:
     """List the rules."""
     from dockeropt.rules import load_passes
@@ -360,7 +362,7 @@ def rules() -> None:
         print(f"{rid}  {doc.name:<28} {doc.summary}{flag}")
 
 
-@app.command()
+@_app.command()
 def explain(rule: Annotated[str, typer.Argument(help="A rule id (DO101) or name (split-dependency-copy).")]) -> None:
     """Print a rule's documentation."""
     from dockeropt.rules import load_passes
@@ -373,12 +375,31 @@ def explain(rule: Annotated[str, typer.Argument(help="A rule id (DO101) or name 
     sys.stdout.write(cls.doc().render_text())
 
 
-for _mod in _EXTENSIONS:
-    importlib.import_module(_mod).register(app)
+_CORE_COMMANDS = frozenset({"fix", "rules", "explain"})
+_extensions_loaded = False
+
+
+def _load_extensions() -> typer.Typer:
+    global _extensions_loaded
+    if not _extensions_loaded:
+        _extensions_loaded = True
+        for mod in _EXTENSIONS:
+            importlib.import_module(mod).register(_app)
+    return _app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # ``from dockeropt.cli import app``: the full application, extensions included
+    if name == "app":
+        return _load_extensions()
+    raise AttributeError(name)
 
 
 def run() -> None:
-    app()
+    first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if first not in _CORE_COMMANDS or any(a in ("--help", "-h") for a in sys.argv[1:2]):
+        _load_extensions()
+    _app()
 
 
 if __name__ == "__main__":

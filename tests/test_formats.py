@@ -1,0 +1,152 @@
+"""--format json / sarif / github: stable layout, SARIF 2.1.0 schema-valid, fixes reproduce the rewrite."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+NAIVE = (
+    "FROM python:3.11-slim\n"
+    "WORKDIR /app\n"
+    "COPY . .\n"
+    "RUN pip install -r requirements.txt\n"
+    'CMD ["python", "app.py"]\n'
+)
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dockeropt", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "Dockerfile").write_bytes(NAIVE.replace("\n", "\r\n").encode())  # CRLF
+    (tmp_path / "api" / "requirements.txt").write_text("flask\n")
+    (tmp_path / "api" / "app.py").write_text("print(1)\n")
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "Dockerfile").write_text("\ufeff" + NAIVE.rstrip("\n"))  # BOM, no final newline
+    (tmp_path / "web" / "requirements.txt").write_text("flask\n")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "Dockerfile").write_bytes(b"FROM x\n\xff\xfe\n")
+    return tmp_path
+
+
+def apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    for start, end, new in sorted(edits, reverse=True):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def originals(repo: Path) -> dict[str, str]:
+    return {p: (repo / p).read_bytes().decode("utf-8") for p in ("api/Dockerfile", "web/Dockerfile")}
+
+
+def fixed_texts(repo: Path) -> dict[str, str]:
+    out = {}
+    for p in ("api/Dockerfile", "web/Dockerfile"):
+        res = subprocess.run([sys.executable, "-m", "dockeropt", "fix", "-", "--stdin-filename", p], cwd=repo,
+                             input=(repo / p).read_bytes(), capture_output=True, timeout=120)
+        out[p] = res.stdout.decode("utf-8")
+    return out
+
+
+def test_json_layout_and_edits_rebuild_the_fixed_file(repo: Path) -> None:
+    res = run("fix", "--check", "--format", "json", "api", "web", "bad", cwd=repo)
+    assert res.returncode == 2  # bad/Dockerfile failed; the others are still reported
+    data = json.loads(res.stdout)
+    assert data["version"] == 1 and data["tool"]["name"] == "dockeropt" and data["mode"] == "check"
+    files = {f["path"]: f for f in data["files"]}
+    assert list(files) == ["api/Dockerfile", "web/Dockerfile", "bad/Dockerfile"]
+    assert files["bad/Dockerfile"]["status"] == "failed" and "not UTF-8" in files["bad/Dockerfile"]["error"]
+    assert data["summary"]["scanned"] == 3 and data["summary"]["failed"] == 1 and data["summary"]["changed"] == 2
+    schema = json.loads((Path(__file__).parent.parent / "docs" / "dockeropt-output.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(data)
+    orig, fixed = originals(repo), fixed_texts(repo)
+    for path in orig:
+        f = files[path]
+        assert f["status"] == "changed" and not f["written"]
+        ch = f["changes"][0]
+        assert set(ch) == {"rule", "name", "title", "explanation", "line", "safety", "applied", "edits"}
+        # the file-level edits, and the per-change edits together, both turn the original into the fixed text
+        file_edits = [(e["start"], e["end"], e["text"]) for e in f["edits"]]
+        assert apply(orig[path], file_edits) == fixed[path]
+        per_change = [(e["start"], e["end"], e["text"]) for c in f["changes"] for e in c["edits"]]
+        assert sorted(per_change) == sorted(file_edits)
+    assert (repo / "api" / "Dockerfile").read_bytes().decode() == orig["api/Dockerfile"]  # --check wrote nothing
+
+
+def test_sarif_validates_against_the_official_schema_and_fixes_apply(repo: Path) -> None:
+    res = run("fix", "--diff", "--format", "sarif", "api", "web", "bad", cwd=repo)
+    assert res.returncode == 2
+    log = json.loads(res.stdout)
+    schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.Draft4Validator(schema).validate(log)
+    assert log["version"] == "2.1.0"
+    run0 = log["runs"][0]
+    rule_ids = [r["id"] for r in run0["tool"]["driver"]["rules"]]
+    assert "DO101" in rule_ids
+    orig, fixed = originals(repo), fixed_texts(repo)
+    by_file: dict[str, list] = {}
+    for r in run0["results"]:
+        assert rule_ids[r["ruleIndex"]] == r["ruleId"]
+        uri = r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert r["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1
+        for fx in r.get("fixes", []):
+            for ac in fx["artifactChanges"]:
+                assert ac["artifactLocation"]["uri"] == uri
+                for rep in ac["replacements"]:
+                    d = rep["deletedRegion"]
+                    by_file.setdefault(uri, []).append(
+                        (d["charOffset"], d["charOffset"] + d["charLength"], rep["insertedContent"]["text"]))
+    assert set(by_file) == {"api/Dockerfile", "web/Dockerfile"}
+    for path, edits in by_file.items():
+        assert apply(orig[path], edits) == fixed[path]  # all fixes together = the rewrite (CRLF, BOM kept)
+    notes = run0["invocations"][0]["toolExecutionNotifications"]
+    assert any("bad/Dockerfile" in n["message"]["text"] and n["level"] == "error" for n in notes)
+    assert run0["invocations"][0]["executionSuccessful"] is False
+
+
+def test_sarif_with_no_findings_is_valid(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY app /app\n")
+    res = run("fix", "--check", "--format", "sarif", "Dockerfile", "--select", "DO101", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    log = json.loads(res.stdout)
+    jsonschema.Draft4Validator(json.loads((DATA / "sarif-schema-2.1.0.json").read_text())).validate(log)
+    assert log["runs"][0]["results"] == []
+
+
+def test_github_annotations(repo: Path) -> None:
+    res = run("fix", "--check", "--format", "github", "api", "bad", cwd=repo)
+    assert res.returncode == 2
+    lines = res.stdout.splitlines()
+    assert lines, res.stderr
+    pat = re.compile(r"^::(warning|notice|error) file=[^,:]+(,line=\d+)?,title=[^:]+::\S.*$")
+    for line in lines:
+        assert pat.match(line), line
+        assert "\n" not in line
+    assert any(line.startswith("::warning file=api/Dockerfile,line=3,title=DO101 split-dependency-copy%3A ")
+               for line in lines)
+    assert any(line.startswith("::error file=bad/Dockerfile") and "not UTF-8" in line for line in lines)
+
+
+def test_github_escaping() -> None:
+    from dockeropt.formats import _gh_data, _gh_prop
+
+    assert _gh_data("50% done\nnext\r") == "50%25 done%0Anext%0D"
+    assert _gh_prop("a:b,c") == "a%3Ab%2Cc"
+
+
+def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    res = run("fix", "--format", "xml", "Dockerfile", cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "--format" in res.stderr
