@@ -99,6 +99,13 @@ class BuildContext:
     root: Path
     dockerfile: Path | None = None
     _exists_cache: dict[str, bool] = field(default_factory=dict, repr=False)
+    # files changed by earlier fixes in this run (path -> new text), seen instead of the disk
+    overlay: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def set_overlay(self, rel: str, text: str) -> None:
+        self.overlay[posixpath.normpath(rel)] = text
+        self._exists_cache.clear()
+        self.__dict__.pop("ignore_patterns", None)
 
     @cached_property
     def ignore_patterns(self) -> list[IgnorePattern]:
@@ -107,6 +114,12 @@ class BuildContext:
             candidates.append(self.dockerfile.parent / (self.dockerfile.name + ".dockerignore"))
         candidates.append(self.root / ".dockerignore")
         for c in candidates:
+            try:
+                rel = c.relative_to(self.root).as_posix() if c.is_relative_to(self.root) else None
+            except ValueError:
+                rel = None
+            if rel is not None and rel in self.overlay:
+                return parse_dockerignore(self.overlay[rel])
             try:
                 return parse_dockerignore(c.read_text(encoding="utf-8", errors="replace"))
             except OSError:
@@ -123,20 +136,36 @@ class BuildContext:
     def exists(self, rel: str) -> bool:
         """True when ``rel`` exists in the context and ``.dockerignore`` does not exclude it."""
         key = posixpath.normpath(rel)
+        if key in self.overlay:
+            return not self.ignored(key)
         if key not in self._exists_cache:
             self._exists_cache[key] = self._resolve(rel).exists() and not self.ignored(key)
         return self._exists_cache[key]
 
     def is_file(self, rel: str) -> bool:
+        if posixpath.normpath(rel) in self.overlay:
+            return self.exists(rel)
         return self.exists(rel) and self._resolve(rel).is_file()
 
     def is_dir(self, rel: str) -> bool:
         return self.exists(rel) and self._resolve(rel).is_dir()
 
+    def read_raw(self, rel: str) -> str | None:
+        """A file's current text (overlay first) even when .dockerignore excludes it; None if missing."""
+        key = posixpath.normpath(rel)
+        if key in self.overlay:
+            return self.overlay[key]
+        try:
+            return self._resolve(rel).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
     def read_text(self, rel: str, limit: int = 1 << 20) -> str | None:
         """A context file's text, or None when missing, excluded, unreadable or too large."""
         if not self.is_file(rel):
             return None
+        if posixpath.normpath(rel) in self.overlay:
+            return self.overlay[posixpath.normpath(rel)]
         path = self._resolve(rel)
         try:
             if path.stat().st_size > limit:

@@ -47,11 +47,27 @@ class Edit:
 
 
 @dataclass(frozen=True, slots=True)
+class FileChange:
+    """A whole-file change to another file of the build context (``.dockerignore``, a compose file).
+
+    ``path`` is relative to the build context root, POSIX style; ``text`` is the
+    file's complete new content; ``created`` says the file does not exist yet.
+    """
+
+    path: str
+    text: str
+    created: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Fix:
     edits: tuple[Edit, ...]
     safety: Safety
+    files: tuple[FileChange, ...] = ()
 
     def __post_init__(self) -> None:
+        if not self.edits and not self.files:
+            raise ValueError("a fix changes nothing")
         ordered = sorted(self.edits, key=lambda e: (e.range.start, e.range.end))
         for a, b in zip(ordered, ordered[1:]):
             if a.range.end > b.range.start:
@@ -60,6 +76,8 @@ class Fix:
 
     @property
     def range(self) -> TextRange:
+        if not self.edits:
+            return TextRange(0, 0)
         return TextRange(self.edits[0].range.start, max(e.range.end for e in self.edits))
 
 
@@ -121,6 +139,7 @@ def select_fixes(changes: Sequence[Change], min_safety: Safety) -> tuple[list[Ch
     Returns ``(applied, deferred)``; deferred fixes may apply on a later round.
     """
     taken: list[Edit] = []
+    taken_files: set[str] = set()
     reserved: list[Edit] = []
     applied: list[Change] = []
     deferred: list[Change] = []
@@ -136,10 +155,11 @@ def select_fixes(changes: Sequence[Change], min_safety: Safety) -> tuple[list[Ch
             # (a stage restructuring waits for the build-speed fixes, then applies before later rules)
             reserved.extend(ch.fix.edits)
             continue
-        if any(_conflicts(e, reserved) for e in ch.fix.edits):
+        if any(_conflicts(e, reserved) for e in ch.fix.edits) or any(f.path in taken_files for f in ch.fix.files):
             deferred.append(ch)
             continue
         taken.extend(ch.fix.edits)
+        taken_files.update(f.path for f in ch.fix.files)
         applied.append(ch)
     return applied, deferred
 

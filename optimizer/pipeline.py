@@ -37,13 +37,14 @@ class FixResult:
     applied: list[Change] = field(default_factory=list)  # lines refer to the original text
     notes: list[Change] = field(default_factory=list)  # display-only findings and fixes held back by safety
     errors: list[str] = field(default_factory=list)  # internal errors: a pass crashed or a fix was dropped
+    files: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # other files: path -> (old, new)
     converged: bool = True
     nonconverged_rules: list[str] = field(default_factory=list)
     iterations: int = 0
 
     @property
     def changed(self) -> bool:
-        return self.fixed != self.original
+        return self.fixed != self.original or any(old != new for old, new in self.files.values())
 
 
 _BK_CACHE: collections.OrderedDict[str, tuple | str] = collections.OrderedDict()
@@ -219,6 +220,14 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
             applied = good
             if not applied:
                 continue
+        for c in applied:
+            for fc in c.fix.files:  # type: ignore[union-attr]
+                old_text = result.files[fc.path][0] if fc.path in result.files else (
+                    None if fc.created or ctx.context is None else ctx.context.read_raw(fc.path)
+                )
+                result.files[fc.path] = (old_text, fc.text)
+                if ctx.context is not None:
+                    ctx.context.set_overlay(fc.path, fc.text)
         result.applied.extend(in_original(c) for c in applied)
         last_rules = [c.rule_id for c in applied]
         maps.append(OffsetMap(edits, current))

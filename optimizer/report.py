@@ -81,3 +81,13 @@ def explanations(path: str, applied: Iterable[Change], notes: Iterable[Change]) 
                 block += f"    (not applied: {ch.fix.safety.label} fix held back by --safe-only)\n"
         out.append(block)
     return "".join(out)
+
+
+def outcome_patch(display: str, original: str, fixed: str, files: dict[str, tuple[str | None, str]],
+                  context_root: Path | None) -> str:
+    """The Dockerfile's diff followed by the diffs of other files the fixes change or create."""
+    parts = [unified_diff(original, fixed, display)]
+    for rel, (old, new) in sorted(files.items()):
+        shown = display_path(context_root / rel) if context_root is not None else rel
+        parts.append(unified_diff(old or "", new, shown, new_file=old is None))
+    return "".join(parts)

@@ -29,6 +29,7 @@ class FileOutcome:
     result: FixResult | None = None
     error: str | None = None
     written: bool = False
+    context_root: Path | None = None  # where FixResult.files paths are rooted
 
     @property
     def status(self) -> str:
@@ -95,6 +96,28 @@ def atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def write_new_or_atomic(path: Path, text: str) -> None:
+    """Write another file of the build context: atomically when it exists, created 0644 otherwise."""
+    if path.exists():
+        atomic_write(path, text)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".dockeropt")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 def make_context(path: Path | None, context_dir: Path | None) -> BuildContext | None:
     if context_dir is not None:
         return BuildContext(context_dir, dockerfile=path)
@@ -121,9 +144,14 @@ def fix_file(
             text = read_path(path) if path is not None else read_stdin()
         ref = path if path is not None else stdin_filename
         ctx = PassContext(config=config, path=ref, context=make_context(ref, context_dir))
+        out.context_root = ctx.context.root if ctx.context is not None else None
         out.result = fix_text(text, ctx, passes)
         if write and path is not None and out.result.changed:
-            atomic_write(path, out.result.fixed)
+            for rel, (_old, new) in out.result.files.items():
+                if out.context_root is not None:
+                    write_new_or_atomic(out.context_root / rel, new)
+            if out.result.fixed != out.result.original:
+                atomic_write(path, out.result.fixed)
             out.written = True
     except InputError as exc:
         out.error = str(exc)
