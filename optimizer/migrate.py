@@ -63,33 +63,54 @@ def _git_files(folder: Path) -> list[str] | None:
 
 
 def _walk_files(folder: Path) -> list[str]:
-    """Fallback outside git: walk, reading every ``.gitignore`` on the way (gitignore semantics)."""
+    """Fallback outside git: walk, reading every ``.gitignore`` on the way (gitignore semantics).
+
+    ``.gitignore`` files in the folders above ``folder`` apply too (up to a
+    folder holding ``.git``, or the filesystem root).
+    """
     import pathspec
 
     out: list[str] = []
-    # stack of (base relative to folder, spec)
+    # (prefix, spec): a path relative to ``folder`` is matched as prefix + path
     specs: list[tuple[str, pathspec.PathSpec]] = []
 
+    def read_spec(d: Path) -> pathspec.PathSpec | None:
+        gi = d / ".gitignore"
+        if not gi.is_file():
+            return None
+        try:
+            return pathspec.GitIgnoreSpec.from_lines(gi.read_text(encoding="utf-8", errors="replace").splitlines())
+        except (OSError, ValueError):
+            return None
+
+    top = Path(os.path.abspath(folder))
+    prefix = ""
+    anc = top
+    while anc.parent != anc and not (anc / ".git").exists():
+        prefix = f"{anc.name}/{prefix}"
+        anc = anc.parent
+        spec = read_spec(anc)
+        if spec is not None:
+            specs.insert(0, (prefix, spec))
+
     def ignored(rel: str, is_dir: bool) -> bool:
-        for base, spec in specs:
-            if base and not rel.startswith(base + "/"):
-                continue
-            sub = rel[len(base) + 1 :] if base else rel
-            if spec.match_file(sub + ("/" if is_dir else "")):
+        target = rel + ("/" if is_dir else "")
+        for pre, spec in specs:
+            if pre.startswith("-"):  # a spec from inside the walk: "-<dir>/" only applies below <dir>
+                base = pre[1:]
+                if not target.startswith(base):
+                    continue
+                if spec.match_file(target[len(base):]):
+                    return True
+            elif spec.match_file(pre + target):
                 return True
         return False
 
     def walk(rel_dir: str) -> None:
         abs_dir = folder / rel_dir if rel_dir else folder
-        gi = abs_dir / ".gitignore"
-        pushed = False
-        if gi.is_file():
-            try:
-                lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
-                specs.append((rel_dir, pathspec.GitIgnoreSpec.from_lines(lines)))
-                pushed = True
-            except OSError:
-                pass
+        spec = read_spec(abs_dir)
+        if spec is not None:
+            specs.append(("-" + (rel_dir + "/" if rel_dir else ""), spec))
         try:
             entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
         except OSError:
@@ -106,7 +127,7 @@ def _walk_files(folder: Path) -> list[str]:
                 walk(rel)
             elif not ignored(rel, False):
                 out.append(rel)
-        if pushed:
+        if spec is not None:
             specs.pop()
 
     walk("")
