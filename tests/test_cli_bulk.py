@@ -269,3 +269,21 @@ def test_cold_start_imports_stay_light() -> None:
     heavy = {"dockerfile", "tree_sitter", "dockeropt.syntax", "dockeropt.pipeline", "pygls", "rich.progress",
              "dockeropt.transforms"}
     assert not heavy & set(mods)
+
+
+def test_pre_commit_hooks_match_the_same_files_as_discovery() -> None:
+    import re
+
+    text = (Path(__file__).parent.parent / ".pre-commit-hooks.yaml").read_text()
+    ids = re.findall(r"^- id: (\S+)$", text, re.M)
+    entries = re.findall(r"^  entry: (.+)$", text, re.M)
+    files = [re.compile(p) for p in re.findall(r"^  files: (.+)$", text, re.M)]
+    excludes = [re.compile(p) for p in re.findall(r"^  exclude: (.+)$", text, re.M)]
+    assert ids == ["dockeropt-check", "dockeropt-fix"]
+    assert entries == ["dockeropt fix --check", "dockeropt fix"]
+    names = ["Dockerfile", "svc/Dockerfile.dev", "a/api.Dockerfile", "Containerfile", "x/Dockerfile.dockerignore",
+             "README.md", "docs/Dockerfile-guide.md", "b/web.dockerfile"]
+    for f, x in zip(files, excludes):
+        for path in names:
+            hooked = bool(f.search(path)) and not x.search(path)
+            assert hooked == is_dockerfile_name(path.rsplit("/", 1)[-1]), path
