@@ -7,10 +7,13 @@ What the editor gets:
   with a fix and *Information* for display-only notes; a document dockeropt
   cannot load gets one *Error* diagnostic with the one-line reason;
 * code actions: a quick fix per finding (the exact edits of that finding's
-  fix against the text as it is), "Ignore DOxxx for this instruction" (adds
-  a ``# dockeropt ignore=DOxxx`` pragma line above the instruction) and
-  ``source.fixAll.dockeropt`` (the whole fix loop, one edit replacing the
-  document; resolved lazily when the client supports ``codeAction/resolve``);
+  fix against the text as it is, offered only when the fixed text passes the
+  pipeline's BuildKit guard), "Ignore DOxxx for this instruction" (adds a
+  ``# dockeropt ignore=DOxxx`` pragma line above the instruction, or extends
+  the pragma already there) and ``source.fixAll.dockeropt`` (the whole fix
+  loop, one edit replacing the document, offered only when it changes
+  something; resolved lazily when the client supports ``codeAction/resolve``,
+  otherwise computed when asked for with ``only`` or in idle time);
 * hover over a finding: its explanation and the rule's ``dockeropt explain`` text.
 
 Each document version is analysed once (parse, passes) and every request for
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,10 +85,25 @@ class Analysis:
     internal_errors: list[str] = field(default_factory=list)
     _fixed: str | None = None  # fix loop output, computed on demand
     _fixed_done: bool = False
+    _old_commands: list[Any] | None = None  # BuildKit's parse of ``text``, for the fix guard
+
+    def old_commands(self) -> list[Any]:
+        if self._old_commands is None:
+            import dockerfile as buildkit
+
+            self._old_commands = list(buildkit.parse_string(self.text))
+        return self._old_commands
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fix_all_ready(self) -> bool:
+        return self._fixed_done and not self._lock.locked()
 
     def fixed_text(self) -> str | None:
-        """The fix loop's output for this version (None: unchanged or failed)."""
-        if not self._fixed_done:
+        """The fix loop's output for this version (None: unchanged or failed); thread-safe."""
+        with self._lock:
+            if self._fixed_done:
+                return self._fixed
             self._fixed_done = True
             if self.error is None and self.ctx is not None:
                 from dockeropt.pipeline import fix_text
@@ -95,7 +114,7 @@ class Analysis:
                 except Exception as exc:  # never crash the server
                     log.error("fix loop failed: %s", exc)
                     self._fixed = None
-        return self._fixed
+            return self._fixed
 
 
 def _path_of(uri: str) -> Path | None:
@@ -246,17 +265,70 @@ def _workspace_edit(a: Analysis, edits: list[types.TextEdit]) -> types.Workspace
 
 
 def _fix_is_valid(a: Analysis, f: Finding) -> bool:
-    """The pipeline's own guard: the fixed text parses and keeps every untouched instruction."""
-    if f.valid is None:
-        from dockeropt.edits import apply_edits
-        from dockeropt.pipeline import _valid
+    """The pipeline's guard (see ``pipeline._valid``) for one quick fix: the fixed text
+    parses with BuildKit and keeps every instruction the fix does not touch.
 
-        assert f.change.fix is not None
+    The parse of the current text is shared by all fixes of a version.
+    """
+    if f.valid is None:
+        f.valid = False
         try:
-            f.valid = _valid(a.text, apply_edits(a.text, f.change.fix.edits), f.change.fix.edits)
-        except Exception:
-            f.valid = False
+            f.valid = _check_fix(a, f)
+        except Exception as exc:
+            log.error("fix guard failed for %s: %s", f.change.rule_id, exc)
     return f.valid
+
+
+def _check_fix(a: Analysis, f: Finding) -> bool:
+    import collections
+
+    import dockerfile as buildkit
+    from dockeropt.edits import apply_edits
+
+    fix = f.change.fix
+    assert fix is not None
+    new = apply_edits(a.text, fix.edits)
+    try:
+        new_cmds = collections.Counter(c.original for c in buildkit.parse_string(new))
+    except buildkit.GoParseError:
+        return False
+    touched = []
+    for e in fix.edits:
+        touched.append((a.lines.line_of(e.range.start) + 1, a.lines.line_of(max(e.range.end - 1, e.range.start)) + 1))
+    for c in a.old_commands():
+        if any(not (c.end_line < lo or c.start_line > hi) for lo, hi in touched):
+            continue
+        if new_cmds[c.original] <= 0:
+            return False
+        new_cmds[c.original] -= 1
+    return True
+
+
+WARM_UP_DELAY = 0.3  # seconds of quiet after a change before preparing answers
+
+
+async def warm_up(a: Analysis, still_current: Any, fix_all: bool, near_line: int | None = None) -> None:
+    """Prepare a fresh analysis's answers in idle time so code actions come from the cache.
+
+    Waits for the user to stop typing (a newer version cancels the work), then
+    checks every fix, nearest to the last edit first, one at a time, yielding to
+    pending requests in between; with ``fix_all`` (clients that cannot resolve
+    code actions lazily) it also runs the fix loop, in a worker thread.
+    """
+    import asyncio
+
+    await asyncio.sleep(WARM_UP_DELAY)
+    order = list(a.findings)
+    if near_line is not None:
+        order.sort(key=lambda f: abs(f.range.start.line - near_line))
+    for f in order:
+        await asyncio.sleep(0)
+        if not still_current(a):
+            return
+        if f.change.fix is not None and f.valid is None:
+            _fix_is_valid(a, f)
+    if fix_all and a.error is None and still_current(a):
+        await asyncio.get_running_loop().run_in_executor(None, a.fixed_text)
 
 
 def quick_fix(a: Analysis, f: Finding) -> types.CodeAction | None:
@@ -352,6 +424,8 @@ def code_actions(
         if lazy_fix_all:
             action.data = {"uri": a.uri, "version": a.version}
             out.append(action)
+        elif not only and not a.fix_all_ready():
+            pass  # the light bulb must stay fast: offered once the idle warm-up has run the fix loop
         else:
             edit = fix_all_edit(a)
             if edit is not None:
@@ -403,20 +477,26 @@ class Documents:
     def drop(self, uri: str) -> None:
         self._by_uri.pop(uri, None)
 
+    def is_current(self, a: Analysis) -> bool:
+        return self._by_uri.get(a.uri) is a
+
 
 def build_server() -> LanguageServer:
+    import asyncio
+
     from dockeropt import __version__
     from lsprotocol import types
     from pygls.lsp.server import LanguageServer
 
     server = LanguageServer("dockeropt", __version__)
     docs = Documents()
+    warming: set[asyncio.Task[None]] = set()
 
     def current(ls: LanguageServer, uri: str) -> Analysis:
         d = ls.workspace.get_text_document(uri)
         return docs.get(uri, d.version, d.source)
 
-    def publish(ls: LanguageServer, uri: str) -> None:
+    def publish(ls: LanguageServer, uri: str, near_line: int | None = None) -> None:
         try:
             a = current(ls, uri)
         except Exception as exc:
@@ -427,6 +507,15 @@ def build_server() -> LanguageServer:
         ls.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, version=a.version, diagnostics=a.diagnostics)
         )
+        if a.error is None and a.findings:
+            try:
+                task = asyncio.get_running_loop().create_task(
+                    warm_up(a, docs.is_current, not supports_resolve(ls), near_line)
+                )
+            except RuntimeError:  # no running loop (not under pygls's asyncio server)
+                return
+            warming.add(task)
+            task.add_done_callback(warming.discard)
 
     def supports_resolve(ls: LanguageServer) -> bool:
         try:
@@ -442,7 +531,9 @@ def build_server() -> LanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-        publish(ls, params.text_document.uri)
+        last = params.content_changes[-1] if params.content_changes else None
+        near = last.range.start.line if isinstance(last, types.TextDocumentContentChangePartial) else None
+        publish(ls, params.text_document.uri, near)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: LanguageServer, params: types.DidSaveTextDocumentParams) -> None:
