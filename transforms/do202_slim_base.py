@@ -13,6 +13,7 @@ from dockeropt.catalog.images import ImageInfo, lookup, slim_variant, tools_miss
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.rules import Pass, PassContext, register
 from dockeropt.shell import Command, Script, analysis_script, parse_script
+from dockeropt.source import TextRange
 from dockeropt.syntax import Dockerfile, Instruction, Stage
 from dockeropt.transforms._defer import overlaps, pending_fix_ranges
 
@@ -449,8 +450,10 @@ class SlimBase(Pass):
 
     id = "DO202"
     name = "slim-base"
+    _pending: list[TextRange] | None = None
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
+        self._pending = None
         for stage in doc.stages:
             ch = self._stage(doc, stage, ctx)
             if ch is not None:
@@ -470,7 +473,9 @@ class SlimBase(Pass):
             return None
         final = stage.index == len(doc.stages) - 1
         # DO201 is about to split this stage into a build stage and a runtime stage with its own base
-        if overlaps(pending_fix_ranges("DO201", doc, ctx), stage.from_instruction.range.start, stage.instructions[-1].range.end):
+        if self._pending is None:
+            self._pending = pending_fix_ranges("DO201", doc, ctx)
+        if overlaps(self._pending, stage.from_instruction.range.start, stage.instructions[-1].range.end):
             return None
         # stages other stages build on (FROM <stage>) would change underneath them
         for other in doc.stages[stage.index + 1 :]:
