@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import traceback
 from dataclasses import dataclass, field
@@ -434,7 +435,7 @@ def code_actions(
     return out
 
 
-def hover(a: Analysis, pos: types.Position) -> types.Hover | None:
+def hover(a: Analysis, pos: types.Position, markdown: bool = True) -> types.Hover | None:
     from dockeropt.rules import load_passes
     from lsprotocol import types
 
@@ -446,16 +447,15 @@ def hover(a: Analysis, pos: types.Position) -> types.Hover | None:
     for f in hits:
         ch = f.change
         cls = passes.get(ch.rule_id)
-        doc = cls.doc().render_text() if cls is not None else ""
-        parts.append(
-            f"**{ch.rule_id} {ch.rule_name}** ({ch.safety_label}): {ch.title}\n\n{ch.explanation.strip()}\n\n"
-            f"```text\n{doc.rstrip()}\n```"
-        )
-    rng = hits[0].range
-    return types.Hover(
-        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n---\n\n".join(parts)),
-        range=rng,
-    )
+        doc = cls.doc().render_text().rstrip() if cls is not None else ""
+        head = f"{ch.rule_id} {ch.rule_name} ({ch.safety_label}): {ch.title}"
+        if markdown:
+            parts.append(f"**{head}**\n\n{ch.explanation.strip()}\n\n```text\n{doc}\n```")
+        else:
+            parts.append(f"{head}\n\n{ch.explanation.strip()}\n\n{doc}")
+    kind = types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText
+    sep = "\n\n---\n\n" if markdown else "\n\n"
+    return types.Hover(contents=types.MarkupContent(kind=kind, value=sep.join(parts)), range=hits[0].range)
 
 
 # ----------------------------------------------------------------------------- server
@@ -516,6 +516,14 @@ def build_server() -> LanguageServer:
                 return
             warming.add(task)
             task.add_done_callback(warming.discard)
+
+    def wants_markdown(ls: LanguageServer) -> bool:
+        try:
+            cap = ls.client_capabilities.text_document
+            formats = cap.hover.content_format if cap and cap.hover else None
+            return not formats or types.MarkupKind.Markdown in formats
+        except Exception:
+            return True
 
     def supports_resolve(ls: LanguageServer) -> bool:
         try:
@@ -578,7 +586,7 @@ def build_server() -> LanguageServer:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     def on_hover(ls: LanguageServer, params: types.HoverParams) -> types.Hover | None:
         try:
-            return hover(current(ls, params.text_document.uri), params.position)
+            return hover(current(ls, params.text_document.uri), params.position, wants_markdown(ls))
         except Exception as exc:
             log.error("hover failed: %s", exc)
             return None
@@ -591,7 +599,9 @@ def lsp_command(
 ) -> None:
     """Run the language server (LSP over stdio) for editors."""
     logging.basicConfig(level=logging.WARNING, format="dockeropt-lsp: %(levelname)s %(message)s")
-    build_server().start_io()
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print() must not corrupt the LSP stream
+    build_server().start_io(stdin, stdout)
 
 
 def register(app: typer.Typer) -> None:

@@ -373,7 +373,7 @@ def test_hover_shows_explanation_and_rule(lsp: Session, node_copy: Path) -> None
     assert h is not None and isinstance(h.contents, types.MarkupContent)
     assert h.contents.kind == types.MarkupKind.Markdown
     value = h.contents.value
-    assert value.startswith("**DO101 split-dependency-copy** (safe): Copy npm manifests and install before copying")
+    assert value.startswith("**DO101 split-dependency-copy (safe): Copy npm manifests and install before copying")
     assert "editing the source no longer re-runs the dependency install" in value
     assert load_passes()["DO101"].doc().render_text().rstrip() in value  # `dockeropt explain DO101`
     assert h.range == _r(2, 0, 2, 8)
