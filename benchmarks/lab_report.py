@@ -146,18 +146,20 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
             f" | {_r(b.warm_seconds, a.warm_seconds)} | {_s(b.ready_seconds)} | {_s(a.ready_seconds)}"
             f" | {_ok(b)} / {_ok(a)} |"
         )
-    ok = [r for r in rows if r.before.size and r.after.size]
+    # totals over the apps where both variants built and passed (a failed build has no real size or time)
+    both = [r for r in rows if r.before.passed and r.after.passed]
+    ok = [r for r in both if r.before.size and r.after.size]
     sb = sum(r.before.size or 0 for r in ok)
     sa = sum(r.after.size or 0 for r in ok)
-    warm = [r for r in rows if r.before.warm_seconds is not None and r.after.warm_seconds is not None]
+    warm = [r for r in both if r.before.warm_seconds is not None and r.after.warm_seconds is not None]
     wb = sum(r.before.warm_seconds or 0 for r in warm)
     wa = sum(r.after.warm_seconds or 0 for r in warm)
-    cold = [r for r in rows if r.before.cold_seconds is not None and r.after.cold_seconds is not None]
+    cold = [r for r in both if r.before.cold_seconds is not None and r.after.cold_seconds is not None]
     cb = sum(r.before.cold_seconds or 0 for r in cold)
     ca = sum(r.after.cold_seconds or 0 for r in cold)
     passed = sum(1 for r in rows if r.after.passed)
     out.append(
-        f"| **total** ({len(rows)} apps) | | **{_mb(sb)}** | **{_mb(sa)}** | **{_r(sb, sa)}** | | |"
+        f"| **total** ({len(both)} of {len(rows)} apps: both variants pass) | | **{_mb(sb)}** | **{_mb(sa)}** | **{_r(sb, sa)}** | | |"
         f" **{_s(cb)}** | **{_s(ca)}** | **{_s(wb)}** | **{_s(wa)}** | **{_r(wb, wa)}** | | |"
         f" {passed}/{len(rows)} pass after |"
     )
@@ -168,6 +170,8 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
         f"Warm-rebuild ratio (sum after / sum before): **{_r(wb, wa)}** ({_change(wb, wa, 'faster', 'slower')})."
         if wb else "Warm-rebuild ratio: -",
         f"Cold-build ratio (sum after / sum before): {_r(cb, ca)}." if cb else "",
+        "",
+        *[f"- Note: {r.app} {m.label}: {m.note}" for r in rows for m in (r.before, r.after) if m.note],
         "",
         "Reproduce: `bash tools/lab/up.sh && python benchmarks/lab_report.py`"
         " (or one app: `dockeropt verify corpus/apps/APP/Dockerfile --app corpus/apps/APP/app.json`,"

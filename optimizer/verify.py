@@ -488,6 +488,7 @@ class Measurement:
     smoke_ok: bool | None = None  # None: not run (build failed)
     smoke_detail: str = ""
     error: str = ""
+    note: str = ""  # e.g. a base image was replaced while measuring (timings not comparable)
     build_log: str = field(default="", repr=False)
 
     @property
@@ -534,6 +535,7 @@ def measure(
 ) -> Measurement:
     """Build ``text`` over a temporary copy of ``context``, inspect, smoke-test, edit ``touch``, rebuild."""
     m = Measurement(label)
+    bases_before = base_image_ids(docker, text)
     with tempfile.TemporaryDirectory(prefix="dockeropt-verify-") as tmp:
         ctx, df = stage_context(context, dockerfile, text, Path(tmp))
         if cold:
@@ -561,7 +563,29 @@ def measure(
         finally:
             if not keep_image:
                 remove_image(docker, tag)
+    replaced = [b for b, i in base_image_ids(docker, text).items() if bases_before.get(b) != i]
+    if replaced:
+        m.note = f"base image {', '.join(replaced)} was replaced during the measurement: timings not comparable"
     return m
+
+
+def base_image_ids(docker: str, text: str) -> dict[str, str | None]:
+    """Local image ids of the external images the Dockerfile's stages start from."""
+    from dockeropt.syntax import ParseError, parse
+
+    try:
+        doc = parse(text)
+    except ParseError:
+        return {}
+    names = {st.name.lower() for st in doc.stages if st.name}
+    out: dict[str, str | None] = {}
+    for st in doc.stages:
+        ref = st.base
+        if not ref or "$" in ref or ref.lower() == "scratch" or ref.lower() in names or ref in out:
+            continue
+        p = _run([docker, "image", "inspect", "--format", "{{.Id}}", ref], timeout=60)
+        out[ref] = p.stdout.strip() if p.returncode == 0 else None
+    return out
 
 
 def regression(original: Measurement, fixed: Measurement) -> str | None:
@@ -771,6 +795,8 @@ def verify_command(
         if not result.changed:
             print("dockeropt fix changes nothing in this Dockerfile.")
         for m in (orig, fixed):
+            if m is not None and m.note:
+                _err(f"warning: {m.label}: {m.note}")
             if m is not None and not m.build_ok:
                 _err(f"{m.label} build log (tail):\n{m.build_log}")
     if why is not None:

@@ -139,6 +139,7 @@ def test_app_works_before_and_after_fix(name: str, docker: str, tmp_path: Path) 
         "warm_after": None if after.warm_seconds is None else round(after.warm_seconds, 2),
         "warm_ratio": ratio(before.warm_seconds, after.warm_seconds),
         "smoke_after": after.smoke_ok,
+        "notes": [m.note for m in (before, after) if m.note],
     }
     assert after.build_ok, f"the fixed Dockerfile does not build:\n{fixed_text}\n{_describe(after)}"
     assert after.smoke_ok, f"the fixed image fails its smoke test:\n{fixed_text}\n{_describe(after)}"
