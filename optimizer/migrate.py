@@ -390,17 +390,29 @@ _LOOKUP: list = []
 
 
 def _catalog_size_lookup() -> Callable[[str], int | None] | None:
-    """The base-image catalog's size function, if it offers one (optional)."""
+    """The base-image catalog's size in bytes for a reference, if the catalog offers sizes.
+
+    Accepts a module-level ``image_size(ref)`` / ``size_of(ref)`` / ``compressed_size(ref)``
+    function, or a ``size_bytes`` / ``compressed_size`` attribute on ``lookup(ref)``'s result.
+    """
     if not _LOOKUP:
         fn = None
         try:
-            from dockeropt.catalog import images  # type: ignore[attr-defined]
+            from dockeropt.catalog import images
 
             for name in ("image_size", "size_of", "compressed_size"):
                 cand = getattr(images, name, None)
                 if callable(cand):
                     fn = cand
                     break
+            if fn is None and callable(getattr(images, "lookup", None)):
+                def fn(ref: str, _lookup: Callable = images.lookup) -> int | None:
+                    info = _lookup(ref)
+                    for attr in ("size_bytes", "compressed_size"):
+                        v = getattr(info, attr, None)
+                        if isinstance(v, int):
+                            return v
+                    return None
         except Exception:
             fn = None
         _LOOKUP.append(fn)
@@ -413,7 +425,7 @@ def _catalog_size_lookup() -> Callable[[str], int | None] | None:
             v = fn(ref)
         except Exception:
             return None
-        return v if isinstance(v, int) else None
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
 
     return safe
 

@@ -287,3 +287,49 @@ def test_pre_commit_hooks_match_the_same_files_as_discovery() -> None:
         for path in names:
             hooked = bool(f.search(path)) and not x.search(path)
             assert hooked == is_dockerfile_name(path.rsplit("/", 1)[-1]), path
+
+
+def test_summary_reports_size_savings_when_the_catalog_knows_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dockeropt import migrate
+    from dockeropt.pipeline import FixResult
+    from dockeropt.runner import FileOutcome
+
+    sizes = {"python:3.11": 1_000_000_000, "python:3.11-slim": 150_000_000}
+    monkeypatch.setattr(migrate, "_LOOKUP", [sizes.get])
+    a = FileOutcome(Path("a/Dockerfile"), "a/Dockerfile",
+                    result=FixResult("FROM python:3.11\nRUN x\n", "FROM python:3.11-slim\nRUN x\n"))
+    b = FileOutcome(Path("b/Dockerfile"), "b/Dockerfile", error="empty file")
+    s = migrate.Summary.of([a, b])
+    assert (s.scanned, s.changed, s.unchanged, s.failed) == (2, 1, 0, 1)
+    assert s.to_dict()["base_image_bytes"] == {"before": 1_000_000_000, "after": 150_000_000}
+    assert "base images (final stages, changed files): 1000 MB -> 150 MB (85% smaller)" in s.render()
+    monkeypatch.setattr(migrate, "_LOOKUP", [None])  # a catalog without sizes: the line is left out
+    assert "base images" not in migrate.Summary.of([a]).render()
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    for i in range(3):
+        service(tmp_path, f"s{i}/Dockerfile")
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "dockeropt", "fix", "--diff", "--jobs", "1", "."], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=slave, timeout=120,
+                              env={**os.environ, "TERM": "xterm", "COLUMNS": "100"})
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(master)
+    err = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "\x1b[" in err and "3/3" in err  # rich drew (and cleared) a bar
+    assert b"\x1b[" not in proc.stdout  # the patch on stdout stays clean
