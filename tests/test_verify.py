@@ -319,3 +319,53 @@ def test_real_verify_run_on_a_corpus_app_leaves_the_tree_alone(tmp_path: Path) -
         assert data["regression"] is None
     after = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     assert after == before, "verify must not write into the user's tree"
+
+
+# --------------------------------------------------------------------------- the command flow, docker faked
+
+
+def _fake_engine(monkeypatch: pytest.MonkeyPatch, results: dict[str, Measurement], calls: list[dict[str, object]]) -> None:
+    import dockeropt.verify as v
+
+    def fake_measure(docker: str, context: Path, text: str, spec: SmokeSpec, **kw: object) -> Measurement:
+        calls.append({"text": text, "context": context, **kw})
+        return results[str(kw["label"])]
+
+    monkeypatch.setattr(v, "docker_binary", lambda: "docker")
+    monkeypatch.setattr(v, "engine_problem", lambda docker=None: None)
+    monkeypatch.setattr(v, "has_buildx", lambda docker: False)
+    monkeypatch.setattr(v, "measure", fake_measure)
+
+
+def _naive_node_app(tmp_path: Path) -> Path:
+    (tmp_path / "package.json").write_text('{"name": "x", "version": "1.0.0"}\n')
+    (tmp_path / "package-lock.json").write_text('{"name": "x", "lockfileVersion": 3, "packages": {}}\n')
+    (tmp_path / "server.js").write_text("console.log('hi')\n")
+    df = tmp_path / "Dockerfile"
+    df.write_text("FROM node:18\nWORKDIR /app\nCOPY . .\nRUN npm install\nCMD [\"node\", \"server.js\"]\n")
+    return df
+
+
+def test_fixed_image_failing_where_the_original_passed_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    df = _naive_node_app(tmp_path)
+    calls: list[dict[str, object]] = []
+    _fake_engine(monkeypatch, {"original": _m("original"), "fixed": _m("fixed", smoke_ok=False, smoke_detail="HTTP 500")}, calls)
+    r = CliRunner().invoke(cli_app, ["verify", str(df), "--http", "/", "--port", "8123", "--expect", "hi"])
+    assert r.exit_code == 1, r.output
+    assert "FAIL: HTTP 500" in r.stdout and "fails its smoke test" in r.stderr
+    # the original is built from the file as it is, the fixed one from the pipeline's output; the edit defaults to server.js
+    assert calls[0]["text"] == df.read_text() and calls[1]["text"] != calls[0]["text"]
+    assert calls[0]["touch"] == calls[1]["touch"] == "server.js" and calls[0]["cold"] is True
+
+
+def test_json_output_and_keep_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    df = _naive_node_app(tmp_path)
+    calls: list[dict[str, object]] = []
+    _fake_engine(monkeypatch, {"original": _m("original"), "fixed": _m("fixed", size=100_000_000)}, calls)
+    r = CliRunner().invoke(cli_app, ["verify", str(df), "--smoke-cmd", "", "--json", "--keep-cache", "--touch", "server.js"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["changed"] and data["regression"] is None and data["rules"]
+    assert data["fixed"]["size"] == 100_000_000 and data["touch"] == "server.js"
+    assert all(c["cold"] is False for c in calls)
+    assert df.read_text().startswith("FROM node:18\nWORKDIR /app\nCOPY . .\n"), "the user's Dockerfile is not rewritten"
