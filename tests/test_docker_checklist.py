@@ -93,3 +93,53 @@ def test_init_process_makes_docker_stop_fast_npm_start(tmp_path: Path) -> None:
     write_results("do402-npm.json", {"stop_before_s": round(before, 2), "stop_after_s": round(after, 2)})
     assert after < 5.0, f"with tini docker stop should be quick, took {after:.1f} s"
     assert after < before
+
+
+HEALTH_CASES = {
+    "python": ("""FROM python:3.11-slim
+WORKDIR /srv
+COPY health /srv/health
+EXPOSE 8000
+CMD ["python3", "-m", "http.server", "8000"]
+""", {"health": "ok\n"}),
+    "node": ("""FROM node:18-slim
+WORKDIR /app
+COPY server.js .
+EXPOSE 8080
+CMD ["node", "server.js"]
+""", {"server.js": "require('http').createServer((q, r) => { r.statusCode = q.url === '/health' ? 200 : 404; r.end('ok'); }).listen(8080);\n"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HEALTH_CASES))
+def test_healthcheck_probe_reports_healthy(tmp_path: Path, name: str) -> None:
+    dockerfile, files = HEALTH_CASES[name]
+    docker = require_engine()
+    require_images(docker, dockerfile)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(dockerfile)
+    for rel, content in files.items():
+        (ctx / rel).write_text(content)
+    fixed = run_fix(dockerfile, select=["DO403"], context=ctx, path=ctx / "Dockerfile").fixed
+    assert "HEALTHCHECK" in fixed and "curl" not in fixed and "wget" not in fixed  # slim images have neither
+    (ctx / "Dockerfile").write_text(fixed)
+    tag = f"dockeropt-e2e-health-{name}:fixed"
+    _build(docker, ctx, tag)
+    cid = ""
+    try:
+        # same probe, shorter interval so the test need not wait 30 s
+        cid = subprocess.run([docker, "run", "-d", "--network", "none", "--health-interval", "1s", "--health-start-period", "1s", tag],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        status = ""
+        for _ in range(40):
+            status = subprocess.run([docker, "inspect", "-f", "{{.State.Health.Status}}", cid], capture_output=True, text=True).stdout.strip()
+            if status in ("healthy", "unhealthy"):
+                break
+            time.sleep(0.5)
+        assert status == "healthy", subprocess.run([docker, "inspect", "-f", "{{json .State.Health}}", cid], capture_output=True, text=True).stdout
+        write_results(f"do403-{name}.json", {"health": status})
+    finally:
+        if cid:
+            subprocess.run([docker, "rm", "-f", cid], capture_output=True)
+        subprocess.run([docker, "rmi", "-f", tag], capture_output=True)
