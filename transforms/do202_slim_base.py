@@ -453,6 +453,7 @@ class SlimBase(Pass):
     _pending: list[TextRange] | None = None
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
+        self._mirror = ctx.config.mirror  # suggested bases go through the configured registry mirror
         self._pending = None
         for stage in doc.stages:
             ch = self._stage(doc, stage, ctx)
@@ -545,7 +546,7 @@ class SlimBase(Pass):
         rng = _base_word_range(frm, stage.base)
         if rng is None:
             return None
-        edits = [Edit.replace(rng[0], rng[1], slim)]
+        edits = [Edit.replace(rng[0], rng[1], self._mirror(slim))]
         nl = doc.newline
         lower = frm.keyword_raw.islower()
         if install:
