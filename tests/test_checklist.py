@@ -1,0 +1,136 @@
+"""Checklist rules whose fixes touch other files or need real folders (DO203, DO303, DO112), and the report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from dockeropt.config import Config
+from dockeropt.context import BuildContext
+from dockeropt.edits import Safety
+from dockeropt.pipeline import FixResult, fix_text
+from dockeropt.rules import PassContext
+
+
+def _fix(ctx_dir: Path, dockerfile: str, rules: list[str], **cfg: object) -> FixResult:
+    (ctx_dir / "Dockerfile").write_text(dockerfile)
+    config = Config(select=rules)
+    for k, v in cfg.items():
+        setattr(config, k, v)
+    pctx = PassContext(config=config, path=ctx_dir / "Dockerfile", context=BuildContext(ctx_dir, dockerfile=ctx_dir / "Dockerfile"))
+    return fix_text(dockerfile, pctx)
+
+
+def _write_files(result: FixResult, ctx_dir: Path) -> None:
+    for rel, (_old, new) in result.files.items():
+        (ctx_dir / rel).write_text(new)
+
+
+def _blob(path: Path, size: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * size)
+
+
+NODE = 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci\nCMD ["node", "server.js"]\n'
+
+
+# --------------------------------------------------------------------------- DO203
+
+
+def test_dockerignore_created_with_measured_saving(tmp_path: Path) -> None:
+    _blob(tmp_path / ".git" / "objects" / "pack", 100_000)
+    _blob(tmp_path / "node_modules" / "left-pad" / "index.js", 23_456)
+    (tmp_path / "package.json").write_text("{}")
+    (tmp_path / "server.js").write_text("")
+    r = _fix(tmp_path, NODE, ["DO203"])
+    assert r.fixed == NODE  # the Dockerfile itself is unchanged
+    old, new = r.files[".dockerignore"]
+    assert old is None
+    assert [ln for ln in new.splitlines() if not ln.startswith("#")] == [".git", "node_modules"]
+    (ch,) = r.applied
+    assert ch.fix is not None and ch.fix.safety == Safety.SAFE and ch.fix.files[0].created
+    assert "123,456 bytes" in ch.explanation
+    _write_files(r, tmp_path)
+    assert not _fix(tmp_path, NODE, ["DO203"]).changed  # converged: nothing left to ignore
+
+
+def test_dockerignore_new_file_in_cli_diff(tmp_path: Path) -> None:
+    _blob(tmp_path / "node_modules" / "a.js", 10)
+    (tmp_path / "Dockerfile").write_text(NODE)
+    out = subprocess.run([sys.executable, "-m", "dockeropt", "fix", "--diff", "--select", "DO203", "Dockerfile"],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert "new file mode" in out.stdout and "+++ b/.dockerignore" in out.stdout and "+node_modules" in out.stdout
+    assert not (tmp_path / ".dockerignore").exists()  # --diff writes nothing
+    subprocess.run([sys.executable, "-m", "dockeropt", "fix", "--select", "DO203", "Dockerfile"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    assert "node_modules" in (tmp_path / ".dockerignore").read_text()
+
+
+def test_dockerignore_keeps_git_for_git_describe(tmp_path: Path) -> None:
+    _blob(tmp_path / ".git" / "HEAD", 10)
+    _blob(tmp_path / "node_modules" / "a.js", 10)
+    df = NODE.replace("RUN npm ci", "RUN npm ci && git describe --tags > VERSION")
+    r = _fix(tmp_path, df, ["DO203"])
+    new = r.files[".dockerignore"][1]
+    assert "node_modules" in new and ".git" not in new.replace("(DO203)", "")
+
+
+def test_dockerignore_never_ignores_what_is_copied_or_run(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("dist/\nbuild/\ntarget/\n")
+    _blob(tmp_path / "dist" / "app.js", 50)
+    _blob(tmp_path / "build" / "x.o", 60)
+    _blob(tmp_path / "target" / "app.jar", 70)
+    _blob(tmp_path / "coverage" / "lcov.info", 80)  # not in .gitignore: may be source, left alone
+    df = ("FROM node:20-slim\nWORKDIR /app\nCOPY dist /app/dist\nCOPY . .\nRUN ls target/app.jar\n"
+          "RUN npm run build\nCMD [\"node\", \"dist/app.js\"]\n")
+    r = _fix(tmp_path, df, ["DO203"])
+    new = r.files[".dockerignore"][1]
+    assert [ln for ln in new.splitlines() if not ln.startswith("#")] == ["build"]  # `npm run build` is a script name
+
+
+def test_dockerignore_node_modules_kept_without_install(tmp_path: Path) -> None:
+    _blob(tmp_path / "node_modules" / "a.js", 10)
+    r = _fix(tmp_path, 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nCMD ["node", "server.js"]\n', ["DO203"])
+    assert not r.changed  # the image runs with the context's node_modules
+
+
+def test_dockerignore_extends_and_respects_negations(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text("# mine\n*.log\n!node_modules/keep\n")
+    _blob(tmp_path / "node_modules" / "keep" / "a.js", 10)
+    _blob(tmp_path / ".venv" / "pyvenv.cfg", 10)
+    _blob(tmp_path / "myenv" / "pyvenv.cfg", 10)
+    _blob(tmp_path / "pkg" / "__pycache__" / "m.pyc", 10)
+    r = _fix(tmp_path, NODE, ["DO203"])
+    old, new = r.files[".dockerignore"]
+    assert old == "# mine\n*.log\n!node_modules/keep\n" and new.startswith(old)
+    added = [ln for ln in new[len(old):].splitlines() if not ln.startswith("#")]
+    assert added == [".venv", "myenv", "**/__pycache__"]
+    assert not r.applied[0].fix.files[0].created  # type: ignore[union-attr]
+
+
+def test_dockerignore_env_files_are_a_review_fix(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("API_KEY=abc\n")
+    (tmp_path / ".env.example").write_text("API_KEY=\n")
+    _blob(tmp_path / "node_modules" / "a.js", 10)
+    r = _fix(tmp_path, NODE, ["DO203"])
+    lines = [ln for ln in r.files[".dockerignore"][1].splitlines() if not ln.startswith("#")]
+    assert lines == ["node_modules", ".env"]
+    assert [c.fix.safety for c in r.applied] == [Safety.SAFE, Safety.REVIEW]  # type: ignore[union-attr]
+    assert "abc" not in "".join(c.explanation for c in r.applied)
+    safe = _fix(tmp_path, NODE, ["DO203"], safe_only=True)
+    assert ".env" not in safe.files[".dockerignore"][1]
+    assert any(n.rule_id == "DO203" for n in safe.notes)
+
+
+def test_dockerignore_only_for_full_context_copies(tmp_path: Path) -> None:
+    _blob(tmp_path / "node_modules" / "a.js", 10)
+    df = 'FROM node:20-slim\nWORKDIR /app\nCOPY package.json server.js ./\nRUN npm ci\nCMD ["node", "server.js"]\n'
+    assert not _fix(tmp_path, df, ["DO203"]).changed
+
+
+def test_dockerignore_uses_dockerfile_specific_ignore_file(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile.dockerignore").write_text("*.md\n")
+    _blob(tmp_path / "node_modules" / "a.js", 10)
+    r = _fix(tmp_path, NODE, ["DO203"])
+    assert list(r.files) == ["Dockerfile.dockerignore"]
