@@ -103,8 +103,19 @@ build() {
     local log=$LOGS/$(echo "$tag" | tr '/:' '__').log t0=$(date +%s)
     say "building $tag"
     if ! "$DOCKER" build --network host --progress plain -t "$tag" "$@" "$CTX" >"$log" 2>&1; then
-        tail -n 25 "$log" >&2
-        die "build of $tag failed (full log: $log)"
+        # One retry: transient network errors happen, and the 20.10 engine's
+        # BuildKit has been seen to panic under concurrent builds (then the
+        # engine is gone and must be restarted).
+        if ! "$DOCKER" info >/dev/null 2>&1; then
+            say "engine died while building $tag; restarting it"
+            "$HERE/engine.sh" >&2 || die "engine died while building $tag and did not restart"
+        fi
+        mv "$log" "$log.failed"
+        say "retrying $tag (first attempt: $log.failed)"
+        if ! "$DOCKER" build --network host --progress plain -t "$tag" "$@" "$CTX" >"$log" 2>&1; then
+            tail -n 25 "$log" >&2
+            die "build of $tag failed (full log: $log)"
+        fi
     fi
     DONE[$tag]=1; BUILT+=("$tag")
     say "built $tag in $(( $(date +%s) - t0 ))s"

@@ -36,16 +36,24 @@ if [ ${#need[@]} -gt 0 ]; then
         || die "apt-get install ${need[*]} failed"
 fi
 
+# live (non-zombie) dockerd processes; a crashed one can linger as a zombie
+live_dockerd() { ps -eo pid=,stat=,comm= | awk '$3 == "dockerd" && $2 !~ /^Z/ {print $1}'; }
+
 mkdir -p "$LAB_STATE"
 log=$LAB_STATE/dockerd.log
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+if [ -z "$(live_dockerd)" ]; then
+    # a stale pid file (crashed engine, pid now a zombie or reused) blocks a start
+    if [ -f /var/run/docker.pid ]; then
+        old=$(cat /var/run/docker.pid 2>/dev/null || true)
+        if [ -z "$old" ] || ! live_dockerd | grep -qx "$old"; then rm -f /var/run/docker.pid; fi
+    fi
     echo "engine.sh: starting dockerd (log: $log)"
     # containerd is started by dockerd itself when no system containerd runs.
     # --bridge=none/--iptables=false: no bridge networking on this machine;
     # builds and containers use --network host.
-    nohup /usr/sbin/dockerd --bridge=none --iptables=false >>"$log" 2>&1 </dev/null &
+    # setsid: its own session, so it outlives the caller's process group
+    setsid /usr/sbin/dockerd --bridge=none --iptables=false >>"$log" 2>&1 </dev/null &
     echo $! >"$LAB_STATE/dockerd.pid"
-    disown || true
 else
     echo "engine.sh: dockerd process exists, waiting for it to answer"
 fi

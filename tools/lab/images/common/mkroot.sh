@@ -9,25 +9,34 @@ set -eu
 out=$1; shift
 export DEBIAN_FRONTEND=noninteractive
 
-# Packages never copied into a distroless root: shells, package tooling and
-# their maintainer-script helpers. (They appear in closures only through
-# Depends used by maintainer scripts, which never run here.)
-exclude=" dash bash debconf perl-base dpkg tar mawk coreutils debianutils \
-sensible-utils util-linux adduser passwd login install-info libpam-runtime \
-libpam-modules libpam-modules-bin libpam0g libdebconfclient0 "
+# Packages never put into a distroless root: shells, package tooling and the
+# helpers of maintainer scripts (which never run here). They are marked as
+# installed in a fake dpkg status, so the resolver neither picks them nor
+# follows their dependencies; everything else is resolved as if nothing were
+# installed (so Essential packages are not assumed present).
+exclude="dash bash debconf perl-base dpkg tar mawk coreutils debianutils
+sensible-utils util-linux adduser passwd login install-info libpam-runtime
+libpam-modules libpam-modules-bin libpam0g libdebconfclient0 libc-bin"
 
-# Resolve the closure against an empty dpkg status: as if nothing were
-# installed, so Essential packages are not assumed present.
-sim() { apt-get -s -o Dir::State::status=/dev/null install --no-install-recommends "$@"; }
 if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then apt-get update -q; fi
+status=/tmp/mkroot.status
+fake_status() {
+    # identity fields only, with a version of their own: a record that shared
+    # its version with the archive would inherit the archive's Depends
+    apt-cache show --no-all-versions $exclude | awk '
+        /^(Package|Architecture|Provides|Multi-Arch):/ { print; next }
+        /^$/ { print "Version: 999:0"; print "Status: install ok installed"; print ""; next }'
+}
+fake_status >"$status" || { apt-get update -q; fake_status >"$status"; }
+APT_STATUS="-o Dir::State::status=$status"
+sim() { apt-get -s $APT_STATUS install --no-install-recommends "$@"; }
 plan=$(sim "$@") || { apt-get update -q; plan=$(sim "$@"); }
-apt-get install -y -q --download-only -o Dir::State::status=/dev/null \
-    --no-install-recommends "$@" >/dev/null
+apt-get install -y -q --download-only $APT_STATUS --no-install-recommends "$@" >/dev/null
 
 mkdir -p "$out/var/lib/dpkg/status.d"
-echo "$plan" | awk '/^Inst /{v=$3; sub(/^\(/,"",v); a=$NF; gsub(/[][)]/,"",a); print $2, v, a}' |
+# "Inst libc6 (2.36-9+deb12u10 Debian:12.11/stable [amd64]) []" -> libc6 2.36-9+deb12u10 amd64
+echo "$plan" | sed -n 's/^Inst \([^ ]*\) (\([^ ]*\) .*\[\([^]]*\)\]).*/\1 \2 \3/p' |
 while read -r pkg ver arch; do
-    case "$exclude" in *" $pkg "*) echo "mkroot: skip $pkg"; continue;; esac
     deb=/var/cache/apt/archives/${pkg}_$(echo "$ver" | sed 's/:/%3a/')_${arch}.deb
     [ -f "$deb" ] || { echo "mkroot: missing $deb" >&2; exit 1; }
     echo "mkroot: add $pkg $ver"
