@@ -91,6 +91,7 @@ def build_overrides(
     unsafe_fixes: Optional[bool],
     syntax_directive: Optional[bool] = None,
     exclude: Optional[list[str]] = None,
+    resolve_digests: Optional[bool] = None,
 ) -> Overrides:
     """Command line flags as overrides of the configuration file."""
     from dockeropt.rules import validate_selectors
@@ -109,6 +110,7 @@ def build_overrides(
         unsafe_fixes=unsafe_fixes,
         syntax_directive=syntax_directive,
         exclude=tuple(exclude or ()),
+        resolve_digests=resolve_digests,
     )
 
 
@@ -217,6 +219,9 @@ def fix(
     config_file: Annotated[
         Optional[Path], typer.Option("--config", help="Use this .dockeropt.toml or pyproject.toml, not the nearest one.")
     ] = None,
+    resolve_digests: Annotated[
+        Optional[bool], typer.Option("--resolve-digests", help="Also pin base images to registry digests (DO303; needs the network).")
+    ] = None,
 ) -> None:
     """Rewrite Dockerfiles in place, or show what would change (--diff, --check).
 
@@ -231,7 +236,7 @@ def fix(
         raise _usage_error(f"--format {output_format!r}: expected one of {', '.join(FORMATS)}")
     if jobs is not None and jobs < 1:
         raise _usage_error("--jobs must be at least 1")
-    overrides = build_overrides(select, ignore, safe_only, unsafe_fixes, syntax_directive, exclude)
+    overrides = build_overrides(select, ignore, safe_only, unsafe_fixes, syntax_directive, exclude, resolve_digests)
     if context is not None and not context.is_dir():
         raise _usage_error(f"--context {context}: not a folder")
     if paths.count("-") > 1:

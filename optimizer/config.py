@@ -18,6 +18,7 @@ class Config:
     default_uid: int = 10001
     registry_mirror: dict[str, str] = field(default_factory=dict)
     bind_mount_style: bool = False
+    resolve_digests: bool = False  # DO303 also pins base images to registry digests (needs the network)
     per_file_ignores: dict[str, list[str]] = field(default_factory=dict)
     exclude: list[str] = field(default_factory=list)
     max_iterations: int = 10

@@ -59,6 +59,7 @@ class Overrides:
     unsafe_fixes: bool | None = None
     syntax_directive: bool | None = None
     exclude: tuple[str, ...] = ()  # added to the file's exclude list
+    resolve_digests: bool | None = None
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -108,7 +109,7 @@ def _parse_table(path: Path, table: Any, prefix: str) -> dict[str, Any]:
         shown = prefix + raw_key
         if key in ("select", "ignore"):
             values[key] = _selectors(path, shown, value)
-        elif key in ("safe_only", "unsafe_fixes", "syntax_directive", "bind_mount_style"):
+        elif key in ("safe_only", "unsafe_fixes", "syntax_directive", "bind_mount_style", "resolve_digests"):
             values[key] = _bool(path, shown, value)
         elif key == "exclude":
             values[key] = _strings(path, shown, value)
@@ -222,6 +223,8 @@ def resolve(settings: FileSettings | None, overrides: Overrides | None = None) -
         cfg.syntax_directive = o.syntax_directive
     if o.exclude:
         cfg.exclude = [*cfg.exclude, *o.exclude]
+    if o.resolve_digests is not None:
+        cfg.resolve_digests = o.resolve_digests
     return cfg
 
 

@@ -134,3 +134,91 @@ def test_dockerignore_uses_dockerfile_specific_ignore_file(tmp_path: Path) -> No
     _blob(tmp_path / "node_modules" / "a.js", 10)
     r = _fix(tmp_path, NODE, ["DO203"])
     assert list(r.files) == ["Dockerfile.dockerignore"]
+
+
+# --------------------------------------------------------------------------- DO303 digests
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+class _Resp:
+    def __init__(self, headers: dict[str, str], body: bytes = b"") -> None:
+        self.headers = headers
+        self._body = body
+
+    def read(self) -> bytes:
+        return self._body
+
+    def __enter__(self) -> _Resp:
+        return self
+
+    def __exit__(self, *a: object) -> None:
+        return None
+
+
+def test_registry_client_follows_the_token_challenge() -> None:
+    import io
+    import json
+    import urllib.error
+
+    from dockeropt.catalog.images import parse_image
+    from dockeropt.transforms._registry import resolve_digest
+
+    seen: list[tuple[str, str | None]] = []
+
+    def opener(req: object, timeout: float) -> _Resp:
+        url = req.full_url  # type: ignore[attr-defined]
+        auth = req.get_header("Authorization")  # type: ignore[attr-defined]
+        seen.append((url, auth))
+        if url.startswith("https://auth.test/token"):
+            return _Resp({}, json.dumps({"token": "t0k"}).encode())
+        if auth != "Bearer t0k":
+            hdrs = {"WWW-Authenticate": 'Bearer realm="https://auth.test/token",service="reg",scope="repository:library/node:pull"'}
+            raise urllib.error.HTTPError(url, 401, "unauthorized", hdrs, io.BytesIO())  # type: ignore[arg-type]
+        return _Resp({"Docker-Content-Digest": DIGEST})
+
+    ref = parse_image("node:22")
+    assert ref is not None
+    assert resolve_digest(ref, opener) == DIGEST
+    assert seen[0][0].endswith("/v2/library/node/manifests/22") and seen[0][1] is None
+    assert "scope=repository%3Alibrary%2Fnode%3Apull" in seen[1][0]
+    assert seen[2][1] == "Bearer t0k"
+
+
+def test_pass_pins_digest_when_the_registry_answers(monkeypatch: object) -> None:
+    from dockeropt.transforms import _registry
+
+    monkeypatch.setattr(_registry, "cached_digest", lambda ref: DIGEST)  # type: ignore[attr-defined]
+    r = fix_text("FROM node\nFROM python:3.11-slim\n", PassContext(config=Config(select=["DO303"], resolve_digests=True)))
+    assert r.fixed == f"FROM node:22@{DIGEST}\nFROM python:3.11-slim@{DIGEST}\n"
+    plain = fix_text("FROM node\nFROM python:3.11-slim\n", PassContext(config=Config(select=["DO303"])))
+    assert plain.fixed == "FROM node:22\nFROM python:3.11-slim\n"  # digests only on request
+
+
+def test_real_registry_client_fails_fast_without_network() -> None:
+    """No Docker Hub here: the real client must give up within seconds with a readable reason."""
+    import time
+
+    from dockeropt.catalog.images import parse_image
+    from dockeropt.transforms._registry import RegistryUnavailable, resolve_digest
+
+    ref = parse_image("node:22")
+    assert ref is not None
+    t0 = time.perf_counter()
+    try:
+        digest = resolve_digest(ref)
+    except RegistryUnavailable as exc:
+        assert str(exc).startswith(("cannot reach Docker Hub", "Docker Hub answered"))
+    else:  # a machine with network access
+        assert digest.startswith("sha256:")
+    assert time.perf_counter() - t0 < 15
+
+
+def test_cli_resolve_digests_message(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM node:18-slim\nCMD [\"node\"]\n")
+    out = subprocess.run([sys.executable, "-m", "dockeropt", "fix", "--diff", "--select", "DO303", "--resolve-digests", "Dockerfile"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    text = " ".join((out.stdout + out.stderr).split())
+    if "@sha256:" not in text:  # offline: one clear line, nothing pinned
+        assert "--resolve-digests: cannot reach Docker Hub" in text and "base images were not pinned to digests" in text

@@ -77,14 +77,31 @@ def _installed_tools(doc: Dockerfile, stage: Stage) -> set[str]:
     return tools
 
 
+# distroless images that carry an interpreter (at these paths), and nothing else to probe with
+_DISTROLESS_RUNTIMES = {"nodejs": "/nodejs/bin/node", "python3": "/usr/bin/python3"}
+
+
+def _python(prog: str, url: str) -> list[str]:
+    return [prog, "-c", f"import urllib.request; urllib.request.urlopen('{url}', timeout=4)"]
+
+
+def _node(prog: str, url: str) -> list[str]:
+    return [prog, "-e", f"require('http').get('{url}', r => process.exit(r.statusCode < 400 ? 0 : 1))"
+            ".on('error', () => process.exit(1))"]
+
+
 def _probe(info: ImageInfo, installed: set[str], url: str) -> tuple[list[str], str] | None:
     """(exec-form probe, how the tool is there) using only programs the final image has."""
+    if info.is_distroless:
+        prog = _DISTROLESS_RUNTIMES.get(info.variant or "")
+        if prog is None:
+            return None
+        make = _node if info.variant == "nodejs" else _python
+        return make(prog, url), f"{prog}, the interpreter of the distroless image (it has no shell, curl or wget)"
     if info.family == "python":
-        return ["python3", "-c", f"import urllib.request; urllib.request.urlopen('{url}', timeout=4)"], (
-            "python3, which the python base image has (no curl needed)")
+        return _python("python3", url), "python3, which the python base image has (no curl needed)"
     if info.family == "node":
-        return ["node", "-e", f"require('http').get('{url}', r => process.exit(r.statusCode < 400 ? 0 : 1))"
-                ".on('error', () => process.exit(1))"], "node, which the node base image has (no curl needed)"
+        return _node("node", url), "node, which the node base image has (no curl needed)"
     if "curl" in installed:
         return ["curl", "-fsS", "-o", "/dev/null", url], "curl, which the stage installs"
     if "wget" in installed:
@@ -106,10 +123,12 @@ class Healthcheck(Pass):
         every 30 seconds. The probe uses only what the final image has: the
         interpreter of python and node bases (`python3 -c` with urllib, `node
         -e` with http), curl or wget when the stage installs them, curl on a
-        full image that ships it, BusyBox wget on Alpine. The path is a health
-        route found in the build context's source (`/healthz`, `/health`, …),
-        else `/`. On distroless bases it only explains why there is none;
-        with no usable tool it adds nothing.
+        full image that ships it, BusyBox wget on Alpine, and on distroless
+        nodejs and python3 images their interpreter by its absolute path
+        (they have no shell). The path is a health route found in the build
+        context's source (`/healthz`, `/health`, …), else `/`. On the other
+        distroless bases (static, base, cc, java) it only explains why there
+        is none; with no usable tool it adds nothing.
 
     Why:
         Without a health check Docker, compose and Swarm only know whether the
@@ -156,10 +175,10 @@ class Healthcheck(Pass):
         if info is None:
             return None
         expose = next(i for st in stages for i in st.body if i.keyword == "EXPOSE")
-        if info.is_distroless:
+        if info.is_distroless and (info.variant or "") not in _DISTROLESS_RUNTIMES:
             return self.change(
                 "No HEALTHCHECK on a distroless image",
-                f"The image exposes port {ports[0]} but its distroless base has no shell, curl or wget to probe it, "
+                f"The image exposes port {ports[0]} but its distroless base has no shell, curl, wget or interpreter to probe it, "
                 "so no HEALTHCHECK was added. Let the orchestrator probe the port (Kubernetes httpGet, a compose "
                 "healthcheck on a sidecar) or copy a small static probe binary into the image.",
                 expose,
