@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
 from dockeropt import __version__
 from dockeropt.config import Config
 

@@ -39,13 +39,14 @@ from typing import TYPE_CHECKING, Any, Optional
 import typer
 
 if TYPE_CHECKING:
+    from lsprotocol import types
+    from pygls.lsp.server import LanguageServer
+
     from dockeropt.config import Config
     from dockeropt.edits import Change
     from dockeropt.rules import Pass, PassContext
     from dockeropt.source import LineIndex
     from dockeropt.syntax import Dockerfile, Instruction
-    from lsprotocol import types
-    from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger("dockeropt.lsp")
 
@@ -159,8 +160,9 @@ def _message(ch: Change) -> str:
 
 def analyse(uri: str, version: int | None, text: str, config: Config | None = None) -> Analysis:
     """Analyse one document version. Never raises."""
-    from dockeropt.source import LineIndex
     from lsprotocol import types
+
+    from dockeropt.source import LineIndex
 
     a = Analysis(uri, version, text, LineIndex(text))
 
@@ -284,6 +286,7 @@ def _check_fix(a: Analysis, f: Finding) -> bool:
     import collections
 
     import dockerfile as buildkit
+
     from dockeropt.edits import apply_edits
 
     fix = f.change.fix
@@ -333,8 +336,9 @@ async def warm_up(a: Analysis, still_current: Any, fix_all: bool, near_line: int
 
 
 def quick_fix(a: Analysis, f: Finding) -> types.CodeAction | None:
-    from dockeropt.edits import Safety
     from lsprotocol import types
+
+    from dockeropt.edits import Safety
 
     fix = f.change.fix
     if fix is None or not _fix_is_valid(a, f):
@@ -436,8 +440,9 @@ def code_actions(
 
 
 def hover(a: Analysis, pos: types.Position, markdown: bool = True) -> types.Hover | None:
-    from dockeropt.rules import load_passes
     from lsprotocol import types
+
+    from dockeropt.rules import load_passes
 
     hits = [f for f in a.findings if _before(f.range.start, pos) and _before(pos, f.range.end)]
     if not hits:
@@ -484,9 +489,10 @@ class Documents:
 def build_server() -> LanguageServer:
     import asyncio
 
-    from dockeropt import __version__
     from lsprotocol import types
     from pygls.lsp.server import LanguageServer
+
+    from dockeropt import __version__
 
     server = LanguageServer("dockeropt", __version__)
     docs = Documents()

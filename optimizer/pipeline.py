@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import dockerfile as buildkit
+
 from dockeropt.edits import Change, Edit, OffsetMap, apply_edits, select_fixes
 from dockeropt.rules import Pass, PassContext, read_pragmas, selected_passes
 from dockeropt.source import LineIndex

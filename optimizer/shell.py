@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import tree_sitter_bash
+from tree_sitter import Language, Node, Parser
+
 from dockeropt.source import TextRange
 from dockeropt.syntax import Instruction
-from tree_sitter import Language, Node, Parser
 
 _LANGUAGE = Language(tree_sitter_bash.language())
 _PARSER = Parser(_LANGUAGE)

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+
 from dockeropt.verify import SmokeSpec, _run, docker_binary, engine_problem
 
 REPO = Path(__file__).resolve().parent.parent

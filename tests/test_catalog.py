@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dockeropt.catalog import catalog, expand_path
 from dockeropt.shell import parse_script
 

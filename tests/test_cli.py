@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from harness import ROOT
 
 EXAMPLE = ROOT / "examples" / "node-naive"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from dockeropt.migrate import discover, is_dockerfile_name
 
 NAIVE = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import ROOT, assert_sound, run_fix
 
 from dockeropt.pipeline import InputError, load
+from harness import ROOT, assert_sound, run_fix
 
 FILES = sorted(p for p in (ROOT / "corpus").glob("*/*/Dockerfile") if p.is_file())
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from docker_support import require_engine, require_images, write_results
 from harness import run_fix
 

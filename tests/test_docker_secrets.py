@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from docker_support import require_engine, require_images
 from harness import run_fix
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dockeropt.rules import docs_path, load_passes, rule_reference_markdown
 
 PASSES = load_passes()

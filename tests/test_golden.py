@@ -18,10 +18,10 @@ import json
 from pathlib import Path
 
 import pytest
-from harness import ROOT, assert_sound, run_fix
 
 from dockeropt.config import Config
 from dockeropt.report import explanations
+from harness import ROOT, assert_sound, run_fix
 
 FIXTURES = ROOT / "tests" / "fixtures"
 CASES = sorted(p for p in FIXTURES.glob("*/*.Dockerfile") if not p.name.endswith(".fixed.Dockerfile"))

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from dockeropt.config import Config
 from dockeropt.context import BuildContext
 from dockeropt.edits import apply_edits

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dockeropt.catalog.images import (
     ImageRef,
     current_version_tag,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import dockerfile as buildkit
+from hypothesis import HealthCheck, given, settings
+
 from dockeropt.config import Config
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.pipeline import InputError, fix_text, load
 from dockeropt.rules import Pass, PassContext
 from dockeropt.syntax import Dockerfile, parse
-from hypothesis import HealthCheck, given, settings
 from strategies import dockerfiles
 
 TEXT = "FROM alpine:3.19\n# keep me\nRUN echo one\nRUN echo two\nCMD [\"sh\"]\n"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from dockeropt.config import Config
 from dockeropt.edits import Safety
 from harness import ROOT, assert_sound, run_fix

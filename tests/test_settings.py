@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from dockeropt.config import Config
 from dockeropt.settings import ConfigError, Overrides, clear_cache, config_for, find_settings, load_file
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from dockeropt.edits import Edit, apply_edits
 from dockeropt.shell import analysis_script, heredoc_script, parse_script, run_script
 from dockeropt.syntax import parse
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 
 def _run(src: str, n: int = 0):  # type: ignore[no-untyped-def]

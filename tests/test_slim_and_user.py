@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from dockeropt.catalog.images import lookup
 from harness import assert_sound, run_fix
 

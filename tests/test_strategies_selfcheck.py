@@ -2,6 +2,7 @@
 
 import dockerfile
 from hypothesis import HealthCheck, given, settings
+
 from strategies import dockerfiles
 
 

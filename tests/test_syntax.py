@@ -6,9 +6,10 @@ from pathlib import Path
 
 import dockerfile as buildkit
 import pytest
+from hypothesis import HealthCheck, given, settings
+
 from dockeropt.syntax import Dockerfile, ParseError, parse, unparse
 from harness import ROOT
-from hypothesis import HealthCheck, given, settings
 from strategies import dockerfiles
 
 CORPUS = sorted((ROOT / "corpus").glob("**/Dockerfile*"))

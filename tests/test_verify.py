@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
 from docker_support import APPS_DIR, app_names, require_engine, require_images
 from dockeropt.cli import app as cli_app
 from dockeropt.verify import (
@@ -27,8 +30,6 @@ from dockeropt.verify import (
     render_table,
     table_rows,
 )
-from rich.console import Console
-from typer.testing import CliRunner
 
 
 def spec_args(**kw: object) -> dict[str, object]:
