@@ -34,7 +34,7 @@ _app = typer.Typer(
 # Modules that add their own subcommands through ``register(app)``. They are
 # imported only when needed: not for the built-in commands (``fix``, ``rules``,
 # ``explain``), which keeps ``dockeropt fix`` (a pre-commit hook) quick to start.
-_EXTENSIONS: tuple[str, ...] = ("dockeropt.verify", "dockeropt.lsp")
+_EXTENSIONS: tuple[str, ...] = ("dockeropt.verify", "dockeropt.lsp", "dockeropt.checklist")
 
 FORMATS = ("text", "json", "sarif", "github")
 

@@ -222,3 +222,56 @@ def test_cli_resolve_digests_message(tmp_path: Path) -> None:
     text = " ".join((out.stdout + out.stderr).split())
     if "@sha256:" not in text:  # offline: one clear line, nothing pinned
         assert "--resolve-digests: cannot reach Docker Hub" in text and "base images were not pinned to digests" in text
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _statuses(rep: object) -> dict[str, str]:
+    return {rid: it.status for it in rep.items for rid in it.rules}  # type: ignore[attr-defined]
+
+
+def test_report_scores_passed_fixed_and_human(tmp_path: Path) -> None:
+    from dockeropt.checklist import FIXED, HUMAN, PASSED, score_file
+
+    df = tmp_path / "Dockerfile"
+    # a pinned slim base, no ports; `latest` on the build stage, a shell-form CMD, and a literal secret in ENV
+    df.write_text(
+        "FROM python:latest AS build\nRUN pip wheel -w /w requests\n\n"
+        "FROM python:3.11-slim\nENV API_KEY=abc123\nCOPY --from=build /w /w\nRUN pip install --no-cache-dir /w/*.whl\n"
+        "CMD python -c \"import requests\"\n"
+    )
+    rep = score_file(df, display="Dockerfile")
+    st = _statuses(rep)
+    assert st["DO303"] == FIXED  # python:latest -> python:3.12
+    assert st["DO401"] == FIXED  # exec form
+    assert st["DO302"] == HUMAN  # a literal secret value: unsafe fix, held back by default
+    assert st["DO110"] == PASSED and st["DO203"] == PASSED
+    assert "abc123" not in str(rep)
+    assert rep.count(PASSED) + rep.count(FIXED) + rep.count(HUMAN) == rep.total
+
+
+def test_report_cli_writes_markdown(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "Dockerfile").write_text("FROM node\nWORKDIR /app\nCOPY . .\nRUN npm install\nCMD npm start\n")
+    (tmp_path / "a" / "package.json").write_text('{"name": "a", "scripts": {"start": "node s.js"}}')
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "Dockerfile").write_text("FROM golang:1.22\nCMD [\"go\", \"version\"]\n")
+    before = (tmp_path / "a" / "Dockerfile").read_text()
+    out = subprocess.run([sys.executable, "-m", "dockeropt", "report", ".", "--output", "checklist.md"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "wrote checklist.md" in out.stdout and "a/Dockerfile:" in out.stdout
+    md = (tmp_path / "checklist.md").read_text()
+    assert md.startswith("# Dockerfile optimisation checklist")
+    assert "| `a/Dockerfile` |" in md and "## `b/Dockerfile`" in md
+    assert "| Base image | Version tag, not `latest` | DO303 | fixed by dockeropt | Pin node to node:22 |" in md
+    assert (tmp_path / "a" / "Dockerfile").read_text() == before  # the report writes nothing else
+    assert not (tmp_path / "a" / ".dockerignore").exists()
+
+
+def test_report_cli_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("RUN echo no from\n")
+    out = subprocess.run([sys.executable, "-m", "dockeropt", "report", "Dockerfile"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and "Not scored" in out.stdout
