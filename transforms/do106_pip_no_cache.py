@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.rules import Pass, PassContext, register
 from dockeropt.shell import Command, Word
-from dockeropt.syntax import Dockerfile, Stage
+from dockeropt.syntax import Dockerfile, Instruction, Stage
 from dockeropt.transforms._hygiene import (
     cache_mount_targets,
     env_before,
@@ -59,8 +59,10 @@ class PipNoCache(Pass):
         install` and `python -m pip install` commands of a RUN that has no
         cache mount over pip's cache (`~/.cache/pip`) and where neither
         the command nor an earlier ENV sets `PIP_NO_CACHE_DIR` or
-        `PIP_CACHE_DIR`. When DO102 (cache-mounts) runs, it adds a cache
-        mount instead and this rule stays quiet, so the two never fight.
+        `PIP_CACHE_DIR`. Where DO102 (cache-mounts) will mount pip's cache
+        on the RUN, this rule stays quiet, so the two never fight; where DO102
+        cannot (an unknown user or HOME), this rule still keeps the cache out
+        of the layer.
 
     Why:
         pip keeps every wheel it downloads or builds in its cache. In an
@@ -82,13 +84,23 @@ class PipNoCache(Pass):
     name = "pip-no-cache"
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
-        if ctx.enabled("DO102"):
-            return  # DO102 adds a cache mount for pip instead; never both
         for stage in doc.stages:
-            yield from self._stage(stage)
+            yield from self._stage(doc, stage, ctx)
 
-    def _stage(self, stage: Stage) -> Iterable[Change]:
+    @staticmethod
+    def _do102_mounts_pip(doc: Dockerfile, stage: Stage, ins: Instruction, ctx: PassContext) -> bool:
+        """Will DO102 put a cache mount over pip's cache on this RUN? Then it, not we, handles it."""
+        if not ctx.enabled("DO102"):
+            return False
+        from dockeropt.transforms.do102_cache_mounts import plan_run
+
+        plan = plan_run(doc, stage, ins, ctx)
+        return plan is not None and any(t.manager.id == "pip" for t in plan.targets)
+
+    def _stage(self, doc: Dockerfile, stage: Stage, ctx: PassContext) -> Iterable[Change]:
         for ins, rs in stage_runs(stage):
+            if self._do102_mounts_pip(doc, stage, ins, ctx):
+                continue  # DO102 adds a cache mount for pip instead; never both
             targets = cache_mount_targets(ins)
             if any(t == "?" or ".cache" in t or "pip" in t for t in targets):
                 continue
