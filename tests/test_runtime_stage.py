@@ -152,3 +152,106 @@ def test_fixture_converges_with_every_rule(case: Path) -> None:
         # the runtime stage survives the other rules: the final FROM is not the toolchain image
         last_from = [ln for ln in res.fixed.splitlines() if ln.upper().startswith("FROM ")][-1]
         assert last_from.split()[1] == [ln for ln in alone.fixed.splitlines() if ln.upper().startswith("FROM ")][-1].split()[1]
+
+
+# -- node: production dependencies from their own stage
+
+
+_TSC_APP = {
+    "package.json": _pkg(scripts={"build": "tsc -p tsconfig.build.json", "start": "node out/index.js"},
+                         dependencies={"express": "4"}, devDependencies={"typescript": "5"}),
+    "package-lock.json": "{}",
+    "tsconfig.build.json": '{\n  // emitted JavaScript\n  "compilerOptions": {"outDir": "out/js",},\n}\n',
+    "src/index.ts": "export {}\n",
+    "views/home.html": "<p>hi</p>\n",
+    "server.config.json": "{}\n",
+}
+_TSC_FILE = "FROM node:18\nWORKDIR /app\nCOPY . .\nRUN npm install\nRUN npm run build\nCMD [\"npm\", \"start\"]\n"
+
+
+def _stages(fixed: str) -> dict[str, str]:
+    """Stage text by name (the unnamed final stage is 'final')."""
+    out: dict[str, str] = {}
+    for part in fixed.split("\nFROM ")[0:]:
+        part = part if part.startswith("FROM ") else "FROM " + part
+        head = part.splitlines()[0].split()
+        out[head[-1] if len(head) >= 4 and head[-2].upper() == "AS" else "final"] = part
+    return out
+
+
+def test_runtime_takes_node_modules_from_a_manifest_only_stage(tmp_path: Path) -> None:
+    fixed, applied, _ = _fix(_TSC_FILE, _ctx(tmp_path, _TSC_APP))
+    st = _stages(fixed)
+    assert "npm prune" not in fixed  # no prune after every build
+    assert st["deps"].splitlines()[1:] == ["WORKDIR /app", "COPY package.json package-lock.json ./", "RUN npm ci --omit=dev"]
+    final = st["final"]
+    # node_modules never comes from the build stage: only the listed entries do, dependencies first
+    assert "COPY --from=build /app /app" not in final
+    copies = [ln for ln in final.splitlines() if ln.startswith("COPY")]
+    assert copies == [
+        "COPY --from=deps /app /app",
+        "COPY --from=build /app/out /app/out",  # tsc's outDir, not in the context
+        "COPY --from=build /app/src /app/src",
+        "COPY --from=build /app/views /app/views",
+        "COPY --from=build /app/server.config.json /app/tsconfig.build.json /app/",
+    ]
+    assert "npm ci --omit=dev" in applied[0]
+
+
+def test_deps_stage_without_lockfile_uses_npm_install_and_keeps_flags(tmp_path: Path) -> None:
+    files = {k: v for k, v in _TSC_APP.items() if k != "package-lock.json"}
+    text = _TSC_FILE.replace("RUN npm install\n", "RUN npm install --legacy-peer-deps --production=false\n")
+    fixed, _, _ = _fix(text, _ctx(tmp_path, files))
+    assert "RUN npm install --omit=dev --legacy-peer-deps\n" in _stages(fixed)["deps"]
+
+
+def test_dockerignored_files_are_not_listed(tmp_path: Path) -> None:
+    fixed, _, _ = _fix(_TSC_FILE, _ctx(tmp_path, {**_TSC_APP, ".dockerignore": "views\nnode_modules\n", "node_modules/x/i.js": ""}))
+    final = _stages(fixed)["final"]
+    assert "/app/views" not in final and "node_modules" not in final
+
+
+@pytest.mark.parametrize("change", [
+    {"package.json": _pkg(scripts={"build": "webpack", "start": "node dist/main.js"}, devDependencies={"webpack": "5"})},
+    {"package.json": _pkg(scripts={"postinstall": "node setup.js", "start": "node server.js"})},
+    {"package.json": _pkg(scripts={"start": "node server.js"}, dependencies={"shared": "file:../shared"})},
+    {"package.json": _pkg(scripts={"start": "node server.js"}, workspaces=["packages/*"])},
+], ids=["unknown-build-output", "install-script", "local-package", "workspaces"])
+def test_uncertain_app_folder_keeps_the_whole_folder_copy(tmp_path: Path, change: dict[str, str]) -> None:
+    fixed, _, _ = _fix("FROM node:18\nWORKDIR /app\nCOPY . .\nRUN npm ci && npm run build\nCMD [\"npm\", \"start\"]\n",
+                       _ctx(tmp_path, {**_TSC_APP, **change}))
+    assert "AS deps" not in fixed
+    assert "COPY --from=build /app /app" in fixed
+
+
+def test_file_moved_in_the_build_keeps_the_whole_folder_copy(tmp_path: Path) -> None:
+    text = _TSC_FILE.replace("RUN npm run build\n", "RUN npm run build && mv out/js/index.js main.js\n")
+    fixed, applied, notes = _fix(text, _ctx(tmp_path, _TSC_APP))
+    assert "AS deps" not in fixed
+
+
+def test_deps_stage_converges_with_every_rule(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, _TSC_APP)
+    res = run_fix(_TSC_FILE, config=Config(), context=ctx, path=ctx / "Dockerfile")
+    assert_sound(res, config=Config(), context=ctx)
+    deps = _stages(res.fixed)["deps"]
+    assert "--mount=type=cache,target=/root/.npm npm ci --omit=dev" in deps  # DO102 caches the deps install too
+
+
+def test_runtime_packages_and_users_come_before_env(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, {"requirements.txt": "psycopg2==2.9.9\n"})
+    text = ("FROM python:3.11\nARG VERSION\nENV APP_VERSION=$VERSION\nRUN useradd --create-home app\nWORKDIR /app\n"
+            "COPY . .\nRUN pip install -r requirements.txt\nUSER app\nCMD [\"python\", \"app.py\"]\n")
+    fixed, _, _ = _fix(text, ctx)
+    final = fixed.split("\n\n")[1].splitlines()
+    # a new VERSION must not re-run apt-get or useradd in the runtime stage
+    assert final.index("ARG VERSION") > final.index("RUN useradd --create-home app")
+    assert any("libpq5" in ln for ln in final[: final.index("ARG VERSION")])
+
+
+def test_env_the_runtime_runs_may_read_stays_first(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, {"requirements.txt": "psycopg2==2.9.9\n"})
+    text = ("FROM python:3.11\nENV DEBIAN_FRONTEND=noninteractive\nWORKDIR /app\n"
+            "COPY . .\nRUN pip install -r requirements.txt\nCMD [\"python\", \"app.py\"]\n")
+    final = _fix(text, ctx)[0].split("\n\n")[1].splitlines()
+    assert final[1] == "ENV DEBIAN_FRONTEND=noninteractive" and "libpq5" in final[2]

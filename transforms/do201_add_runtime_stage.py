@@ -34,6 +34,7 @@ from ._runtime_stage_catalog import (
     runtime_package,
     slim_ref,
 )
+from ._runtime_stage_node import DepsPlan, plan_deps_stage, runtime_copies
 
 # instructions that describe how the image runs: they move to the runtime stage
 _MOVED = ("CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "STOPSIGNAL", "VOLUME", "LABEL", "MAINTAINER")
@@ -86,6 +87,7 @@ class Runtime:
     safety: Safety = Safety.REVIEW
     extra_runs: list[str] = field(default_factory=list)  # extra RUNs in the runtime stage (npm -g ...)
     chown: str | None = None
+    deps: DepsPlan | None = None  # node: production dependencies from their own stage
 
 
 class _Note(Exception):
@@ -111,10 +113,17 @@ class AddRuntimeStage(Pass):
         runtime base with only what the app needs:
 
         - node: `node:N-slim` (distroless nodejs when the CMD is plain
-          `node file.js` and the app never spawns a shell); the build stage
-          runs `npm prune --omit=dev` after the build, and the runtime copies
-          the app folder (build output, production node_modules, templates,
-          assets). `npm start` becomes the `node file` it runs.
+          `node file.js` and the app never spawns a shell). A `deps` stage
+          installs the production dependencies from the manifests alone
+          (`npm ci --omit=dev`, `npm install --omit=dev` without a
+          lockfile); the runtime copies its node_modules first, then each
+          top-level entry of the app folder from the build stage (sources,
+          build output, templates, assets; the context listing with
+          `.dockerignore` applied, plus what the build creates, such as
+          tsc's outDir). When that list is not certain (an unknown build
+          tool, install scripts, local packages, workspaces), the build
+          stage runs `npm prune --omit=dev` and the runtime copies the whole
+          app folder. `npm start` becomes the `node file` it runs.
         - python: the build stage installs into a venv (`/opt/venv`, on
           PATH before the first install); the runtime is `python:X-slim` with
           the venv on PATH, the app folder, and the runtime libraries of the
@@ -128,9 +137,11 @@ class AddRuntimeStage(Pass):
 
         ENV, ARG, WORKDIR, LABEL, EXPOSE, VOLUME, HEALTHCHECK, STOPSIGNAL,
         USER, ENTRYPOINT and CMD move to the runtime stage. Users the build
-        created are created again. Where the split would have to guess (no
-        CMD, shell scripts, writes outside the app folder, unsupported tools)
-        it only explains what blocks it.
+        created are created again. The runtime stage puts what rarely
+        changes first (packages, users, dependencies) and the app's files
+        last, so a source edit rebuilds only the last layers. Where the
+        split would have to guess (no CMD, shell scripts, writes outside the
+        app folder, unsupported tools) it only explains what blocks it.
 
     Why:
         A full toolchain image carries compilers, headers, package managers
@@ -144,16 +155,23 @@ class AddRuntimeStage(Pass):
         COPY . .
         RUN npm ci && npm run build
         CMD ["npm", "start"]
-        # after
+        # after (tsconfig.json has "outDir": "dist")
         FROM node:18 AS build
         WORKDIR /app
         COPY . .
         RUN npm ci && npm run build
-        RUN npm prune --omit=dev
+
+        FROM node:18 AS deps
+        WORKDIR /app
+        COPY package.json package-lock.json ./
+        RUN npm ci --omit=dev
 
         FROM node:18-slim
         WORKDIR /app
-        COPY --from=build /app /app
+        COPY --from=deps /app /app
+        COPY --from=build /app/dist /app/dist
+        COPY --from=build /app/src /app/src
+        COPY --from=build /app/tsconfig.json /app/
         CMD ["node", "dist/index.js"]
 
     Fix safety:
@@ -340,11 +358,21 @@ class AddRuntimeStage(Pass):
             runtime_words += " " + str(scripts.get(argv[2]))
         dev_needed = [b for b, p in _NODE_DEV_BINS.items() if re.search(rf"(^|\s){re.escape(b)}(\s|$)", runtime_words) and p in dev]
         dev_needed += [d for d in dev if re.search(rf"(^|[\s/]){re.escape(d)}(\s|$)", runtime_words)]
-        if context is None or pkg is None:
+        v = int(ver) if ver and ver.isdigit() else 99
+        flag = "--omit=dev" if v >= 16 else "--production"
+        deps = None if dev_needed else plan_deps_stage(stage, f, context, pkg, scripts, rel, idir, flag)
+        if deps is not None:
+            rt.deps = deps
+            if dev:
+                rt.leaves.append("the devDependencies (" + ", ".join(sorted(dev)[:4]) + (", …" if len(dev) > 4 else "") + ")")
+            rt.checks.append(
+                f"production dependencies now come from a separate stage that runs `npm {'ci' if deps.lockfile else 'install'} {flag}` "
+                "on the manifests alone, so a source edit no longer reinstalls or recopies node_modules"
+            )
+            rt.copies.extend(runtime_copies(deps))
+        elif context is None or pkg is None:
             rt.checks.append("dev dependencies stay in node_modules because package.json could not be read")
         elif dev and not dev_needed:
-            v = int(ver) if ver and ver.isdigit() else 99
-            flag = "--omit=dev" if v >= 16 else "--production"
             cd = "" if idir == f.final_workdir else f"cd {idir} && "
             rt.build_after.append(f"RUN {cd}npm prune {flag}")
             rt.leaves.append("the devDependencies (" + ", ".join(sorted(dev)[:4]) + (", …" if len(dev) > 4 else "") + ")")
@@ -363,7 +391,8 @@ class AddRuntimeStage(Pass):
             rt.leaves.append("npm and the shell")
             rt.checks.append("the app runs without a shell or npm (distroless); it must not spawn shell commands")
         rt.checks.append("the app starts and finds every file it reads")
-        self._app_copies(f, rt)
+        if rt.deps is None:
+            self._app_copies(f, rt)
         return rt
 
     def _node_distroless(self, f: StageFacts, rt: Runtime, context: BuildContext | None, effective: list[str] | None,
@@ -625,6 +654,13 @@ class AddRuntimeStage(Pass):
                 return c
         return f"build{len(doc.stages)}"
 
+    def _deps_name(self, doc: Dockerfile, build: str) -> str:
+        taken = {s.name.lower() for s in doc.stages if s.name} | {build.lower()}
+        for c in ("deps", "prod-deps", "runtime-deps"):
+            if c not in taken:
+                return c
+        return f"deps{len(doc.stages)}"
+
     def _edit(self, doc: Dockerfile, stage: Stage, f: StageFacts, rt: Runtime) -> Edit | None:
         text = doc.text
         nl = doc.newline
@@ -634,6 +670,7 @@ class AddRuntimeStage(Pass):
         style = frm.keyword_raw
         build = self._build_name(doc, stage)
         line = frm.line_text()
+        m: re.Match[str] | None = None
         if stage.name:
             m = re.search(r"(\s+[Aa][Ss]\s+)(\S+)(\s*)$", line)
             if m is None:
@@ -680,24 +717,44 @@ class AddRuntimeStage(Pass):
         platform = frm.flag("platform")
         plat = f"{platform.raw} " if platform else ""
         r.append(f"{_kw(style, 'FROM')} {plat}{rt.base}{name}")
-        for ins in carried:
-            if ins.keyword == "ENV" and f.eco == "go" and re.search(r"\b(GOPATH|GOFLAGS|GOOS|GOARCH|CGO_ENABLED|GO111MODULE|GOPROXY)\b", ins.args):
-                continue
-            r.append(ins.line_text() if not ins.is_multiline else text[ins.range.start : ins.range.end])
+        carried_lines = [
+            ins.line_text() if not ins.is_multiline else text[ins.range.start : ins.range.end]
+            for ins in carried
+            if not (ins.keyword == "ENV" and f.eco == "go" and re.search(r"\b(GOPATH|GOFLAGS|GOOS|GOARCH|CGO_ENABLED|GO111MODULE|GOPROXY)\b", ins.args))
+        ]
+        runs: list[str] = []
         if rt.apt:
-            r.append(_fix_kw(
+            runs.append(_fix_kw(
                 "RUN apt-get update && apt-get install -y --no-install-recommends "
                 + " ".join(rt.apt)
                 + " && rm -rf /var/lib/apt/lists/*", style))
         for ins in f.user_runs:
-            r.append(text[ins.range.start : ins.range.end])
+            runs.append(text[ins.range.start : ins.range.end])
         for cmd in rt.extra_runs:
-            r.append(_fix_kw(f"RUN {cmd}", style))
+            runs.append(_fix_kw(f"RUN {cmd}", style))
+        if runs and _runs_first(carried, f.user_runs, rt):
+            # packages and users change less often than ARG/ENV values: their layers stay cached
+            r.extend(runs)
+            r.extend(carried_lines)
+        else:
+            r.extend(carried_lines)
+            r.extend(runs)
         for e in rt.env:
             r.append(_fix_kw(f"ENV {e}", style))
         for ins in workdirs:
             r.append(ins.line_text())
         chown = f" --chown={rt.chown}" if rt.chown else ""
+        deps_text = ""
+        if rt.deps is not None:
+            deps_name = self._deps_name(doc, build)
+            deps_from = (line[: m.start(2)] + deps_name + line[m.end(2):]) if stage.name and m is not None else (
+                line.rstrip() + f" {_kw(style, 'AS')} {deps_name}")
+            d = [deps_from]
+            d.extend(text[ins.range.start : ins.range.end] for ins in rt.deps.carried)
+            d.extend(_fix_kw(x, style) for x in rt.deps.lines)
+            deps_text = nl.join(d) + nl + nl
+            # the production node_modules (and the manifests) first: cached until the manifests change
+            r.append(_fix_kw(f"COPY --from={deps_name}{chown} {rt.deps.install_dir} {rt.deps.install_dir}", style))
         for src, dst in rt.copies:
             if not rt.shell and is_system_path(dst) and dst != src:
                 return None
@@ -721,8 +778,18 @@ class AddRuntimeStage(Pass):
         sep = nl
         if not text[start:end].endswith("\n") and end == len(text):
             runtime_text = runtime_text[: -len(nl)]
-        new = build_text + sep + runtime_text
+        new = build_text + sep + deps_text + runtime_text
         return Edit.replace(start, end, new)
+
+
+_KEEP_BEFORE_RUNS = re.compile(r"\b(PATH|HOME|SHELL|LANG|LC_[A-Z]+|DEBIAN_FRONTEND|APT_\w+|\w*_?[Pp][Rr][Oo][Xx][Yy])\b")
+
+
+def _runs_first(carried: list[Instruction], user_runs: list[Instruction], rt: Runtime) -> bool:
+    """May the runtime's RUNs (apt, users) come before the carried ARG/ENV? Only when they cannot depend on them."""
+    if rt.extra_runs or any("$" in ins.args for ins in user_runs):
+        return False
+    return not any(ins.keyword == "ENV" and _KEEP_BEFORE_RUNS.search(ins.args) for ins in carried)
 
 
 def _fix_kw(line: str, style: str) -> str:
