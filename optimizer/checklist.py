@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
 from dockeropt.config import Config
 
 PASSED = "passed"
