@@ -15,20 +15,30 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_fix(text: str, *, select: list[str] | None = None, context: Path | None = None, path: Path | None = None,
-            config: Config | None = None) -> FixResult:
+            config: Config | None = None, files: dict[str, str] | None = None) -> FixResult:
+    """Fix ``text``; ``files`` are context files as earlier fixes left them (path -> text)."""
     cfg = config or Config()
     if select is not None:
         cfg.select = select
-    ctx = PassContext(config=cfg, path=path, context=BuildContext(context, dockerfile=path) if context else None)
+    bc = BuildContext(context, dockerfile=path) if context else None
+    if bc is not None:
+        for rel, content in (files or {}).items():
+            bc.set_overlay(rel, content)
+    ctx = PassContext(config=cfg, path=path, context=bc)
     return fix_text(text, ctx)
 
 
 def assert_sound(result: FixResult, *, select: list[str] | None = None, context: Path | None = None,
-                 config: Config | None = None) -> None:
-    """Converges, parses with BuildKit, no internal errors, and a second run changes nothing."""
+                 config: Config | None = None, path: Path | None = None) -> None:
+    """Converges, parses with BuildKit, no internal errors, and a second run changes nothing.
+
+    The second run sees the other context files (``.dockerignore``, …) as the first run left them.
+    """
     assert result.converged, f"did not converge: {result.nonconverged_rules}"
     assert not result.errors, result.errors
     buildkit.parse_string(result.fixed)
-    again = run_fix(result.fixed, select=select, context=context, config=config)
+    files = {rel: new for rel, (_old, new) in result.files.items()}
+    again = run_fix(result.fixed, select=select, context=context, config=config, path=path, files=files)
     assert again.fixed == result.fixed, "fixing is not idempotent"
-    assert not again.applied
+    assert not again.applied, [c.rule_id for c in again.applied]
+    assert not again.files, f"a second run changes other files again: {sorted(again.files)}"

@@ -5,7 +5,8 @@ For each ``<case>.Dockerfile``:
 * ``<case>.fixed.Dockerfile``: the expected output; absent for a no-change case;
 * ``<case>.changes.txt``: the expected explanation blocks (applied changes and notes);
 * ``<case>.context/``: the build context, when the case has one (otherwise none is known);
-* ``<case>.config.json``: Config overrides (e.g. ``{"unsafe_fixes": true}``).
+* ``<case>.config.json``: Config overrides (e.g. ``{"unsafe_fixes": true}``);
+* ``<case>.files.json``: other context files the fix creates or changes (path -> new text).
 
 Each case runs with only its own rule selected, and must also be sound:
 it converges, the output parses with BuildKit's parser and fixing it again
@@ -51,7 +52,13 @@ def test_golden(case: Path, update_goldens: bool) -> None:
     original = case.read_bytes().decode("utf-8")
     result = run_fix(original, config=cfg, context=context, path=(context / "Dockerfile") if context else None)
     rendered = explanations("Dockerfile", result.applied, result.notes)
+    files_path = case.with_name(stem + ".files.json")
+    files = {rel: new for rel, (_old, new) in sorted(result.files.items())}
     if update_goldens:
+        if files:
+            files_path.write_text(json.dumps(files, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        elif files_path.exists():
+            files_path.unlink()
         if result.fixed != original:
             fixed_path.write_bytes(result.fixed.encode("utf-8"))
         elif fixed_path.exists():
@@ -61,7 +68,9 @@ def test_golden(case: Path, update_goldens: bool) -> None:
     assert result.fixed == expected
     assert changes_path.exists(), f"missing {changes_path.name}; run pytest --update-goldens"
     assert rendered == changes_path.read_text(encoding="utf-8")
-    assert_sound(result, config=cfg, context=context)
+    expected_files = json.loads(files_path.read_text(encoding="utf-8")) if files_path.exists() else {}
+    assert files == expected_files
+    assert_sound(result, config=cfg, context=context, path=(context / "Dockerfile") if context else None)
 
 
 def test_every_rule_has_fixtures() -> None:
