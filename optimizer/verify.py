@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the CLI imports this module at startup: keep it light
     from dockeropt.context import BuildContext
 
 DOCKER_ENV = "DOCKEROPT_DOCKER"
+PORT_WAIT = 45.0  # seconds to wait for a busy smoke-test port to become free
 PREFERRED_DOCKER = "/usr/bin/docker"
 
 # Files that describe dependencies rather than code: editing one is not a
@@ -341,8 +342,12 @@ def run_smoke(docker: str, tag: str, spec: SmokeSpec) -> SmokeResult:
             return SmokeResult(False, seconds, f"output lacks {spec.expect!r}: {last}")
         return SmokeResult(True, seconds, "ok")
     assert spec.port is not None and spec.http_path is not None
-    if port_in_use(spec.port):
-        return SmokeResult(False, None, f"port {spec.port} is already in use on this machine")
+    # another run on a shared machine may hold the port for a moment: wait a little before giving up
+    free_by = time.monotonic() + PORT_WAIT
+    while port_in_use(spec.port):
+        if time.monotonic() >= free_by:
+            return SmokeResult(False, None, f"port {spec.port} is already in use on this machine")
+        time.sleep(1)
     name = f"dockeropt-smoke-{uuid.uuid4().hex[:10]}"
     start = time.monotonic()
     p = _run([docker, "run", "-d", "--name", name, "--network", "host", "-e", f"{spec.port_env}={spec.port}", tag],
