@@ -255,3 +255,10 @@ def test_env_the_runtime_runs_may_read_stays_first(tmp_path: Path) -> None:
             "COPY . .\nRUN pip install -r requirements.txt\nCMD [\"python\", \"app.py\"]\n")
     final = _fix(text, ctx)[0].split("\n\n")[1].splitlines()
     assert final[1] == "ENV DEBIAN_FRONTEND=noninteractive" and "libpq5" in final[2]
+
+
+def test_quoted_app_folder_is_only_a_note(tmp_path: Path) -> None:
+    text = _TSC_FILE.replace("WORKDIR /app", 'WORKDIR "/my app"')
+    fixed, applied, notes = _fix(text, _ctx(tmp_path, _TSC_APP))
+    assert fixed == text and not applied  # not `COPY --from=build //"/my app" ...`
+    assert "/my app" in notes[0]

@@ -270,6 +270,9 @@ def analyse(stage: Stage, base: Base, context: BuildContext | None) -> StageFact
     if last.keyword == "WORKDIR":
         fw = _abs(fw, last.args.strip(), base)
     facts.final_workdir = _abs(fw, ".", base) if fw is not None else None
+    odd = [p for p in [*facts.roots, facts.final_workdir or ""] if re.search(r"[\s\"'\\$]|//", p)]
+    if odd:
+        raise Blocked(f"the app folder {odd[0]} has quotes, spaces or variables dockeropt does not rewrite")
     if facts.cmd is None and facts.entrypoint is None:
         raise Blocked("the stage has no CMD or ENTRYPOINT, so dockeropt cannot tell what the final image runs")
     return facts

@@ -37,6 +37,7 @@ _INSTALL_SCRIPTS = ("preinstall", "install", "postinstall", "prepublish", "prepr
 # flags of the original install that choose dev dependencies: the deps stage sets its own
 _DEV_FLAGS = re.compile(r"^--(production(=\S*)?|only=\S+|omit=dev|include=dev|also=\S+|dev)$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_@+][A-Za-z0-9._@+,=-]*$|^\.[A-Za-z0-9_@+][A-Za-z0-9._@+,=-]*$")
+_SAFE_PATH = re.compile(r"^/[A-Za-z0-9._@+/-]*$")
 _NOOP = {"echo", "true", "set", "cd", ":", "printf"}
 _TSC = re.compile(r"^tsc(?:\s+(?:-p|--project)\s+(\S+))?$")
 _JSONC_COMMENT = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.S)
@@ -75,6 +76,8 @@ def _plan(
 ) -> DepsPlan:
     if context is None or pkg is None:
         raise _NoPlan
+    if not _SAFE_PATH.match(idir):
+        raise _NoPlan  # written unquoted into WORKDIR and COPY
     if f.apt_pkgs or f.user_runs or f.node_globals or f.roots != [idir]:
         raise _NoPlan  # system packages or other folders the install may rely on
     if "workspaces" in pkg or any(k in scripts for k in _INSTALL_SCRIPTS):
