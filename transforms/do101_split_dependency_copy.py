@@ -34,6 +34,7 @@ class Install:
     missing: str | None = None  # a required manifest the build context lacks
     safety: Safety = Safety.SAFE
     detail: str = ""
+    bind_ok: bool = False  # the install never writes its manifests: they may be read-only bind mounts
 
 
 def _flags_and_positionals(args: Sequence[str | None]) -> tuple[list[str], list[str | None]]:
@@ -60,6 +61,7 @@ def _node(cmd: Command, ctx: _Ctx) -> Install | None:
             return None  # installs named packages, not the manifest's
         lock_required = args[0] != "install" and args[0] != "i"
         inst = Install("npm", "move", ["package.json"], optional=["package-lock.json", "npm-shrinkwrap.json", ".npmrc"])
+        inst.bind_ok = lock_required  # npm ci never rewrites package-lock.json; npm install may
         if lock_required and ctx.context is None:
             inst.manifests = ["package*.json"]
             inst.optional = [".npmrc"]
@@ -75,6 +77,7 @@ def _node(cmd: Command, ctx: _Ctx) -> Install | None:
         if any(f in ("--frozen-lockfile", "--immutable") for f in flags):
             inst.manifests.append("yarn.lock")
             inst.optional.remove("yarn.lock")
+            inst.bind_ok = True
         return _check_package_json(inst, ctx)
     if name == "pnpm":
         if not args or args[0] not in ("install", "i"):
@@ -86,6 +89,7 @@ def _node(cmd: Command, ctx: _Ctx) -> Install | None:
         if "--frozen-lockfile" in flags:
             inst.manifests.append("pnpm-lock.yaml")
             inst.optional.remove("pnpm-lock.yaml")
+            inst.bind_ok = True
         if ctx.exists("pnpm-workspace.yaml"):
             inst.blocker = "pnpm-workspace.yaml declares workspace packages, whose package.json files the install reads"
         return _check_package_json(inst, ctx)
@@ -201,7 +205,7 @@ def _pip(cmd: Command, ctx: _Ctx) -> Install | None:
         i += 1
     if not files:
         return None
-    inst = Install("pip", "move", [])
+    inst = Install("pip", "move", [], bind_ok=True)
     seen: list[str] = []
     queue = [posixpath.normpath(f) for f in files]
     while queue:
@@ -261,6 +265,7 @@ def _python_tools(cmd: Command, ctx: _Ctx) -> Install | None:
     if name == "uv" and args and args[0] == "sync":
         flags, _ = _flags_and_positionals(args[1:])
         inst = Install("uv", "move", ["pyproject.toml"], optional=["uv.lock", ".python-version"])
+        inst.bind_ok = any(f in ("--locked", "--frozen") for f in flags)  # otherwise uv may rewrite uv.lock
         text = ctx.read("pyproject.toml")
         if text is not None and ("[tool.uv.workspace]" in text or re.search(r"\bpath\s*=", text)):
             inst.blocker = "pyproject.toml declares a uv workspace or path sources, which the install reads from the source"
@@ -278,14 +283,14 @@ def _other(cmd: Command, ctx: _Ctx) -> Install | None:
     name, args = cmd.name, cmd.args
     if name == "go" and args:
         if args[:2] == ["mod", "download"]:
-            return Install("go", "move", ["go.mod"], optional=["go.sum", "go.work", "go.work.sum"])
+            return Install("go", "move", ["go.mod"], optional=["go.sum", "go.work", "go.work.sum"], bind_ok=True)
         if args[0] in ("build", "install", "test", "vet", "run", "generate"):
             if not ctx.exists("go.mod") or ctx.context is None:
                 return None
             text = ctx.read("go.mod") or ""
             if re.search(r"^\s*replace\s.*=>\s*\.", text, re.M):
                 return Install("go", "prefetch", [], blocker="go.mod replaces a module with a local folder, which the download reads")
-            return Install("go", "prefetch", ["go.mod"], optional=["go.sum"], prefetch="go mod download")
+            return Install("go", "prefetch", ["go.mod"], optional=["go.sum"], prefetch="go mod download", bind_ok=True)
         return None
     if name == "bundle" and (not args or args[0] == "install"):
         inst = Install("bundler", "move", ["Gemfile"], optional=["Gemfile.lock", ".ruby-version"])
@@ -356,6 +361,26 @@ def _other(cmd: Command, ctx: _Ctx) -> Install | None:
 
 
 _DETECTORS: tuple[Callable[[Command, _Ctx], Install | None], ...] = (_node, _pip, _python_tools, _other)
+
+
+_BIND_UNSAFE = re.compile(r"[\s,=\"'$*?\[\]\\]")
+
+
+def bind_mount_flags(mounts: Sequence[tuple[str, str]]) -> str:
+    """``--mount=type=bind,source=…,target=…`` flags, one per (source, target)."""
+    return " ".join(f"--mount=type=bind,source={src},target={dst}" for src, dst in mounts)
+
+
+def bind_target(target_abs: str, run_workdir: str | None) -> str:
+    """A mount target as the install sees it: relative to the RUN's WORKDIR when inside it (as docker init writes)."""
+    if run_workdir and run_workdir != "/" and target_abs.startswith(run_workdir.rstrip("/") + "/"):
+        return target_abs[len(run_workdir.rstrip("/")) + 1 :]
+    return target_abs
+
+
+def bindable(path: str) -> bool:
+    """Can ``path`` be written in a --mount flag as it is (no CSV quoting, no globs, no variables)?"""
+    return bool(path) and not _BIND_UNSAFE.search(path)
 
 
 def _cmd_text(cmd: Command) -> str:
@@ -460,6 +485,18 @@ class SplitDependencyCopy(Pass):
         itself proves. Where the install needs the source (`pip install .`,
         `-e .`, `file:` dependencies, npm lifecycle scripts, workspaces, path
         gems) it leaves the file alone and says why.
+
+        With the `bind-mount-style` setting (off by default), the install
+        reads its manifests from bind mounts instead of a COPY layer, the
+        style `docker init` generates:
+        `RUN --mount=type=bind,source=package.json,target=package.json npm ci`
+        (one `--mount` per manifest, lockfile included). Every manifest
+        gets its own mount (each nested pip requirement file too), with the
+        target where the install reads it (relative to WORKDIR). The later
+        `COPY . .` still puts the manifests in the image. Only installs that
+        never write their manifests are mounted (npm ci, yarn/pnpm with a
+        frozen lockfile, pip -r, uv sync --locked/--frozen, go mod download);
+        the others keep the COPY, and the explanation says why.
 
     Why:
         Docker reuses a layer only while everything it depends on is
@@ -626,6 +663,37 @@ class SplitDependencyCopy(Pass):
         shown = [p for ps in groups.values() for p in ps] + [sctx.path(d) + "/" for d in dirs]
         return lines, shown
 
+    def _bind_mounts(
+        self, stage: Stage, full: Instruction, run: Instruction, inst: Install, sctx: _Ctx
+    ) -> tuple[list[tuple[str, str]] | None, str]:
+        """(source, target) bind mounts that give the install its manifests, or (None, why they are copied)."""
+        if not inst.bind_ok:
+            return None, f"this {inst.ecosystem} install may rewrite its lockfile, and bind mounts are read-only"
+        if any("*" in m for m in inst.manifests):
+            return None, "without a build context the exact manifest files are not known"
+        if full.flag("chown") or full.flag("chmod"):
+            return None, "the copy sets ownership or modes the install may rely on"
+        spec = copy_spec(full)
+        assert spec is not None
+        wd = workdirs(stage)
+        dest_abs = resolve(wd[full.index], spec.dest)
+        # the prefetch RUN goes right before the full copy; a moved install keeps its own place after `middle`
+        run_wd = wd[full.index] if inst.mode == "prefetch" else wd[run.index]
+        if dest_abs is None or run_wd is None:
+            return None, "the install's folder is not known"
+        names = list(inst.manifests)
+        if sctx.context is not None:
+            names += [o for o in inst.optional if sctx.exists(o)]
+            names += [d for d in inst.optional_dirs if sctx.context.is_dir(sctx.path(d))]
+        mounts: list[tuple[str, str]] = []
+        for name in names:
+            src = sctx.path(name)
+            target = bind_target(posixpath.join(dest_abs, src), run_wd)
+            if not bindable(src) or not bindable(target):
+                return None, f"`{src}` cannot be written in a --mount flag as it is"
+            mounts.append((src, target))
+        return (mounts, "") if mounts else (None, "")
+
     def _rewrite(
         self, doc: Dockerfile, stage: Stage, full: Instruction, run: Instruction, rs: RunScript,
         ci: int, inst: Install, sctx: _Ctx, ctx: PassContext,
@@ -637,19 +705,27 @@ class SplitDependencyCopy(Pass):
             return []
         copy_lines, shown = copies
         run_prefix = text[run.range.start : run.args_range.start]
+        mounts, why_copied = self._bind_mounts(stage, full, run, inst, sctx) if ctx.config.bind_mount_style else (None, "")
+        bind_note = (
+            " The manifests are bind-mounted for the install instead of copied into a layer (bind-mount-style); "
+            f"`{' '.join(full.line_text().split())}` still puts them in the image."
+            if mounts else
+            f" The manifests are copied, not bind-mounted (bind-mount-style): {why_copied}." if why_copied else ""
+        )
         cmd = rs.script.commands[ci]
         items = rs.script.items
         k = cmd.item
         if inst.mode == "prefetch":
             assert inst.prefetch
-            new_lines = [*copy_lines, f"RUN {inst.prefetch}"]
+            new_lines = [f"RUN {bind_mount_flags(mounts)} {inst.prefetch}"] if mounts else [*copy_lines, f"RUN {inst.prefetch}"]
             insert = nl.join(new_lines) + nl
             edits = [Edit.insert(full.full_range.start, insert)]
             title = f"Fetch {inst.ecosystem} dependencies before copying the source"
             expl = (
-                f"Copies {', '.join(shown)} and runs `{inst.prefetch}` before `{' '.join(full.line_text().split())}`, so a source edit no longer "
+                f"{'Mounts' if mounts else 'Copies'} {', '.join(shown)} and runs `{inst.prefetch}` before `{' '.join(full.line_text().split())}`, so a source edit no longer "
                 f"downloads every dependency again; the download layer stays cached until a manifest changes. "
                 f"{inst.detail} Check that the build still finds its dependencies offline in the cache."
+                + bind_note
             )
             return [self.change(title, expl.strip(), full, edits, inst.safety)]
         # mode "move": the install (and the source-free commands before it) moves before the copy
@@ -683,6 +759,8 @@ class SplitDependencyCopy(Pass):
             after_cmd = text[cmd_range.end : rs.physical(items[k].start, items[k].end).end] if cmd.item < k else ""
             install_src = before + inst.moved_command + after_cmd
         moved_run = run_prefix + install_src
+        if mounts:
+            moved_run = run_prefix[:3] + " " + bind_mount_flags(mounts) + run_prefix[3:] + install_src
         rest_run = None
         if rest_items:
             rest_start = rs.physical(rest_items[0].start, rest_items[0].end).start
@@ -700,10 +778,10 @@ class SplitDependencyCopy(Pass):
                 rest_run = nl.join(kept) + nl + rest_run
         middle = text[full.full_range.end : run.full_range.start]
         tail_eol = text[run.range.end : run.full_range.end]
-        pieces = [*copy_lines]
+        pieces = [] if mounts else [*copy_lines]
         comment_start = leading_comment_start(full)
         comments = text[comment_start : full.full_range.start]
-        new = nl.join(pieces) + nl + middle + moved_run + nl + comments + full.line_text()
+        new = "".join(p + nl for p in pieces) + middle + moved_run + nl + comments + full.line_text()
         after = [*(f"RUN {c}" for c in inst.after_copy)]
         if rest_run is not None:
             after.append(rest_run)
@@ -713,12 +791,16 @@ class SplitDependencyCopy(Pass):
         edits = [Edit.replace(comment_start, run.full_range.end, new)]
         install_name = _cmd_text(cmd) if len(_cmd_text(cmd)) <= 60 else _cmd_text(cmd)[:57] + "..."
         copy_text = " ".join(full.line_text().split())
-        title = f"Copy {inst.ecosystem} manifests and install before copying the source"
+        title = (
+            f"Install {inst.ecosystem} dependencies from bind-mounted manifests before copying the source" if mounts
+            else f"Copy {inst.ecosystem} manifests and install before copying the source"
+        )
         expl = (
-            f"Copies {', '.join(shown)} first and runs `{install_name}` before `{copy_text}`, so editing the source no "
+            f"{'Mounts' if mounts else 'Copies'} {', '.join(shown)} first and runs `{install_name}` before `{copy_text}`, so editing the source no "
             f"longer re-runs the dependency install: that layer stays cached until a manifest changes."
             + (" The rest of the RUN stays after the source copy." if rest_run else "")
             + (f" {inst.detail}" if inst.detail else "")
+            + bind_note
             + " Check: the install must not read other files from the build context."
         )
         return [self.change(title, expl, full, edits, inst.safety)]
