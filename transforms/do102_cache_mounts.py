@@ -7,6 +7,7 @@ import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from dockeropt.analysis import copy_spec, full_context_copy, resolve, workdirs
 from dockeropt.catalog import Invocation, Manager, catalog
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.rules import Pass, PassContext, register
@@ -407,6 +408,80 @@ def _covers(pat: str, target: str) -> bool:
         cur = parent
 
 
+@dataclass
+class BindPlan:
+    """bind-mount-style: the manifest COPY right before an install RUN becomes bind mounts on it."""
+
+    copy: Instruction
+    mounts: list[tuple[str, str]]
+    full_copy: Instruction  # the later whole-context copy that still puts the manifests in the image
+
+
+_BETWEEN_OK = frozenset({"ENV", "ARG", "LABEL", "EXPOSE", "USER", "WORKDIR", "STOPSIGNAL", "HEALTHCHECK", "CMD",
+                         "ENTRYPOINT", "SHELL", "VOLUME", "MAINTAINER"})
+
+
+def plan_bind(doc: Dockerfile, stage: Stage, run: Instruction, ctx: PassContext) -> BindPlan | None:
+    """`COPY package.json package-lock.json ./` + `RUN npm ci` → bind mounts, when nothing else needs the copy."""
+    from dockeropt.transforms.do101_split_dependency_copy import _DETECTORS, _Ctx, bind_target, bindable
+
+    body = list(stage.body)
+    pos = body.index(run)
+    if pos == 0 or run.heredocs:
+        return None
+    prev = body[pos - 1]
+    spec = copy_spec(prev)
+    if spec is None or prev.keyword != "COPY" or spec.from_stage is not None:
+        return None
+    if any(f.name != "link" for f in prev.flags) or "$" in prev.args:
+        return None  # --chown/--chmod/--from/--parents: the install may rely on them
+    if not (spec.dest.endswith("/") or spec.dest in (".", "./")):
+        return None
+    sources = [posixpath.normpath(src) for src in spec.sources]
+    if any("/" in src or not bindable(src) or src in (".", "..") for src in sources):
+        return None
+    if ctx.context is not None and not all(ctx.context.is_file(src) for src in sources):
+        return None
+    wd = workdirs(stage)
+    dest_abs = resolve(wd[prev.index], spec.dest)
+    run_wd = wd[run.index]
+    if dest_abs is None or run_wd is None or posixpath.normpath(dest_abs) != posixpath.normpath(run_wd):
+        return None
+    rs = run_script(run)
+    if rs is None or not rs.script.ok:
+        return None
+    inst = None
+    for cmd in rs.script.commands:
+        if cmd.cwd is not None:
+            continue
+        for det in _DETECTORS:
+            inst = det(cmd, _Ctx(ctx.context, ""))
+            if inst is not None:
+                break
+        if inst is not None:
+            break
+    if inst is None or not inst.bind_ok or inst.blocker or inst.missing or inst.mode != "move":
+        return None
+    known = set(inst.manifests) | set(inst.optional)
+    if not set(sources) <= known or not set(m for m in inst.manifests if "*" not in m) <= set(sources):
+        return None  # the COPY brings something else, or the install reads a file it does not bring
+    # a later whole-context copy to the same folder must bring the manifests into the image
+    full = None
+    for ins in body[pos + 1 :]:
+        fspec = full_context_copy(ins)
+        if fspec is not None:
+            full_dest = resolve(wd[ins.index], fspec.dest)
+            if full_dest is not None and posixpath.normpath(full_dest) == posixpath.normpath(dest_abs):
+                full = ins
+            break
+        if ins.keyword not in _BETWEEN_OK:
+            return None
+    if full is None:
+        return None
+    mounts = [(src, bind_target(posixpath.join(dest_abs, src), run_wd)) for src in sources]
+    return BindPlan(prev, mounts, full)
+
+
 def _has_docker_clean_rm(rs: RunScript) -> bool:
     for cmd in rs.script.commands:
         if cmd.name == "rm" and any(w.value == DOCKER_CLEAN for w in cmd.effective()[1:]):
@@ -429,6 +504,16 @@ class CacheMounts(Pass):
         downloads. Cleanups the mount makes pointless in the same RUN are
         removed: `rm -rf /var/lib/apt/lists/*`, `apt-get clean`,
         `--no-cache-dir`, `npm cache clean`, `rm -rf ~/.cache/pip`.
+
+        With the `bind-mount-style` setting (off by default), a manifest
+        COPY right before the install (`COPY package.json package-lock.json
+        ./` then `RUN npm ci`) becomes bind mounts on the install RUN,
+        beside the cache mount, as `docker init` writes it; each file
+        (every nested pip requirement file too) gets its own
+        `--mount=type=bind,source=…,target=…`. Only when a later `COPY . .`
+        into the same folder still puts the manifests in the image, nothing
+        in between runs, and the install never writes its manifests (npm ci,
+        frozen yarn/pnpm, pip -r, uv --locked, go mod download).
     Why:
         Any change to a dependency manifest re-runs the install, and without
         a cache it downloads everything again. A cache mount keeps the
@@ -485,6 +570,9 @@ class CacheMounts(Pass):
             return None
         rs = run_script(ins)
         assert rs is not None
+        bind = plan_bind(doc, stage, ins, ctx) if ctx.config.bind_mount_style else None
+        if not plan.targets and bind is not None:
+            return self.change("install from bind-mounted manifests", self._bind_text(bind), ins, self._bind_edits(ins, bind, ""))
         if not plan.targets:
             if plan.notes and not plan.invocations and not existing_cache_targets(ins):
                 return self.change(
@@ -500,8 +588,11 @@ class CacheMounts(Pass):
             return self.change("no cache mount", f"No cache mount was added: {clean.blocker}.", ins)
         edits = list(clean.edits)
         mounts = " ".join(_mount_text(t, user) for t in plan.targets)
-        first = ins.flags[0].range.start if ins.flags else ins.logical.physical(ins.args_start, ins.args_start + 1).start
-        edits.append(Edit.insert(first, mounts + " "))
+        if bind is not None:
+            edits.extend(self._bind_edits(ins, bind, mounts))
+        else:
+            first = ins.flags[0].range.start if ins.flags else ins.logical.physical(ins.args_start, ins.args_start + 1).start
+            edits.append(Edit.insert(first, mounts + " "))
         if plan.apt and not _has_docker_clean_rm(rs):
             start = rs.physical(0, 1).start
             edits.append(Edit.insert(start, f"rm -f {DOCKER_CLEAN} && "))
@@ -521,4 +612,23 @@ class CacheMounts(Pass):
             )
         if plan.notes:
             expl += " Not mounted: " + "; ".join(plan.notes) + "."
+        if bind is not None:
+            expl += " " + self._bind_text(bind)
         return self.change("add cache mounts", expl, ins, edits, safety)
+
+    @staticmethod
+    def _bind_edits(ins: Instruction, bind: BindPlan, cache_mounts: str) -> list[Edit]:
+        from dockeropt.transforms.do101_split_dependency_copy import bind_mount_flags
+
+        first = ins.flags[0].range.start if ins.flags else ins.logical.physical(ins.args_start, ins.args_start + 1).start
+        flags = " ".join(x for x in (cache_mounts, bind_mount_flags(bind.mounts)) if x)
+        return [Edit.delete(bind.copy.full_range.start, bind.copy.full_range.end), Edit.insert(first, flags + " ")]
+
+    @staticmethod
+    def _bind_text(bind: BindPlan) -> str:
+        names = ", ".join(src for src, _ in bind.mounts)
+        return (
+            f"Bind-mounted {names} for the install instead of copying them into a layer (bind-mount-style): "
+            f"`{' '.join(bind.copy.line_text().split())}` is gone, and `{' '.join(bind.full_copy.line_text().split())}` "
+            "still puts the files in the image."
+        )
