@@ -144,3 +144,94 @@ def test_healthcheck_probe_reports_healthy(tmp_path: Path, name: str) -> None:
         if cid:
             subprocess.run([docker, "rm", "-f", cid], capture_output=True)
         subprocess.run([docker, "rmi", "-f", tag], capture_output=True)
+
+
+# --------------------------------------------------------------------------- DO304 scan stage, bind-mount style
+
+# npm audit output when the registry's audit endpoint cannot be reached (not a verdict on the dependencies)
+_AUDIT_NETWORK = ("audit endpoint returned an error", "ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ETIMEDOUT",
+                  "ECONNRESET", "network request", "request to https", "getaddrinfo", "socket hang up")
+
+
+def _image_config(docker: str, tag: str) -> dict[str, object]:
+    out = subprocess.run([docker, "image", "inspect", "--format", "{{json .Config}}", tag],
+                         capture_output=True, text=True, check=True).stdout
+    cfg = json.loads(out)
+    return {k: cfg.get(k) for k in ("Cmd", "Entrypoint", "Env", "WorkingDir", "ExposedPorts", "User")}
+
+
+def _corpus_copy(tmp_path: Path, name: str) -> tuple[Path, object]:
+    from docker_support import copy_app, load_app
+
+    app = load_app(name)
+    return copy_app(app, tmp_path), app
+
+
+def test_scan_stage_stays_out_of_the_default_build_and_runs_with_target_scan(tmp_path: Path) -> None:
+    from docker_support import fix_in_place
+    from dockeropt.verify import measure
+
+    docker = require_engine()
+    folder, app = _corpus_copy(tmp_path, "node-express")
+    original = (folder / "Dockerfile").read_text()
+    require_images(docker, original)
+    proc = fix_in_place(folder, ["DO304"])
+    assert proc.returncode == 0, proc.stderr
+    fixed = (folder / "Dockerfile").read_text()
+    assert " AS scan" in fixed and "npm audit --audit-level=high" in fixed, fixed
+
+    # the default target: same image configuration as the original, and the app still answers its smoke test
+    tags = {"before": "dockeropt-e2e-scan:before", "after": "dockeropt-e2e-scan:after"}
+    configs = {}
+    try:
+        (folder / "Dockerfile").write_text(original)
+        _build(docker, folder, tags["before"])
+        (folder / "Dockerfile").write_text(fixed)
+        _build(docker, folder, tags["after"])
+        configs = {k: _image_config(docker, t) for k, t in tags.items()}
+    finally:
+        subprocess.run([docker, "rmi", "-f", *tags.values()], capture_output=True)
+    assert configs["after"] == configs["before"]
+    m = measure(docker, folder, fixed, app.spec, label="scan-default", tag="dockeropt-e2e-scan:smoke",  # type: ignore[attr-defined]
+                dockerfile=folder / "Dockerfile", touch=None, cold=False, warm=False)
+    assert m.build_ok and m.smoke_ok, f"{m.smoke_detail} {m.error}\n{m.build_log[-2000:]}"
+
+    # the scan target: the audit stage runs (its verdict depends on the advisories of the day and the network)
+    scan = subprocess.run([docker, "build", "--network", "host", "--progress", "plain", "--target", "scan",
+                           "-t", "dockeropt-e2e-scan:scan", str(folder)],
+                          capture_output=True, text=True, env=_env(), timeout=900)
+    subprocess.run([docker, "rmi", "-f", "dockeropt-e2e-scan:scan"], capture_output=True)
+    log = scan.stdout + scan.stderr
+    assert "npm audit --audit-level=high" in log, log[-3000:]
+    if scan.returncode != 0 and any(s in log for s in _AUDIT_NETWORK):
+        write_results("do304-scan.json", {"default_target_config_equal": True, "scan": "audit endpoint unreachable"})
+        pytest.skip("the scan stage ran, but npm's audit endpoint is not reachable from this machine "
+                    "(the audit needs the network); default-target checks passed")
+    if scan.returncode != 0:
+        # the audit ran and reported high-severity advisories: the gate works as designed
+        assert "vulnerabilit" in log.lower(), log[-3000:]
+        verdict = "advisories found (stage failed as a gate)"
+    else:
+        verdict = "passed"
+    write_results("do304-scan.json", {"default_target_config_equal": True, "scan": verdict})
+
+
+@pytest.mark.parametrize("name", ["python-flask", "node-express"])
+def test_bind_mount_style_app_builds_and_passes_smoke(tmp_path: Path, name: str) -> None:
+    from docker_support import fix_in_place
+    from dockeropt.verify import measure
+
+    docker = require_engine()
+    folder, app = _corpus_copy(tmp_path, name)
+    require_images(docker, (folder / "Dockerfile").read_text())
+    (folder / ".dockeropt.toml").write_text("bind-mount-style = true\n")
+    proc = fix_in_place(folder)  # every rule, opt-in ones too
+    assert proc.returncode == 0, proc.stderr
+    fixed = (folder / "Dockerfile").read_text()
+    assert "--mount=type=bind,source=" in fixed, fixed
+    require_images(docker, fixed)
+    m = measure(docker, folder, fixed, app.spec, label="bind-mount-style", tag=f"dockeropt-e2e-bind-{name}:fixed",  # type: ignore[attr-defined]
+                dockerfile=folder / "Dockerfile", touch=None, cold=False, warm=False)
+    write_results(f"bind-mount-style-{name}.json", {"build_ok": m.build_ok, "smoke_ok": m.smoke_ok, "size": m.size})
+    assert m.build_ok, f"{m.error}\n{fixed}\n{m.build_log[-3000:]}"
+    assert m.smoke_ok, f"{m.smoke_detail}\n{fixed}"
