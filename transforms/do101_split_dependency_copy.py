@@ -781,6 +781,9 @@ class SplitDependencyCopy(Pass):
         pieces = [] if mounts else [*copy_lines]
         comment_start = leading_comment_start(full)
         comments = text[comment_start : full.full_range.start]
+        if not pieces:
+            # nothing takes the full copy's place: its blank-line separation would double up
+            middle = re.sub(r"^(?:[ \t]*\r?\n)+", "", middle)
         new = "".join(p + nl for p in pieces) + middle + moved_run + nl + comments + full.line_text()
         after = [*(f"RUN {c}" for c in inst.after_copy)]
         if rest_run is not None:
