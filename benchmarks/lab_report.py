@@ -129,7 +129,10 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
         " Warm rebuild: the same build again after a one-line comment was appended to the app's"
         " `touch` source file (app.json). Ready: seconds from `docker run` to the smoke test passing.",
         "- Timings are wall-clock seconds on a shared machine and vary by a few seconds between runs;"
-        " dependency downloads go over the network.",
+        " dependency downloads go over the network. Cold builds are the least reliable figure: another"
+        " build on the same engine between the prune and the build can refill the cache.",
+        "- The fixed images are measured as `dockeropt fix` leaves them; apps whose smoke test fails after"
+        " the fix are listed but left out of the totals.",
         "",
         "| app | rules | size before | size after | size ratio | layers | user before → after"
         " | cold before | cold after | warm before | warm after | warm ratio | ready before | ready after"
