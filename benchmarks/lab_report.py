@@ -56,9 +56,11 @@ def git(*args: str) -> str:
     return p.stdout.strip()
 
 
+RULES = "default"  # "default": what a plain `dockeropt fix` applies; "all": opt-in rules too (--rules)
+
+
 def fix_in_memory(folder: Path) -> tuple[str, str, list[str]]:
-    ids = list(load_passes())
-    config = Config(select=ids)
+    config = Config(select=list(load_passes())) if RULES == "all" else Config()
     df = folder / "Dockerfile"
     o = fix_file(df, config=config, display=f"{folder.name}/Dockerfile", passes=selected_passes(config))
     if o.error is not None or o.result is None:
@@ -122,8 +124,9 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
         f"- Measured: {meta['date']} at git commit `{meta['commit']}`{meta['dirty']}",
         f"- Machine: {meta['cpus']} CPUs; Docker engine {meta['engine']} (BuildKit through the docker CLI,"
         " `--network host`), the offline stand-in base images of `tools/lab/`",
-        "- Rules applied: every registered rule, opt-in ones included, default safety"
-        " (safe and review fixes; no unsafe fixes).",
+        ("- Rules applied: every registered rule, opt-in ones included" if RULES == "all"
+         else "- Rules applied: the default rule set of a plain `dockeropt fix` (opt-in rules left out)")
+        + ", default safety (safe and review fixes; no unsafe fixes).",
         "- Sizes are `docker image inspect` sizes (uncompressed, base image included), in MB (10^6 bytes).",
         "- Cold build: after `docker builder prune -af` (no build cache; base images present)."
         " Warm rebuild: the same build again after a one-line comment was appended to the app's"
@@ -189,8 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("apps", nargs="*", help="app folder names under corpus/apps (default: all)")
     ap.add_argument("--output", type=Path, default=None, help=f"markdown file to write (default: {OUTPUT} when all apps run)")
     ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument("--rules", choices=("default", "all"), default="default",
+                    help="default: the rules a plain `dockeropt fix` applies; all: opt-in rules too")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw measurements as JSON")
     args = ap.parse_args(argv)
+    global RULES
+    RULES = args.rules
 
     docker = docker_binary()
     problem = engine_problem(docker)
