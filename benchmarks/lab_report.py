@@ -56,6 +56,8 @@ def git(*args: str) -> str:
     return p.stdout.strip()
 
 
+# the dependency manifest edited for the dependency-change rebuild (first one the app has)
+MANIFESTS = ("package.json", "requirements.txt", "go.mod", "Gemfile", "pom.xml")
 RULES = "default"  # "default": what a plain `dockeropt fix` applies; "all": opt-in rules too (--rules)
 
 
@@ -73,7 +75,8 @@ def run_app(docker: str, name: str, log: bool = True) -> Row:
     spec = SmokeSpec.load(folder / "app.json")
     original, fixed, rules = fix_in_memory(folder)
     tag = f"dockeropt-bench-{name}:{uuid.uuid4().hex[:6]}"
-    common = dict(dockerfile=folder / "Dockerfile", touch=spec.touch, cold=True)
+    manifest = next((m for m in MANIFESTS if (folder / m).is_file()), None)
+    common = dict(dockerfile=folder / "Dockerfile", touch=spec.touch, cold=True, manifest=manifest)
     if log:
         print(f"[{name}] building the original (cold)", file=sys.stderr, flush=True)
     before = measure(docker, folder, original, spec, label="original", tag=tag + "-orig", **common)  # type: ignore[arg-type]
@@ -130,7 +133,10 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
         "- Sizes are `docker image inspect` sizes (uncompressed, base image included), in MB (10^6 bytes).",
         "- Cold build: after `docker builder prune -af` (no build cache; base images present)."
         " Warm rebuild: the same build again after a one-line comment was appended to the app's"
-        " `touch` source file (app.json). Ready: seconds from `docker run` to the smoke test passing.",
+        " `touch` source file (app.json). Dependency-change rebuild: one more build after the app's"
+        " dependency manifest (package.json, requirements.txt or go.mod) was edited the same way (no new"
+        " packages: it measures what a manifest change invalidates and what cache mounts keep)."
+        " Ready: seconds from `docker run` to the smoke test passing.",
         "- Timings are wall-clock seconds on a shared machine and vary by a few seconds between runs;"
         " dependency downloads go over the network. Cold builds are the least reliable figure: another"
         " build on the same engine between the prune and the build can refill the cache.",
@@ -138,9 +144,9 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
         " the fix are listed but left out of the totals.",
         "",
         "| app | rules | size before | size after | size ratio | layers | user before → after"
-        " | cold before | cold after | warm before | warm after | warm ratio | ready before | ready after"
-        " | smoke before / after |",
-        "|---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|---|",
+        " | cold before | cold after | warm before | warm after | warm ratio | dep-change before | dep-change after"
+        " | ready before | ready after | smoke before / after |",
+        "|---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for r in rows:
         b, a = r.before, r.after
@@ -149,7 +155,8 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
             f" | {b.layers if b.layers is not None else '-'} → {a.layers if a.layers is not None else '-'}"
             f" | {_user(b.user)} → {_user(a.user)}"
             f" | {_s(b.cold_seconds)} | {_s(a.cold_seconds)} | {_s(b.warm_seconds)} | {_s(a.warm_seconds)}"
-            f" | {_r(b.warm_seconds, a.warm_seconds)} | {_s(b.ready_seconds)} | {_s(a.ready_seconds)}"
+            f" | {_r(b.warm_seconds, a.warm_seconds)} | {_s(b.dep_seconds)} | {_s(a.dep_seconds)}"
+            f" | {_s(b.ready_seconds)} | {_s(a.ready_seconds)}"
             f" | {_ok(b)} / {_ok(a)} |"
         )
     # totals over the apps where both variants built and passed (a failed build has no real size or time)
@@ -163,10 +170,13 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
     cold = [r for r in both if r.before.cold_seconds is not None and r.after.cold_seconds is not None]
     cb = sum(r.before.cold_seconds or 0 for r in cold)
     ca = sum(r.after.cold_seconds or 0 for r in cold)
+    dep = [r for r in both if r.before.dep_seconds is not None and r.after.dep_seconds is not None]
+    db = sum(r.before.dep_seconds or 0 for r in dep)
+    da = sum(r.after.dep_seconds or 0 for r in dep)
     passed = sum(1 for r in rows if r.after.passed)
     out.append(
         f"| **total** ({len(both)} of {len(rows)} apps: both variants pass) | | **{_mb(sb)}** | **{_mb(sa)}** | **{_r(sb, sa)}** | | |"
-        f" **{_s(cb)}** | **{_s(ca)}** | **{_s(wb)}** | **{_s(wa)}** | **{_r(wb, wa)}** | | |"
+        f" **{_s(cb)}** | **{_s(ca)}** | **{_s(wb)}** | **{_s(wa)}** | **{_r(wb, wa)}** | **{_s(db)}** | **{_s(da)}** | | |"
         f" {passed}/{len(rows)} pass after |"
     )
     out += [
@@ -175,6 +185,8 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
         if sb else "Size ratio: -",
         f"Warm-rebuild ratio (sum after / sum before): **{_r(wb, wa)}** ({_change(wb, wa, 'faster', 'slower')})."
         if wb else "Warm-rebuild ratio: -",
+        f"Dependency-change rebuild ratio (sum after / sum before, {len(dep)} apps with a manifest): **{_r(db, da)}**."
+        if db else "Dependency-change rebuild ratio: -",
         f"Cold-build ratio (sum after / sum before): {_r(cb, ca)}." if cb else "",
         "",
         *[f"- Note: {r.app} {m.label}: {m.note}" for r in rows for m in (r.before, r.after) if m.note],

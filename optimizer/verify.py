@@ -489,6 +489,7 @@ class Measurement:
     user: str | None = None
     cold_seconds: float | None = None
     warm_seconds: float | None = None
+    dep_seconds: float | None = None  # rebuild after a dependency manifest changed (lab report)
     ready_seconds: float | None = None
     smoke_ok: bool | None = None  # None: not run (build failed)
     smoke_detail: str = ""
@@ -537,8 +538,13 @@ def measure(
     buildx: bool = False,
     builder: str | None = None,
     keep_image: bool = False,
+    manifest: str | None = None,
 ) -> Measurement:
-    """Build ``text`` over a temporary copy of ``context``, inspect, smoke-test, edit ``touch``, rebuild."""
+    """Build ``text`` over a temporary copy of ``context``, inspect, smoke-test, edit ``touch``, rebuild.
+
+    With ``manifest`` (a dependency manifest such as requirements.txt), also edit it after the warm
+    rebuild and time one more rebuild: the dependency-change rebuild.
+    """
     m = Measurement(label)
     bases_before = base_image_ids(docker, text)
     with tempfile.TemporaryDirectory(prefix="dockeropt-verify-") as tmp:
@@ -565,6 +571,14 @@ def measure(
                 else:
                     m.error = "warm rebuild failed: " + ((w.log_tail.splitlines() or ["?"])[-1])[:200]
                 remove_image(docker, tag + "-warm")
+            if warm and manifest is not None and (ctx / manifest).is_file():
+                append_comment(ctx / manifest)
+                d = build_image(docker, ctx, df, tag + "-dep", buildx=buildx, builder=builder)
+                if d.ok:
+                    m.dep_seconds = d.seconds
+                else:
+                    m.error = "dependency-change rebuild failed: " + ((d.log_tail.splitlines() or ["?"])[-1])[:200]
+                remove_image(docker, tag + "-dep")
         finally:
             if not keep_image:
                 remove_image(docker, tag)
