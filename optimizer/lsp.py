@@ -87,14 +87,6 @@ class Analysis:
     internal_errors: list[str] = field(default_factory=list)
     _fixed: str | None = None  # fix loop output, computed on demand
     _fixed_done: bool = False
-    _old_commands: list[Any] | None = None  # BuildKit's parse of ``text``, for the fix guard
-
-    def old_commands(self) -> list[Any]:
-        if self._old_commands is None:
-            import dockerfile as buildkit
-
-            self._old_commands = list(buildkit.parse_string(self.text))
-        return self._old_commands
 
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -283,29 +275,13 @@ def _fix_is_valid(a: Analysis, f: Finding) -> bool:
 
 
 def _check_fix(a: Analysis, f: Finding) -> bool:
-    import collections
-
-    import dockerfile as buildkit
-
+    """The pipeline's own guard for this one fix (BuildKit parses are memoised there)."""
     from dockeropt.edits import apply_edits
+    from dockeropt.pipeline import fix_is_sound
 
     fix = f.change.fix
     assert fix is not None
-    new = apply_edits(a.text, fix.edits)
-    try:
-        new_cmds = collections.Counter(c.original for c in buildkit.parse_string(new))
-    except buildkit.GoParseError:
-        return False
-    touched = []
-    for e in fix.edits:
-        touched.append((a.lines.line_of(e.range.start) + 1, a.lines.line_of(max(e.range.end - 1, e.range.start)) + 1))
-    for c in a.old_commands():
-        if any(not (c.end_line < lo or c.start_line > hi) for lo, hi in touched):
-            continue
-        if new_cmds[c.original] <= 0:
-            return False
-        new_cmds[c.original] -= 1
-    return True
+    return fix_is_sound(a.text, apply_edits(a.text, fix.edits), fix.edits)
 
 
 WARM_UP_DELAY = 0.3  # seconds of quiet after a change before preparing answers

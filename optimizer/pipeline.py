@@ -54,7 +54,9 @@ _BK_CACHE: collections.OrderedDict[str, tuple | str] = collections.OrderedDict()
 def _buildkit_parse(text: str) -> tuple | str:
     """BuildKit's commands for ``text``, or its one-line error (memoised: the Go parser is the hot path)."""
     got = _BK_CACHE.get(text)
-    if got is None:
+    if got is not None:
+        _BK_CACHE.move_to_end(text)  # least recently used goes first: the text being fixed stays
+    else:
         try:
             got = tuple(buildkit.parse_string(text))
         except buildkit.GoParseError as exc:
@@ -114,7 +116,8 @@ def _untouched_survive(old: str, new: str, edits: Sequence[Edit]) -> bool:
     return True
 
 
-def _valid(old: str, new: str, edits: Sequence[Edit]) -> bool:
+def fix_is_sound(old: str, new: str, edits: Sequence[Edit]) -> bool:
+    """The guard: ``new`` parses with BuildKit and keeps every instruction ``edits`` did not touch."""
     return buildkit_error(new) is None and _untouched_survive(old, new, edits)
 
 
@@ -199,11 +202,11 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
             break
         edits = [e for c in applied for e in c.fix.edits]  # type: ignore[union-attr]
         new = apply_edits(current, edits)
-        if not _valid(current, new, edits):
+        if not fix_is_sound(current, new, edits):
             good: list[Change] = []
             for c in applied:
                 assert c.fix is not None
-                if _valid(current, apply_edits(current, c.fix.edits), c.fix.edits):
+                if fix_is_sound(current, apply_edits(current, c.fix.edits), c.fix.edits):
                     good.append(c)
                 else:
                     banned.add(_fix_key(c))
@@ -212,7 +215,7 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
                     )
             edits = [e for c in good for e in c.fix.edits]  # type: ignore[union-attr]
             new = apply_edits(current, edits)
-            if good and not _valid(current, new, edits):
+            if good and not fix_is_sound(current, new, edits):
                 for c in good:
                     banned.add(_fix_key(c))
                 result.errors.append("internal error: fixes are valid alone but not together; dropped this round")

@@ -77,9 +77,19 @@ def read_stdin() -> str:
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` via a temporary file and rename, keeping its mode."""
-    target = path.resolve()
-    mode = stat.S_IMODE(target.stat().st_mode)
+    """Replace ``path`` with ``text`` via a temporary file and rename.
+
+    An existing file keeps its mode; a new file (another context file a fix
+    creates, e.g. ``.dockerignore``) gets the usual 0666 less the umask.
+    """
+    target = path.resolve() if path.exists() else path
+    if path.exists():
+        mode = stat.S_IMODE(target.stat().st_mode)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".dockeropt")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -88,28 +98,6 @@ def atomic_write(path: Path, text: str) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def write_new_or_atomic(path: Path, text: str) -> None:
-    """Write another file of the build context: atomically when it exists, created 0644 otherwise."""
-    if path.exists():
-        atomic_write(path, text)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".dockeropt")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -149,7 +137,7 @@ def fix_file(
         if write and path is not None and out.result.changed:
             for rel, (_old, new) in out.result.files.items():
                 if out.context_root is not None:
-                    write_new_or_atomic(out.context_root / rel, new)
+                    atomic_write(out.context_root / rel, new)
             if out.result.fixed != out.result.original:
                 atomic_write(path, out.result.fixed)
             out.written = True
