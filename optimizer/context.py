@@ -174,6 +174,19 @@ class BuildContext:
         except OSError:
             return None
 
+    def read_json_object(self, rel: str) -> dict[str, object] | None:
+        """A context file parsed as a JSON object (package.json, composer.json), or None."""
+        import json
+
+        text = self.read_text(rel)
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
     def listdir(self, rel: str = ".") -> list[str]:
         """Names in a context folder that ``.dockerignore`` does not exclude."""
         base = self._resolve(rel)

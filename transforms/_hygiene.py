@@ -6,7 +6,6 @@ Not a pass (the leading underscore keeps it out of pass discovery).
 from __future__ import annotations
 
 import fnmatch
-import json
 import posixpath
 import re
 import shlex
@@ -293,16 +292,7 @@ def target_path(cwd: str, name: str) -> str:
 
 
 def read_json(ctx: PassContext, rel: str) -> dict | None:  # type: ignore[type-arg]
-    if ctx.context is None:
-        return None
-    text = ctx.context.read_text(rel)
-    if text is None:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
+    return ctx.context.read_json_object(rel) if ctx.context is not None else None
 
 
 # --------------------------------------------------------------------------- base images

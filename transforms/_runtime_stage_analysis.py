@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 import shlex
@@ -422,13 +421,4 @@ def launch_argv(ins: Instruction | None) -> tuple[list[str] | None, bool]:
 
 
 def read_package_json(context: BuildContext | None, rel: str) -> dict[str, object] | None:
-    if context is None:
-        return None
-    text = context.read_text(rel)
-    if text is None:
-        return None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
+    return context.read_json_object(rel) if context is not None else None
