@@ -101,9 +101,11 @@ class BuildContext:
     _exists_cache: dict[str, bool] = field(default_factory=dict, repr=False)
     # files changed by earlier fixes in this run (path -> new text), seen instead of the disk
     overlay: dict[str, str] = field(default_factory=dict, repr=False)
+    overlay_version: int = 0  # bumped on every overlay change (memoised pass results depend on it)
 
     def set_overlay(self, rel: str, text: str) -> None:
         self.overlay[posixpath.normpath(rel)] = text
+        self.overlay_version += 1
         self._exists_cache.clear()
         self.__dict__.pop("ignore_patterns", None)
 

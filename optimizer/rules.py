@@ -14,10 +14,10 @@ import importlib
 import pkgutil
 import re
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from dockeropt.config import Config
 from dockeropt.context import BuildContext
@@ -26,6 +26,7 @@ from dockeropt.source import TextRange
 from dockeropt.syntax import Dockerfile, Instruction
 
 _RULE_ID = re.compile(r"^DO[1-4]\d\d$")
+T = TypeVar("T")
 
 
 @dataclass
@@ -36,6 +37,21 @@ class PassContext:
     path: Path | None = None  # the Dockerfile's path, when there is one
     context: BuildContext | None = None  # None: no build context is known
     enabled_rules: frozenset[str] = frozenset()  # ids of the passes running in this pipeline
+    _memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: tuple[object, ...], doc: Dockerfile, compute: Callable[[], T]) -> T:
+        """``compute()`` once per document text and context state: shared work between passes.
+
+        Passes that consult another pass (what would DO201 do here?) ask through this,
+        so one round runs that work once, not once per asking pass.
+        """
+        version = self.context.overlay_version if self.context is not None else 0
+        full = (*key, doc.text, version)
+        if full not in self._memo:
+            if len(self._memo) > 512:
+                self._memo.clear()
+            self._memo[full] = compute()
+        return self._memo[full]  # type: ignore[return-value]
 
     def enabled(self, rule_id: str) -> bool:
         """Is another rule running too? (A pass defers to a rule that does the job better.)"""

@@ -27,16 +27,20 @@ def pending_fix_ranges(rule_id: str, doc: Dockerfile, ctx: PassContext) -> list[
     cls = load_passes().get(rule_id)
     if cls is None:
         return []
-    try:
-        changes = list(cls().check(doc, ctx))
-    except Exception:  # the other pass reports its own crash
-        return []
-    pragmas = read_pragmas(doc)
-    return [
-        c.fix.range
-        for c in changes
-        if c.fix is not None and c.fix.safety >= ctx.config.min_safety and not pragmas.suppresses(c, doc)
-    ]
+
+    def compute() -> list[TextRange]:
+        try:
+            changes = list(cls().check(doc, ctx))
+        except Exception:  # the other pass reports its own crash
+            return []
+        pragmas = read_pragmas(doc)
+        return [
+            c.fix.range
+            for c in changes
+            if c.fix is not None and c.fix.safety >= ctx.config.min_safety and not pragmas.suppresses(c, doc)
+        ]
+
+    return ctx.memo(("pending-fix-ranges", rule_id), doc, compute)
 
 
 def overlaps(ranges: list[TextRange], start: int, end: int) -> bool:

@@ -98,7 +98,11 @@ def _manager_uses(doc: Dockerfile, ins: Instruction, m: Manager, ctx: PassContex
 
 
 def plan_run(doc: Dockerfile, stage: Stage, ins: Instruction, ctx: PassContext, group_check: bool = True) -> Plan | None:
-    """The cache mounts DO102 would add to ``ins`` (None: not a RUN it may edit)."""
+    """The cache mounts DO102 would add to ``ins`` (None: not a RUN it may edit). Memoised per round."""
+    return ctx.memo(("do102-plan", ins.index, group_check), doc, lambda: _plan_run(doc, stage, ins, ctx, group_check))
+
+
+def _plan_run(doc: Dockerfile, stage: Stage, ins: Instruction, ctx: PassContext, group_check: bool) -> Plan | None:
     rs = run_script(ins)
     if rs is None or not rs.script.ok or ins.heredocs:
         return None

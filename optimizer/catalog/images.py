@@ -324,6 +324,7 @@ def _distroless_info(path: str, tag: str | None) -> ImageInfo | None:
     )
 
 
+@cache
 def lookup(ref: str) -> ImageInfo | None:
     """What the catalog knows about ``ref``; None for unknown images, variables, scratch and Windows tags."""
     r = parse_image(ref)

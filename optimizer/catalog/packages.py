@@ -205,6 +205,15 @@ class Catalog:
             (re.compile(e["image_regex"]), dict(e.get("users", {})), e.get("default_user")) for e in data.get("image_users", ())
         ]
         self.root_default_images: frozenset[str] = frozenset(data.get("root_default_images", ()))
+        self._by_name: dict[str, tuple[Manager, ...]] = {}
+
+    def _candidates(self, name: str) -> tuple[Manager, ...]:
+        """Managers with a program that can be called ``name`` (memoised: match() is a hot path)."""
+        got = self._by_name.get(name)
+        if got is None:
+            got = tuple(m for m in self.managers if any(p.matches_name(name) for p in m.programs))
+            self._by_name[name] = got
+        return got
 
     # ------------------------------------------------------------------ commands
 
@@ -220,7 +229,7 @@ class Catalog:
             return []
         name = posixpath.basename(eff[0].value)
         found: list[Invocation] = []
-        for m in self.managers:
+        for m in self._candidates(name):
             for p in m.programs:
                 if not p.matches_name(name):
                     continue
