@@ -13,9 +13,13 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 def _translate(pattern: str) -> re.Pattern[str]:
@@ -102,6 +106,15 @@ class BuildContext:
     # files changed by earlier fixes in this run (path -> new text), seen instead of the disk
     overlay: dict[str, str] = field(default_factory=dict, repr=False)
     overlay_version: int = 0  # bumped on every overlay change (memoised pass results depend on it)
+
+    _memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """``compute()`` once per state of the context (facts read from disk: listings, sizes)."""
+        full = (*key, self.overlay_version)
+        if full not in self._memo:
+            self._memo[full] = compute()
+        return self._memo[full]  # type: ignore[return-value]
 
     def set_overlay(self, rel: str, text: str) -> None:
         self.overlay[posixpath.normpath(rel)] = text

@@ -721,8 +721,6 @@ class _Parser:
         )
 
     def _finish(self, raw: list[Instruction], trailing: tuple[Trivia, ...]) -> Dockerfile:
-        import dataclasses
-
         instructions: list[Instruction] = []
         stages: list[Stage] = []
         preamble: list[Instruction] = []
@@ -734,9 +732,11 @@ class _Parser:
                     stages.append(_make_stage(stage_index, current))
                 stage_index += 1
                 current = []
-            ins = dataclasses.replace(ins, index=idx, stage_index=stage_index)
-            if ins.onbuild is not None:
-                object.__setattr__(ins, "onbuild", dataclasses.replace(ins.onbuild, index=idx, stage_index=stage_index))
+            # the parser owns these new nodes until it returns them: set the positions in place
+            for node in (ins, ins.onbuild):
+                if node is not None:
+                    object.__setattr__(node, "index", idx)
+                    object.__setattr__(node, "stage_index", stage_index)
             instructions.append(ins)
             if stage_index < 0:
                 preamble.append(ins)

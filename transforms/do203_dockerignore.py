@@ -247,14 +247,21 @@ class Dockerignore(Pass):
         return out
 
     @staticmethod
-    def _ignore_file(bc: BuildContext) -> tuple[str, str | None]:
+    def _special_ignore_rel(bc: BuildContext) -> str | None:
+        """Context-relative path of ``<Dockerfile>.dockerignore`` (None: outside the context)."""
+        if bc.dockerfile is None:
+            return None
+        special = bc.dockerfile.parent / (bc.dockerfile.name + ".dockerignore")
+        try:
+            return special.resolve().relative_to(bc.root.resolve()).as_posix()
+        except ValueError:
+            return None
+
+    @classmethod
+    def _ignore_file(cls, bc: BuildContext) -> tuple[str, str | None]:
         """(context-relative path of the ignore file in use, its current text or None)."""
         if bc.dockerfile is not None:
-            special = bc.dockerfile.parent / (bc.dockerfile.name + ".dockerignore")
-            try:
-                rel = special.resolve().relative_to(bc.root.resolve()).as_posix()
-            except ValueError:
-                rel = None
+            rel = bc.memo(("do203-special-ignore",), lambda: cls._special_ignore_rel(bc))
             if rel is not None:
                 text = bc.read_raw(rel)
                 if text is not None:
@@ -272,9 +279,15 @@ class Dockerignore(Pass):
 
     def _candidates(self, doc: Dockerfile, bc: BuildContext, current: str | None) -> list[_Candidate]:
         root = str(bc.root)
-        try:
-            names = sorted(os.listdir(root))
-        except OSError:
+
+        def listing() -> list[str] | None:
+            try:
+                return sorted(os.listdir(root))
+            except OSError:
+                return None
+
+        names = bc.memo(("do203-listing",), listing)
+        if names is None:
             return []
         patterns = parse_dockerignore(current or "")
         negations = [p for p in patterns if p.exclusion]
@@ -313,10 +326,13 @@ class Dockerignore(Pass):
         def add(pattern: str, path: str, kind: str, secret: bool = False) -> None:
             if bc.ignored(path) or negated(path) or referenced(path):
                 return
-            size, complete = walker.size(os.path.join(root, path))
+            size, complete = bc.memo(("do203-size", path), lambda: walker.size(os.path.join(root, path)))
             out.append(_Candidate(pattern, path, kind, size, complete, secret))
 
-        dirs = {n for n in names if os.path.isdir(os.path.join(root, n)) and not os.path.islink(os.path.join(root, n))}
+        dirs = bc.memo(
+            ("do203-dirs",),
+            lambda: {n for n in names if os.path.isdir(os.path.join(root, n)) and not os.path.islink(os.path.join(root, n))},
+        )
         if ".git" in names and not _git_needed(doc):
             add(".git", ".git", "git history")
         if "node_modules" in dirs and _installs_node_modules(doc):
@@ -329,12 +345,13 @@ class Dockerignore(Pass):
         for n in _ALWAYS_OUTPUT:
             if n in dirs:
                 add(n, n, "cache")
-        pycache = walker.find_dirs(root, "__pycache__", {c.path for c in out})
+        skip = frozenset(c.path for c in out)
+        pycache = bc.memo(("do203-pycache", skip), lambda: walker.find_dirs(root, "__pycache__", set(skip)))
         if pycache and not bc.ignored(pycache[0]) and not negated("__pycache__") and not referenced("__pycache__"):
             size = 0
             complete = True
             for p in pycache:
-                s, ok = walker.size(os.path.join(root, p))
+                s, ok = bc.memo(("do203-size", p), lambda p=p: walker.size(os.path.join(root, p)))
                 size += s
                 complete = complete and ok
             out.append(_Candidate("**/__pycache__", pycache[0], "bytecode cache", size, complete))
