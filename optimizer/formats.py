@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from dockeropt.edits import Change
+from dockeropt.report import split_lines
 from dockeropt.runner import FileOutcome
 
 JSON_VERSION = 1
@@ -37,19 +38,11 @@ class Hunk:
                 "text": self.text}
 
 
-def _lines(text: str) -> list[str]:
-    parts = text.split("\n")
-    out = [p + "\n" for p in parts[:-1]]
-    if parts[-1]:
-        out.append(parts[-1])
-    return out
-
-
 def hunks(original: str, fixed: str) -> list[Hunk]:
     """Line-granular replacements from ``original`` to ``fixed`` (non-overlapping, in order)."""
     if original == fixed:
         return []
-    a, b = _lines(original), _lines(fixed)
+    a, b = split_lines(original), split_lines(fixed)
     starts = [0]
     for line in a:
         starts.append(starts[-1] + len(line))

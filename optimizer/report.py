@@ -30,8 +30,8 @@ def unified_diff(old: str, new: str, path: str, *, new_file: bool = False, conte
     if old == new:
         return ""
     # str.splitlines also splits on \r, \v, \f, \x1c...; git splits on \n only
-    a = _split_git(old)
-    b = _split_git(new)
+    a = split_lines(old)
+    b = split_lines(new)
     from_name = "/dev/null" if new_file else f"a/{path}"
     out: list[str] = []
     if new_file:
@@ -46,7 +46,8 @@ def unified_diff(old: str, new: str, path: str, *, new_file: bool = False, conte
     return "".join(out)
 
 
-def _split_git(text: str) -> list[str]:
+def split_lines(text: str) -> list[str]:
+    """Lines as git sees them: split on \n only, each keeping its terminator (\r\n stays whole)."""
     lines = text.split("\n")
     out = [line + "\n" for line in lines[:-1]]
     if lines[-1]:
