@@ -259,12 +259,21 @@ def run_all(
                 progress(1)
         return [r for r in results if r is not None]
 
+    import importlib
     import multiprocessing
+    import sys
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     try:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_preload_modules())
+        if "dockerfile" not in sys.modules:
+            # this process has not loaded BuildKit's Go parser: preload the pure modules here and fork
+            # the workers straight from it (no extra interpreter to start)
+            for mod in _preload_modules():
+                importlib.import_module(mod)
+            ctx = multiprocessing.get_context("fork")
+        else:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(_preload_modules())
     except ValueError:  # pragma: no cover - platforms without fork
         ctx = multiprocessing.get_context("spawn")
     # chunks: few enough to keep IPC cheap, many enough to balance uneven files

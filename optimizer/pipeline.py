@@ -19,8 +19,6 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-import dockerfile as buildkit
-
 from dockeropt.edits import Change, Edit, OffsetMap, apply_edits, select_fixes
 from dockeropt.rules import Pass, PassContext, read_pragmas, selected_passes
 from dockeropt.source import LineIndex
@@ -53,6 +51,8 @@ _BK_CACHE: collections.OrderedDict[str, tuple | str] = collections.OrderedDict()
 
 def _buildkit_parse(text: str) -> tuple | str:
     """BuildKit's commands for ``text``, or its one-line error (memoised: the Go parser is the hot path)."""
+    import dockerfile as buildkit  # imported on first use: a process that forks workers must not load Go first
+
     got = _BK_CACHE.get(text)
     if got is not None:
         _BK_CACHE.move_to_end(text)  # least recently used goes first: the text being fixed stays

@@ -153,3 +153,10 @@ def test_unreadable_file(tmp_path: Path) -> None:
     f.chmod(0)
     res = run("fix", str(f))
     assert res.returncode == 2 and b"cannot read" in res.stderr
+
+
+def test_cli_does_not_load_the_go_parser_before_forking_workers() -> None:
+    # workers fork from the CLI process; BuildKit's Go runtime must not be loaded there first
+    code = "import sys, dockeropt.cli, dockeropt.migrate, dockeropt.runner; print('dockerfile' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
