@@ -262,12 +262,14 @@ def run_all(
     import importlib
     import multiprocessing
     import sys
+    import threading
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     try:
-        if "dockerfile" not in sys.modules:
-            # this process has not loaded BuildKit's Go parser: preload the pure modules here and fork
-            # the workers straight from it (no extra interpreter to start)
+        if "dockerfile" not in sys.modules and threading.active_count() == 1:
+            # this process has not loaded BuildKit's Go parser and runs no other thread (a progress
+            # bar's refresh thread could hold a lock across fork): preload the pure modules here and
+            # fork the workers straight from it, with no extra interpreter to start
             for mod in _preload_modules():
                 importlib.import_module(mod)
             ctx = multiprocessing.get_context("fork")
