@@ -290,45 +290,13 @@ def _physical_lines(text: str, start: int) -> list[PhysicalLine]:
     return lines
 
 
-def _shell_words_raw(line: str) -> list[str]:
-    """Split like BuildKit's shell lexer with RawQuotes and RawEscapes (heredoc scan)."""
-    words: list[str] = []
-    word: list[str] = []
-    in_word = False
-    i = 0
-    n = len(line)
-    while i < n:
-        ch = line[i]
-        if ch in " \t\r\n":
-            if in_word:
-                words.append("".join(word))
-                word = []
-                in_word = False
-            i += 1
-            continue
-        in_word = True
-        if ch == "\\":
-            word.append(line[i : i + 2])
-            i += 2
-            continue
-        if ch in "'\"":
-            j = i + 1
-            while j < n and line[j] != ch:
-                if ch == '"' and line[j] == "\\":
-                    j += 1
-                j += 1
-            word.append(line[i : j + 1])
-            i = j + 1
-            continue
-        word.append(ch)
-        i += 1
-    if in_word:
-        words.append("".join(word))
-    return words
+def _lex_words(s: str, raw: bool) -> tuple[list[str], int]:
+    """Split words like BuildKit's shell lexer; returns (words, quote characters removed).
 
-
-def _unquote_word(s: str) -> tuple[list[str], int]:
-    """Process one heredoc name like BuildKit's lexer; returns (words, quote chars removed)."""
+    ``raw`` keeps quotes and escapes as written (BuildKit's RawQuotes and
+    RawEscapes, used to find heredoc words on a line); otherwise quotes are
+    removed and escapes applied (used to cook a heredoc's name).
+    """
     words: list[str] = []
     word: list[str] = []
     in_word = False
@@ -345,28 +313,23 @@ def _unquote_word(s: str) -> tuple[list[str], int]:
             i += 1
             continue
         in_word = True
-        if ch == "\\" and i + 1 < n:
-            word.append(s[i + 1])
+        if ch == "\\" and (raw or i + 1 < n):
+            word.append(s[i : i + 2] if raw else s[i + 1])
             i += 2
             continue
-        if ch == "'":
-            j = s.find("'", i + 1)
-            if j == -1:
-                j = n
-            word.append(s[i + 1 : j])
-            removed += 2
-            i = j + 1
-            continue
-        if ch == '"':
+        if ch in "'\"":
             j = i + 1
             buf: list[str] = []
-            while j < n and s[j] != '"':
-                if s[j] == "\\" and j + 1 < n and s[j + 1] in '"\\$`':
+            while j < n and s[j] != ch:
+                if ch == '"' and s[j] == "\\" and j + 1 < n and (raw or s[j + 1] in '"\\$`'):
                     j += 1
                 buf.append(s[j])
                 j += 1
-            word.append("".join(buf))
-            removed += 2
+            if raw:
+                word.append(s[i : j + 1])
+            else:
+                word.append("".join(buf))
+                removed += 2
             i = j + 1
             continue
         word.append(ch)
@@ -389,14 +352,14 @@ def heredoc_specs(line: str) -> list[_HeredocSpec]:
     if "<<" not in line:
         return []
     specs: list[_HeredocSpec] = []
-    for w in _shell_words_raw(line):
+    for w in _lex_words(line, raw=True)[0]:
         m = _HEREDOC_RE.match(w)
         if not m:
             continue
         rest = m.group(3)
         if not rest:
             continue
-        words, removed = _unquote_word(rest)
+        words, removed = _lex_words(rest, raw=False)
         if len(words) != 1:
             continue
         name = words[0]
