@@ -129,17 +129,10 @@ def _fix_key(ch: Change) -> tuple[str, tuple[tuple[int, int, str], ...]]:
 def run_passes(doc: Dockerfile, ctx: PassContext, passes: Sequence[Pass]) -> tuple[list[Change], list[str]]:
     """All changes the passes propose for ``doc`` (pragmas applied), plus crash reports."""
     pragmas = read_pragmas(doc)
-    per_file = []
-    if ctx.path is not None:
-        import fnmatch
-
-        for pattern, ids in ctx.config.per_file_ignores.items():
-            if fnmatch.fnmatch(ctx.path.as_posix(), pattern) or fnmatch.fnmatch(ctx.path.name, pattern):
-                per_file.extend(ids)
     changes: list[Change] = []
     errors: list[str] = []
     for p in passes:
-        if per_file and any(p.id.startswith(s.upper()) for s in per_file):
+        if ctx.per_file_ignored(p.id):
             continue
         try:
             found = list(p.check(doc, ctx))
@@ -178,7 +171,6 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
     def in_original(ch: Change) -> Change:
         return replace(ch, line=orig_lines.line_of(to_original(ch.range.start)) + 1)
 
-    last_rules: list[str] = []
     for iteration in range(ctx.config.max_iterations + 1):
         doc = first_doc if first_doc is not None else parse(current)
         first_doc = None
@@ -233,9 +225,7 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
                 if ctx.context is not None:
                     ctx.context.set_overlay(fc.path, fc.text)
         result.applied.extend(in_original(c) for c in applied)
-        last_rules = [c.rule_id for c in applied]
         maps.append(OffsetMap(edits, current))
         current = new
-    del last_rules
     result.fixed = current
     return result

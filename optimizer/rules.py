@@ -39,6 +39,22 @@ class PassContext:
     enabled_rules: frozenset[str] = frozenset()  # ids of the passes running in this pipeline
     _memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
 
+    def per_file_ignored(self, rule_id: str) -> bool:
+        """Does a ``per_file_ignores`` pattern (matched on the path or the file name) switch ``rule_id`` off here?
+
+        The CLI and the LSP fold these into ``ignore`` already (dockeropt.settings.config_for);
+        this covers a Config given straight to the pipeline.
+        """
+        if self.path is None or not self.config.per_file_ignores:
+            return False
+        import fnmatch
+
+        posix, name = self.path.as_posix(), self.path.name
+        return any(
+            (fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(name, pattern)) and matches(rule_id, ids)
+            for pattern, ids in self.config.per_file_ignores.items()
+        )
+
     def memo(self, key: tuple[object, ...], doc: Dockerfile, compute: Callable[[], T]) -> T:
         """``compute()`` once per document text and context state: shared work between passes.
 

@@ -7,8 +7,6 @@ restructure a stage: swapping its base or adding a USER first would stop DO201
 
 from __future__ import annotations
 
-import fnmatch
-
 from dockeropt.rules import PassContext, load_passes, read_pragmas
 from dockeropt.source import TextRange
 from dockeropt.syntax import Dockerfile
@@ -16,14 +14,8 @@ from dockeropt.syntax import Dockerfile
 
 def pending_fix_ranges(rule_id: str, doc: Dockerfile, ctx: PassContext) -> list[TextRange]:
     """Ranges of the fixes ``rule_id`` proposes for ``doc`` that the pipeline would apply (empty when not running)."""
-    if not ctx.enabled(rule_id):
+    if not ctx.enabled(rule_id) or ctx.per_file_ignored(rule_id):
         return []
-    if ctx.path is not None:
-        for pattern, ids in ctx.config.per_file_ignores.items():
-            if (fnmatch.fnmatch(ctx.path.as_posix(), pattern) or fnmatch.fnmatch(ctx.path.name, pattern)) and any(
-                rule_id.startswith(i.upper()) for i in ids
-            ):
-                return []
     cls = load_passes().get(rule_id)
     if cls is None:
         return []
