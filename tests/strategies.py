@@ -40,6 +40,8 @@ BOM = "\ufeff"
 
 _WORD_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_."
 words = st.text(_WORD_CHARS, min_size=1, max_size=8).filter(lambda w: w.strip(".") != "")
+# an ENV/LABEL key that starts with "--" is a builder flag to BuildKit, not a key
+keys = words.filter(lambda w: not w.startswith("--"))
 images = st.sampled_from(
     [
         "alpine:3.19",
@@ -288,7 +290,7 @@ def instr_copy(draw, ctx: Ctx):
 @st.composite
 def key_values(draw, min_size=1):
     pairs = draw(
-        st.lists(st.tuples(words, words | st.just('"quoted value"') | st.just("")), min_size=min_size, max_size=3)
+        st.lists(st.tuples(keys, words | st.just('"quoted value"') | st.just("")), min_size=min_size, max_size=3)
     )
     return [f"{k}={v}" for k, v in pairs]
 
@@ -297,7 +299,7 @@ def key_values(draw, min_size=1):
 def instr_env_label(draw, ctx: Ctx):
     kw = draw(st.sampled_from(["ENV", "LABEL"]))
     if kw == "ENV" and draw(st.integers(0, 4)) == 0:  # legacy `ENV key value`
-        return Instr([draw(keyword("ENV")), draw(words), *draw(st.lists(words, min_size=1, max_size=3))])
+        return Instr([draw(keyword("ENV")), draw(keys), *draw(st.lists(words, min_size=1, max_size=3))])
     return Instr([draw(keyword(kw)), *draw(key_values())])
 
 

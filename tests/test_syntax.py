@@ -24,7 +24,7 @@ def signature(doc: Dockerfile) -> list[tuple]:
                 ins.keyword.lower(),
                 ins.start_line,
                 ins.end_line,
-                tuple(f.raw if '"' not in f.raw and "'" not in f.raw and "\\" not in f.raw else f"--{f.name}" for f in ins.flags),
+                tuple((f.name, f.value) for f in ins.flags),  # cooked, as BuildKit reports them
                 ins.json,
                 # the Python wrapper of BuildKit's parser reports no heredocs for ONBUILD triggers
                 # (their bodies are consumed all the same; start/end lines prove it)
@@ -34,10 +34,15 @@ def signature(doc: Dockerfile) -> list[tuple]:
     return out
 
 
+def _cooked_flag(flag: str) -> tuple[str, str | None]:
+    name, eq, value = flag[2:].partition("=")
+    return name.lower(), (value if eq else None)
+
+
 def oracle_signature(text: str) -> list[tuple]:
     out = []
     for c in buildkit.parse_string(text):
-        flags = tuple(f if '"' not in f and "'" not in f and "\\" not in f else "--" + f[2:].split("=", 1)[0].lower() for f in c.flags)
+        flags = tuple(_cooked_flag(f) for f in c.flags)
         out.append((c.cmd.lower(), c.start_line, c.end_line, flags, c.json, tuple(h.name for h in c.heredocs)))
     return out
 
@@ -92,6 +97,8 @@ def test_ranges_cover_instruction_text(text: str) -> None:
         "FROM a\nonbuild run echo hi\n",
         "\tFROM\ta\n\t\tRUN\tb\t\n",
         "FROM a\nRUN echo \\   \t\n  b\n",
+        'FROM a\nLABEL --="quoted value"\n',
+        "FROM a\nRUN --mount='type=cache,target=/x y' -- echo\n",
     ],
 )
 def test_round_trip_edge_cases(text: str) -> None:
