@@ -123,6 +123,14 @@ class Manager:
     variant_of: str | None
     variant_files: tuple[str, ...]
     variant_unless_files: tuple[str, ...]
+    cache_ids: tuple[str, ...] = ()  # names an existing cache mount of this tool uses (id or a folder of its target)
+    mount_env: tuple[tuple[str, str], ...] = ()  # variables the command gets with a cache mount (UV_LINK_MODE=copy)
+    cache_moved_by_env: tuple[str, ...] = ()  # variables that move the cache somewhere dockeropt cannot tell
+    mount_requires: tuple[tuple[str, str], ...] = ()  # (project file, regex) that must match before mounting
+    https_packages: tuple[str, ...] = ()  # packages that reach https servers and get CA certificates only as a recommendation
+    ca_package: str | None = None  # the package with the CA certificates
+    hygiene: Mapping[str, Any] | None = None  # how the hygiene passes clean this manager's cache (clean command, folders)
+    config_moves_cache: bool = False  # an earlier `<tool> config` may move the cache (bundle config set path)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Manager:
@@ -165,6 +173,14 @@ class Manager:
             variant_of=d.get("variant_of"),
             variant_files=t("variant_files"),
             variant_unless_files=t("variant_unless_files"),
+            cache_ids=t("cache_ids"),
+            mount_env=tuple(sorted(d.get("mount_env", {}).items())),
+            cache_moved_by_env=t("cache_moved_by_env"),
+            mount_requires=tuple(sorted(d.get("mount_requires", {}).items())),
+            config_moves_cache=bool(d.get("config_moves_cache", False)),
+            https_packages=t("https_packages"),
+            ca_package=d.get("ca_package"),
+            hygiene=d.get("hygiene"),
         )
 
     def verb(self, subcommand: str | None) -> str | None:
