@@ -176,25 +176,35 @@ def test_edits_leave_the_rest_of_the_script_byte_identical() -> None:
 # --------------------------------------------------------------------------- passes deferring to each other
 
 
-def test_pip_defers_to_cache_mounts() -> None:
+def test_pip_no_cache_waits_for_cache_mounts() -> None:
+    """DO106 runs after DO102: where DO102 mounts pip's cache, no --no-cache-dir; where it cannot, DO106 still acts."""
     text = "FROM python:3.12\nRUN pip install flask\n"
-    assert _check("DO106", text, set())
-    assert not _check("DO106", text, {"DO102"})
+    assert _fix(text, ["DO106"]) == "FROM python:3.12\nRUN pip install --no-cache-dir flask\n"
+    assert _fix(text, ["DO102", "DO106"]) == "FROM python:3.12\nRUN --mount=type=cache,target=/root/.cache/pip pip install flask\n"
+    unknown = "FROM python:3.12\nUSER app\nRUN pip install --user flask\n"
+    assert "--no-cache-dir" in _fix(unknown, ["DO102", "DO106"])
+    # the mount DO102 would add is not there (DO102 is not selected): DO106 acts
+    assert "--no-cache-dir" in _fix(text, ["DO106", "DO104"])
 
 
-def test_apk_and_dnf_defer_only_where_do102_mounts_their_cache() -> None:
-    from dockeropt.catalog.packages import catalog
+def test_pip_no_cache_declares_its_order() -> None:
+    passes = load_passes()
+    assert "DO102" in passes["DO106"].after and "DO102" in passes["DO104"].after
+    assert "DO109" in passes["DO105"].after and "DO103" in passes["DO109"].after
 
+
+def test_apk_and_dnf_clean_where_no_mount_covers_their_cache() -> None:
     text = "FROM alpine\nRUN apk add curl\nFROM fedora\nRUN dnf install -y git\n"
-    found = _check("DO105", text, {"DO102"})
-    expected = int(not catalog().by_id["apk"].mount) + int(not catalog().by_id["dnf"].mount)
-    assert len(found) == expected
+    fixed = _fix(text, ["DO102", "DO105"])
+    assert "apk add --no-cache curl" in fixed and "dnf install -y git && dnf clean all" in fixed
+    mounted = "FROM fedora\nRUN --mount=type=cache,target=/var/cache/dnf dnf install -y git\n"
+    assert _fix(mounted, ["DO102", "DO105"]) == mounted
 
 
 def test_merge_leaves_a_lone_apt_update_to_do103() -> None:
     text = "FROM debian\nRUN apt-get update\nRUN apt-get install -y curl\n"
-    assert _check("DO109", text, set())
-    assert not _check("DO109", text, {"DO103"})
+    assert _fix(text, ["DO109"]) != text
+    assert _fix(text, ["DO103", "DO109"]) == "FROM debian\nRUN apt-get update && apt-get install -y curl\n"
 
 
 def test_dnf_clean_goes_once_at_the_end_of_the_merged_run() -> None:
