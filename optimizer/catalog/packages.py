@@ -125,6 +125,7 @@ class Manager:
     variant_unless_files: tuple[str, ...]
     cache_ids: tuple[str, ...] = ()  # names an existing cache mount of this tool uses (id or a folder of its target)
     mount_env: tuple[tuple[str, str], ...] = ()  # variables the command gets with a cache mount (UV_LINK_MODE=copy)
+    mount_env_note: str | None = None  # why (for the explanation)
     cache_moved_by_env: tuple[str, ...] = ()  # variables that move the cache somewhere dockeropt cannot tell
     mount_requires: tuple[tuple[str, str], ...] = ()  # (project file, regex) that must match before mounting
     https_packages: tuple[str, ...] = ()  # packages that reach https servers and get CA certificates only as a recommendation
@@ -175,6 +176,7 @@ class Manager:
             variant_unless_files=t("variant_unless_files"),
             cache_ids=t("cache_ids"),
             mount_env=tuple(sorted(d.get("mount_env", {}).items())),
+            mount_env_note=d.get("mount_env_note"),
             cache_moved_by_env=t("cache_moved_by_env"),
             mount_requires=tuple(sorted(d.get("mount_requires", {}).items())),
             config_moves_cache=bool(d.get("config_moves_cache", False)),

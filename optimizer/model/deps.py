@@ -463,3 +463,8 @@ def tool_install(a: Action) -> ToolInstall | None:
 
 __all__ = ["ContextView", "DepInstall", "ToolInstall", "install_rule", "is_prefetch", "local_spec",
            "read_install", "source_free", "tool_install"]
+
+
+def keeps_shell_state(a: Action) -> bool:
+    """``cd``, ``export``, ``set``...: the command changes what later commands of its script see."""
+    return a.command.name in _data()["source_free"]["shell_state"] or (not a.command.argv and bool(a.command.assignments))
