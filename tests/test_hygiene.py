@@ -10,10 +10,10 @@ import pytest
 from dockeropt.config import Config
 from dockeropt.context import BuildContext
 from dockeropt.edits import apply_edits
+from dockeropt.model import ImageModel
+from dockeropt.model.project import context_file, lock_mismatch, node_major
 from dockeropt.rules import PassContext, load_passes
 from dockeropt.syntax import parse
-from dockeropt.transforms._hygiene import context_source_at, node_major
-from dockeropt.transforms.do107_npm_install import _lock_in_sync
 from harness import assert_sound, run_fix
 
 MINE = ["DO105", "DO106", "DO107", "DO108", "DO109"]
@@ -60,19 +60,15 @@ def _check(rule: str, text: str, enabled: set[str], context: Path | None = None)
 )
 def test_context_source_at(tmp_path: Path, dockerfile: str, target: str, expected: str | None) -> None:
     _write(tmp_path, {"package.json": "{}", "package-lock.json": "{}", "web/package.json": "{}", "web/package-lock.json": "{}"})
-    doc = parse(dockerfile)
-    stage = doc.stages[0]
-    run = stage.instructions[-1]
-    ctx = PassContext(context=BuildContext(tmp_path))
-    assert context_source_at(doc, stage, run, target, ctx) == expected
+    m = ImageModel.build(parse(dockerfile), BuildContext(tmp_path))
+    assert context_file(m, m.doc.instructions[-1], target) == expected
 
 
 def test_dockerignored_lockfile_is_not_copied(tmp_path: Path) -> None:
     _write(tmp_path, {"package.json": "{}", "package-lock.json": "{}", ".dockerignore": "package-lock.json\n"})
-    doc = parse("FROM node\nWORKDIR /app\nCOPY . .\nRUN x\n")
-    ctx = PassContext(context=BuildContext(tmp_path))
-    assert context_source_at(doc, doc.stages[0], doc.stages[0].instructions[-1], "/app/package-lock.json", ctx) is None
-    assert context_source_at(doc, doc.stages[0], doc.stages[0].instructions[-1], "/app/package.json", ctx) == "package.json"
+    m = ImageModel.build(parse("FROM node\nWORKDIR /app\nCOPY . .\nRUN x\n"), BuildContext(tmp_path))
+    assert context_file(m, m.doc.instructions[-1], "/app/package-lock.json") is None
+    assert context_file(m, m.doc.instructions[-1], "/app/package.json") == "package.json"
 
 
 @pytest.mark.parametrize(
@@ -90,19 +86,25 @@ def test_dockerignored_lockfile_is_not_copied(tmp_path: Path) -> None:
     ],
 )
 def test_node_major(text: str, major: int | None) -> None:
-    doc = parse(text)
-    assert node_major(doc, doc.stages[-1]) == major
+    m = ImageModel.build(parse(text))
+    assert node_major(m.graph.nodes[-1].image) == major
 
 
-def test_lock_in_sync() -> None:
+def test_lock_mismatch() -> None:
     pkg = {"dependencies": {"a": "^1.0.0"}, "devDependencies": {"b": "^2.0.0"}}
     v3 = {"lockfileVersion": 3, "packages": {"": {"dependencies": {"a": "^1.0.0"}, "devDependencies": {"b": "^2.0.0"}}}}
-    assert _lock_in_sync(pkg, v3) is None
+    assert lock_mismatch(pkg, v3) is None
     stale = {"lockfileVersion": 3, "packages": {"": {"dependencies": {"a": "^0.9.0"}, "devDependencies": {"b": "^2.0.0"}}}}
-    assert _lock_in_sync(pkg, stale) is not None
-    assert _lock_in_sync(pkg, {"lockfileVersion": 1, "dependencies": {"a": {}, "b": {}}}) is None
-    assert _lock_in_sync(pkg, {"lockfileVersion": 1, "dependencies": {"a": {}}}) is not None
-    assert _lock_in_sync(pkg, {"name": "x"}) is not None
+    assert lock_mismatch(pkg, stale) is not None
+    assert lock_mismatch(pkg, {"lockfileVersion": 1, "dependencies": {"a": {}, "b": {}}}) is None
+    assert lock_mismatch(pkg, {"lockfileVersion": 1, "dependencies": {"a": {}}}) is not None
+    assert lock_mismatch(pkg, {"name": "x"}) is not None
+    # a dependency the lockfile records as a devDependency: npm ci --omit=dev would leave it out
+    assert lock_mismatch(pkg, {"lockfileVersion": 1, "dependencies": {"a": {"dev": True}, "b": {"dev": True}}}) is not None
+    # optionalDependencies are compared too
+    opt = {**pkg, "optionalDependencies": {"c": "^1"}}
+    assert lock_mismatch(opt, v3) == "its optionalDependencies differ from package.json's"
+    assert lock_mismatch(pkg, [1, 2]) is not None
 
 
 # --------------------------------------------------------------------------- the bars from the issue

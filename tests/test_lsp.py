@@ -245,7 +245,7 @@ def test_quick_fix_exact_edits(lsp: Session, node_copy: Path) -> None:
     run_actions = lsp.actions(uri, _r(3, 10, 3, 10), only=["quickfix"])
     fixes = {a.title: _edits(a)[1] for a in run_actions if not a.title.startswith("Ignore")}
     assert fixes == {
-        "DO102: add cache mounts": [types.TextEdit(_r(3, 4, 3, 4), "--mount=type=cache,target=/root/.npm ")],
+        "DO102: Add cache mounts": [types.TextEdit(_r(3, 4, 3, 4), "--mount=type=cache,target=/root/.npm ")],
         "DO107: Use npm ci instead of npm install (review)": [types.TextEdit(_r(3, 8, 3, 15), "ci")],
     }
     lsp.close(uri)

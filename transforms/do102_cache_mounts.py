@@ -545,9 +545,7 @@ class CacheMounts(Pass):
         ),
         "frontend": Message(
             "No cache mounts with this Dockerfile frontend",
-            "No cache mount was added: the build uses {frontend}, which has no {feature}. Change the `# syntax=` "
-            "line to `docker/dockerfile:1`, set `buildkit` to the engine's newer BuildKit version, or enable "
-            "`syntax_directive`, to get cache mounts.",
+            "No cache mount was added: the build uses {frontend}, which has no {feature}. {advice}",
         ),
     }
 
@@ -559,7 +557,14 @@ class CacheMounts(Pass):
             if not (ctx.config.syntax_directive and doc.directive("syntax") is None):
                 first = next((ins for ins in doc.instructions if (p := planner.plan(ins)) is not None and p.targets), None)
                 if first is not None:
-                    yield self.say("frontend", first, frontend=m.frontend.label, feature=f"`RUN --mount` ({m.frontend.feature_text('run-mount')})")
+                    advice = (
+                        "Change the `# syntax=` line to `docker/dockerfile:1` to get cache mounts."
+                        if doc.directive("syntax") is not None else
+                        "Set `buildkit` to the engine's BuildKit version if it is newer, or enable `syntax_directive` "
+                        f"so dockeropt adds `{SYNTAX_LINE}`, to get cache mounts."
+                    )
+                    yield self.say("frontend", first, frontend=m.frontend.label, feature=m.frontend.feature_text("run-mount"),
+                                   advice=advice)
                 return
             add_directive = True
         changes: list[Change] = []
@@ -617,7 +622,7 @@ class CacheMounts(Pass):
         if setup:
             edits.append(Edit.insert(rs.physical(0, 1).start, "".join(c + " && " for c in setup)))
         # settings a tool needs to use a cache on a mount, for that command only
-        settings: list[str] = []
+        settings: dict[str, str] = {}
         for a in plan.actions:
             mgr = a.manager
             assert mgr is not None
@@ -626,14 +631,12 @@ class CacheMounts(Pass):
                     continue
                 word = rs.script.commands[a.index].effective()[0]
                 edits.append(Edit.insert(rs.physical(word.start, word.start).start, f"{name}={value} "))
-                if f"`{name}={value}`" not in settings:
-                    settings.append(f"`{name}={value}`")
+                settings.setdefault(f"`{name}={value}`", mgr.mount_env_note or "")
         extra = ""
         if user is not None and user.is_root is False and any(not t.manager.needs_root for t in plan.targets):
             extra += f" The mounts belong to uid {user.uid}, the user the RUN runs as."
-        if settings:
-            extra += (f" The command gets {', '.join(settings)}: with its cache on a mount it cannot hard-link from "
-                      "it, and copying is what it falls back to anyway, without the warning.")
+        for setting, why in settings.items():
+            extra += f" The command gets {setting}" + (f": {why}." if why else ".")
         if clean.removed:
             extra += f" Removed {', '.join(clean.removed)}: with the mount in place that only threw the cache away."
         safety = Safety.SAFE
