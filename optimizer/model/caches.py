@@ -46,15 +46,30 @@ def cache_home(a: Action) -> str | None:
     return a.user.home
 
 
+def env_values(a: Action, names: Sequence[str]) -> dict[str, str | None]:
+    """The values of ``names`` in effect for ``a`` that are set (None: set to something unknown)."""
+    return {n: a.env.value(n) for n in names if n in a.env}
+
+
+_FOLDERS: dict[tuple[object, ...], tuple[CacheFolder, ...]] = {}
+
+
 def cache_folders(a: Action) -> tuple[CacheFolder, ...]:
     """The cache folders of ``a``'s package manager for the variables and HOME in effect."""
     m = a.manager
     if m is None:
         return ()
-    env = a.env.literal()
+    env = env_values(a, m.cache_env)  # the variables the catalog's cache templates read
     home = cache_home(a)
     root = cache_user(a).is_root is True
-    return tuple(CacheFolder(m, c, c.resolve(env, home, root)) for c in m.caches)
+    key = (m.id, tuple(sorted(env.items())), home, root)
+    got = _FOLDERS.get(key)
+    if got is None:
+        got = tuple(CacheFolder(m, c, c.resolve(env, home, root)) for c in m.caches)
+        if len(_FOLDERS) > 4096:
+            _FOLDERS.clear()
+        _FOLDERS[key] = got
+    return got
 
 
 def _under(path: str, root: str) -> bool:
