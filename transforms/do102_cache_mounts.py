@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from dockeropt.catalog import Manager
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.model import ImageModel, RunFacts
-from dockeropt.model.caches import cache_clean, cache_folders, cache_home, cache_user, covered, tool_mount
+from dockeropt.model.caches import cache_clean, cache_folders, cache_home, cache_user, covered, env_values, tool_mount
 from dockeropt.model.deps import ContextView, read_install
 from dockeropt.model.mounts import bind_flag, bind_target, bindable, cache_flag
 from dockeropt.model.runs import Action
@@ -129,7 +129,7 @@ class _Planner:
                 return f"the uid of user {a.user.name} is not known, so the mount's owner cannot be set"
             if a.user.is_root is False and cache_home(a) is None:
                 return f"the home folder of user {a.user.name} is not known"
-        plain = env.literal()
+        plain = env_values(a, (*mgr.cache_disable_env, *mgr.cache_moved_by_env))
         disabled = mgr.cache_disabled_by_env(plain)
         if disabled:
             return f"{disabled} is set, so it does not use a cache"

@@ -59,15 +59,28 @@ def _cleans_lists(rs: RunScript) -> bool:
     return False
 
 
-def _ca_installed_before(m: ImageModel, ins: Instruction, ca: str) -> bool:
-    """An earlier RUN of the stage (or a stage it is built FROM) installs the CA certificates."""
-    for node in m.chain(ins.stage_index):
-        for other, facts in m.stage_runs(node.index):
-            if other.index >= ins.index:
-                break
-            if ca in other.text or any(ca in a.packages for a in facts.actions):
-                return True
-    return False
+class _CaFirst:
+    """Where each stage's chain first installs the CA certificates (computed on first use, once per check)."""
+
+    def __init__(self, m: ImageModel) -> None:
+        self.m = m
+        self.first: dict[int, int | None] | None = None
+
+    def before(self, ins: Instruction, ca: str) -> bool:
+        if self.first is None:
+            self.first = self._compute(ca)
+        got = self.first.get(ins.stage_index)
+        return got is not None and got < ins.index
+
+    def _compute(self, ca: str) -> dict[int, int | None]:
+        m = self.m
+        first: dict[int, int | None] = {}
+        for node in m.graph.nodes:
+            own = next((i.index for i, f in m.stage_runs(node.index)
+                        if ca in i.text or any(ca in a.packages for a in f.actions)), None)
+            inherited = first.get(node.parent) if node.parent is not None else None
+            first[node.index] = inherited if inherited is not None else own
+        return first
 
 
 @register
@@ -123,18 +136,19 @@ class AptHygiene(Pass):
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         m = ctx.model(doc)
+        ca_first = _CaFirst(m)
         for node in m.graph.nodes:
             for ins, facts in m.stage_runs(node.index):
                 rs = facts.editable
                 apts = [a for a in facts.by_tool("apt") if a.invocation is not None]
                 if rs is None or not apts:
                     continue
-                yield from self._flags(m, ins, rs, apts)
+                yield from self._flags(m, ins, rs, apts, ca_first)
                 ch = self._lists(m, ins, rs, facts, apts)
                 if ch is not None:
                     yield ch
 
-    def _flags(self, m: ImageModel, ins: Instruction, rs: RunScript, apts: list[Action]) -> Iterable[Change]:
+    def _flags(self, m: ImageModel, ins: Instruction, rs: RunScript, apts: list[Action], ca_first: _CaFirst) -> Iterable[Change]:
         for a in apts:
             inv = a.invocation
             assert inv is not None
@@ -157,7 +171,7 @@ class AptHygiene(Pass):
             ca = ""
             mgr = inv.manager
             needs_ca = sorted(set(pkgs) & set(mgr.https_packages))  # type: ignore[arg-type]
-            if needs_ca and mgr.ca_package and mgr.ca_package not in pkgs and not _ca_installed_before(m, ins, mgr.ca_package):
+            if needs_ca and mgr.ca_package and mgr.ca_package not in pkgs and not ca_first.before(ins, mgr.ca_package):
                 last = [w for w in inv.rest if w.value in pkgs][-1]
                 edits.append(Edit.insert(rs.physical(last.start, last.end).end, f" {mgr.ca_package}"))
                 ca = f" Added `{mgr.ca_package}`, which {', '.join(needs_ca)} only recommends, so https keeps working."

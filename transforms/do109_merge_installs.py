@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
+from dockeropt.catalog import catalog
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.model import ImageModel, RunFacts
 from dockeropt.rules import Message, Pass, PassContext, register
@@ -13,16 +15,20 @@ from dockeropt.syntax import Dockerfile, Instruction
 _SYSTEM = ("deb", "alpine", "rpm")
 
 
+@cache
+def _manager_prefixes(manager_id: str) -> tuple[str, ...]:
+    mgr = catalog().by_id[manager_id]
+    out = [c.template for c in mgr.caches if c.template.startswith("/")]
+    out += [p.rstrip("*").rstrip("/") for p in mgr.cache_clean_paths if p.startswith("/")]
+    out += list((mgr.hygiene or {}).get("cache_dir", {}).values())
+    return tuple(dict.fromkeys(out))
+
+
 def _cache_prefixes(facts: RunFacts) -> tuple[str, ...]:
     out: list[str] = []
-    for a in facts.actions:
-        mgr = a.manager
-        if mgr is None:
-            continue
-        out += [c.template for c in mgr.caches if c.template.startswith("/")]
-        out += [p.rstrip("*").rstrip("/") for p in mgr.cache_clean_paths if p.startswith("/")]
-        out += list((mgr.hygiene or {}).get("cache_dir", {}).values())
-    return tuple(dict.fromkeys(out))
+    for mid in dict.fromkeys(a.manager.id for a in facts.actions if a.manager is not None):
+        out += _manager_prefixes(mid)
+    return tuple(out)
 
 
 def _family(facts: RunFacts) -> tuple[str, bool] | None:
