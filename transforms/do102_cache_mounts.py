@@ -83,8 +83,11 @@ class _Planner:
             mgr = a.manager
             if mgr is None or a.invocation is None or not a.invocation.downloads or not mgr.mount:
                 continue
-            reason = self._skip_reason(ins, facts, a, state.user)
             folders = cache_folders(a)
+            if facts.mounts and tool_mount(facts.mounts, folders) is not None:
+                plan.mounted = True
+                continue  # the tool already has its own cache mount here: never a second or overlapping one
+            reason = self._skip_reason(ins, facts, a, state.user)
             if reason is None and any(f.path is None for f in folders):
                 reason = "its cache folder depends on a value dockeropt cannot know"
             user = cache_user(a)
@@ -96,9 +99,6 @@ class _Planner:
             if reason:
                 plan.notes.setdefault(mgr.id, f"{mgr.label}: {reason}")
                 continue
-            if tool_mount(facts.mounts, folders) is not None:
-                plan.mounted = True
-                continue  # the tool already has its own cache mount here: never a second or overlapping one
             plan.actions.append(a)
             for f in folders:
                 assert f.path is not None

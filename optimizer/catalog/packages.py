@@ -270,6 +270,29 @@ class Catalog:
         ]
         self.root_default_images: frozenset[str] = frozenset(data.get("root_default_images", ()))
         self._by_name: dict[str, tuple[Manager, ...]] = {}
+        self._by_words: dict[tuple[object, ...], tuple[tuple[Manager, int], ...]] = {}
+
+    def _programs(self, name: str, following: tuple[str | None, ...]) -> tuple[tuple[Manager, int], ...]:
+        """(manager, words naming the program) for a command called ``name`` followed by ``following``
+        (memoised: the words that can matter are the name and the two after it, as in ``python -m pip``)."""
+        key = (name, following)
+        got = self._by_words.get(key)
+        if got is None:
+            out: list[tuple[Manager, int]] = []
+            for m in self._candidates(name):
+                for p in m.programs:
+                    if not p.matches_name(name):
+                        continue
+                    n = 1 + len(p.then)
+                    if len(following) < len(p.then) or any(following[i] != w for i, w in enumerate(p.then)):
+                        continue
+                    out.append((m, n))
+                    break
+            got = tuple(out)
+            if len(self._by_words) > 8192:
+                self._by_words.clear()
+            self._by_words[key] = got
+        return got
 
     def _candidates(self, name: str) -> tuple[Manager, ...]:
         """Managers with a program that can be called ``name`` (memoised: match() is a hot path)."""
@@ -293,16 +316,9 @@ class Catalog:
             return []
         name = posixpath.basename(eff[0].value)
         found: list[Invocation] = []
-        for m in self._candidates(name):
-            for p in m.programs:
-                if not p.matches_name(name):
-                    continue
-                n = 1 + len(p.then)
-                if len(eff) < n or any(eff[1 + i].value != w for i, w in enumerate(p.then)):
-                    continue
-                sub, rest = _subcommand(m, eff[n:])
-                found.append(Invocation(m, cmd, sub, rest, n))
-                break
+        for m, n in self._programs(name, tuple(w.value for w in eff[1:3])):
+            sub, rest = _subcommand(m, eff[n:])
+            found.append(Invocation(m, cmd, sub, rest, n))
         if not found:
             return []
         longest = max(i.program_words for i in found)
