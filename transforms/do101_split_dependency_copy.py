@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from dockeropt.analysis import leading_comment_start
 from dockeropt.edits import Change, Edit, Safety
@@ -22,6 +22,7 @@ from dockeropt.model.deps import (
     source_free,
     tool_install,
 )
+from dockeropt.model.frontend import DIRECTIVE, mount_plan
 from dockeropt.model.mounts import bind_flag, bind_target, bindable
 from dockeropt.model.runs import Action
 from dockeropt.rules import Message, Pass, PassContext, register
@@ -327,10 +328,12 @@ class SplitDependencyCopy(Pass):
         shown = [p for ps in groups.values() for p in ps] + [view.path(d) + "/" for d in dirs]
         return lines, shown
 
-    def _bind_mounts(self, m: ImageModel, node: StageNode, full: Instruction, cf: CopyFacts, src_dir: str, f: _Found) -> tuple[list[tuple[str, str]] | None, str]:
+    def _bind_mounts(self, m: ImageModel, node: StageNode, full: Instruction, cf: CopyFacts, src_dir: str, f: _Found,
+                     syntax_directive: bool) -> tuple[list[tuple[str, str]] | None, str]:
         """(source, target) bind mounts that give the install its manifests, or (None, why they are copied)."""
         inst, view = f.inst, f.view
-        if not m.frontend.supports("run-mount"):
+        allowed, _directive = mount_plan(m.frontend, m.doc.directive("syntax") is not None, syntax_directive)
+        if not allowed:
             return None, f"the build uses {m.frontend.label}, which has no `RUN --mount`"
         if not inst.bind_ok:
             return None, f"this {inst.label} install may rewrite its lockfile, and bind mounts are read-only"
@@ -368,10 +371,14 @@ class SplitDependencyCopy(Pass):
         if copies is None:
             return []
         copy_lines, shown = copies
-        mounts, why_copied = self._bind_mounts(m, node, full, cf, src_dir, f) if ctx.config.bind_mount_style else (None, "")
+        mounts, why_copied = (self._bind_mounts(m, node, full, cf, src_dir, f, ctx.config.syntax_directive)
+                              if ctx.config.bind_mount_style else (None, ""))
+        directive = mount_plan(m.frontend, m.doc.directive("syntax") is not None, ctx.config.syntax_directive)[1]
+        head: list[Edit] = [Edit.insert(1 if m.doc.bom else 0, DIRECTIVE + nl)] if mounts and directive else []
         bind_note = (
             " The manifests are bind-mounted for the install instead of copied into a layer (bind-mount-style); "
             f"`{_one_line(full)}` still puts them in the image."
+            + (f" Added `{DIRECTIVE}` (syntax_directive) so the mounts use the current Dockerfile frontend." if head else "")
             if mounts else
             f" The manifests are copied, not bind-mounted (bind-mount-style): {why_copied}." if why_copied else ""
         )
@@ -381,13 +388,17 @@ class SplitDependencyCopy(Pass):
             assert inst.prefetch
             run_line = m.style.line(f"RUN {' '.join(bind_flag(s, t) for s, t in mounts)} {inst.prefetch}" if mounts else f"RUN {inst.prefetch}")
             new_lines = [run_line] if mounts else [*copy_lines, run_line]
-            edits = [Edit.insert(full.full_range.start, nl.join(new_lines) + nl)]
+            edits = [*head, Edit.insert(full.full_range.start, nl.join(new_lines) + nl)]
             return [self.say("prefetch", full, edits, safety, label=inst.label, verb="Mounts" if mounts else "Copies",
                              shown=", ".join(shown), prefetch=inst.prefetch, copy=_one_line(full), detail=detail, bind=bind_note)]
         rs = f.facts.editable
         if rs is None:
-            return self._move_whole(m, node, full, f, copy_lines, shown, mounts, bind_note, safety, detail)
-        return self._move(m, node, full, cf, f, rs, copy_lines, shown, mounts, bind_note, safety, detail)
+            out = self._move_whole(m, node, full, f, copy_lines, shown, mounts, bind_note, safety, detail)
+        else:
+            out = self._move(m, node, full, cf, f, rs, copy_lines, shown, mounts, bind_note, safety, detail)
+        if head and out and out[0].fix is not None:
+            out[0] = replace(out[0], fix=replace(out[0].fix, edits=(*head, *out[0].fix.edits)))
+        return out
 
     def _move_whole(self, m: ImageModel, node: StageNode, full: Instruction, f: _Found, copy_lines: list[str],
                     shown: list[str], mounts: list[tuple[str, str]] | None, bind_note: str, safety: Safety, detail: str) -> list[Change]:

@@ -13,14 +13,13 @@ from dockeropt.edits import Change, Edit, Safety
 from dockeropt.model import ImageModel, RunFacts
 from dockeropt.model.caches import cache_clean, cache_folders, cache_home, cache_user, covered, env_values, tool_mount
 from dockeropt.model.deps import ContextView, read_install
+from dockeropt.model.frontend import DIRECTIVE, mount_plan
 from dockeropt.model.mounts import bind_flag, bind_target, bindable, cache_flag
 from dockeropt.model.runs import Action
 from dockeropt.model.users import User
 from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.shell import RunScript, Word
 from dockeropt.syntax import Dockerfile, Instruction
-
-SYNTAX_LINE = "# syntax=docker/dockerfile:1"
 
 
 @dataclass(frozen=True)
@@ -552,21 +551,19 @@ class CacheMounts(Pass):
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         m = ctx.model(doc)
         planner = _Planner(m, ctx)
-        add_directive = False
-        if not m.frontend.supports("run-mount"):
-            if not (ctx.config.syntax_directive and doc.directive("syntax") is None):
-                first = next((ins for ins in doc.instructions if (p := planner.plan(ins)) is not None and p.targets), None)
-                if first is not None:
-                    advice = (
-                        "Change the `# syntax=` line to `docker/dockerfile:1` to get cache mounts."
-                        if doc.directive("syntax") is not None else
-                        "Set `buildkit` to the engine's BuildKit version if it is newer, or enable `syntax_directive` "
-                        f"so dockeropt adds `{SYNTAX_LINE}`, to get cache mounts."
-                    )
-                    yield self.say("frontend", first, frontend=m.frontend.label, feature=m.frontend.feature_text("run-mount"),
-                                   advice=advice)
-                return
-            add_directive = True
+        allowed, add_directive = mount_plan(m.frontend, doc.directive("syntax") is not None, ctx.config.syntax_directive)
+        if not allowed:
+            first = next((ins for ins in doc.instructions if (p := planner.plan(ins)) is not None and p.targets), None)
+            if first is not None:
+                advice = (
+                    "Change the `# syntax=` line to `docker/dockerfile:1` to get cache mounts."
+                    if doc.directive("syntax") is not None else
+                    "Set `buildkit` to the engine's BuildKit version if it is newer, or enable `syntax_directive` "
+                    f"so dockeropt adds `{DIRECTIVE}`, to get cache mounts."
+                )
+                yield self.say("frontend", first, frontend=m.frontend.label, feature=m.frontend.feature_text("run-mount"),
+                               advice=advice)
+            return
         changes: list[Change] = []
         for node in m.graph.nodes:
             for ins, _facts in m.stage_runs(node.index):
@@ -574,10 +571,10 @@ class CacheMounts(Pass):
                 if ch is not None:
                     changes.append(ch)
         fixes = any(c.fix for c in changes)
-        if fixes and (add_directive or (ctx.config.syntax_directive and doc.directive("syntax") is None)):
+        if fixes and add_directive:
             changes.append(self.say(
-                "syntax", doc.instructions[0], [Edit.insert(0 if not doc.bom else 1, SYNTAX_LINE + doc.newline)],
-                Safety.SAFE, line=SYNTAX_LINE,
+                "syntax", doc.instructions[0], [Edit.insert(0 if not doc.bom else 1, DIRECTIVE + doc.newline)],
+                Safety.SAFE, line=DIRECTIVE,
             ))
         yield from changes
 

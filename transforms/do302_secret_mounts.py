@@ -12,6 +12,7 @@ from typing import Any
 
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.model import ImageModel, StageNode
+from dockeropt.model.frontend import DIRECTIVE, mount_plan
 from dockeropt.model.mounts import secret_flag
 from dockeropt.model.values import assignment_spans
 from dockeropt.rules import Message, Pass, PassContext, register
@@ -121,9 +122,9 @@ class SecretMounts(Pass):
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         m = ctx.model(doc)
         for node in m.graph.nodes:
-            yield from self._stage(m, node)
+            yield from self._stage(m, node, ctx.config.syntax_directive)
 
-    def _stage(self, m: ImageModel, node: StageNode) -> Iterable[Change]:
+    def _stage(self, m: ImageModel, node: StageNode, syntax_directive: bool) -> Iterable[Change]:
         decls = self._declarations(node)
         if not decls:
             return
@@ -131,7 +132,7 @@ class SecretMounts(Pass):
         secrets = [d for d in decls if secret_by_name(d.name) or d.name in by_use]
         for name in dict.fromkeys(d.name for d in secrets):
             group = [d for d in secrets if d.name == name]
-            yield from self._fix(m, node, name, group, by_use)
+            yield from self._fix(m, node, name, group, by_use, syntax_directive)
 
     def _declarations(self, node: StageNode) -> list[_Decl]:
         out: list[_Decl] = []
@@ -166,7 +167,7 @@ class SecretMounts(Pass):
             names.update(mt.group(1) or mt.group(2) for mt in re.finditer(r"\$\{(\w+)[^}]*\}|\$(\w+)", ins.args))
         return names
 
-    def _fix(self, m: ImageModel, node: StageNode, name: str, decls: list[_Decl], by_use: set[str]) -> Iterable[Change]:
+    def _fix(self, m: ImageModel, node: StageNode, name: str, decls: list[_Decl], by_use: set[str], self_syntax: bool) -> Iterable[Change]:
         first = decls[0].ins
         secret_id = name.lower()
         kinds = sorted({d.ins.keyword for d in decls})
@@ -174,11 +175,14 @@ class SecretMounts(Pass):
         if "ENV" in kinds and node.children:
             yield self.say("inherited", first, name=name, where=where, secret_id=secret_id)
             return
-        if not m.frontend.supports("run-mount"):
+        allowed, directive = mount_plan(m.frontend, m.doc.directive("syntax") is not None, self_syntax)
+        if not allowed:
             yield self.say("frontend", first, name=name, where=where, frontend=m.frontend.label, secret_id=secret_id)
             return
         runs = [i for i in node.stage.body if i.keyword == "RUN" and i.index > first.index]
         edits: list[Edit] = [Edit.delete(d.start, d.end) for d in decls]
+        if directive:
+            edits.insert(0, Edit.insert(1 if m.doc.bom else 0, DIRECTIVE + m.doc.newline))
         secret_dir = _catalog()["secret_dir"]
         for run in runs:
             facts = m.run(run)
@@ -198,7 +202,7 @@ class SecretMounts(Pass):
             if re.search(_VAR_REF % (name, name), r.args) and re.search(rf">\s*\S*({leaks_rx})", r.args)
             and not re.search(rf"\brm\b[^&;|]*({leaks_rx})", r.args)
         ]
-        extra = ""
+        extra = f" Added `{DIRECTIVE}` (syntax_directive) so the mounts use the current Dockerfile frontend." if directive else ""
         if literal:
             extra += " Its value was written in the Dockerfile: treat it as leaked and rotate it."
         if leaks:
