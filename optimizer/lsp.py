@@ -137,7 +137,7 @@ def _config(path: Path | None) -> Config:
     """The shared loader, reading the configuration files afresh (they may have changed)."""
     from dockeropt.settings import Loader
 
-    return Loader(fresh=True).config(path)
+    return Loader().config(path)
 
 
 def _message(ch: Change) -> str:

@@ -332,11 +332,12 @@ class Loader:
     """The configuration of every Dockerfile of one run: ``--config FILE`` or the nearest file, plus flags.
 
     Every face builds its Config here, so the same file with the same flags gets the same rules
-    in ``fix``, ``check``, ``verify``, ``report`` and the language server. ``fresh=True`` forgets
-    what earlier runs of this process read (the language server: files change while it runs).
+    in ``fix``, ``check``, ``verify``, ``report`` and the language server. A new loader reads the
+    configuration files afresh (they may have changed since an earlier run in this process, as in
+    the language server); one loader reads each folder's file once.
     """
 
-    def __init__(self, overrides: Overrides | None = None, config_file: Path | None = None, *, fresh: bool = False) -> None:
+    def __init__(self, overrides: Overrides | None = None, config_file: Path | None = None, *, fresh: bool = True) -> None:
         if fresh:
             clear_cache()
         self.overrides = overrides or Overrides()
@@ -367,6 +368,6 @@ class Loader:
 
 
 def load_config(path: Path | None, overrides: Overrides | None = None, config_file: Path | None = None, *,
-                fresh: bool = False) -> Config:
+                fresh: bool = True) -> Config:
     """One Dockerfile's Config, the way every face builds it (see :class:`Loader`)."""
     return Loader(overrides, config_file, fresh=fresh).config(path)
