@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import unprivileged
 from harness import ROOT
 
 EXAMPLE = ROOT / "examples" / "node-naive"
@@ -155,11 +156,8 @@ def test_unreadable_file() -> None:
         f = d / "Dockerfile"
         f.write_text("FROM alpine\n")
         f.chmod(0)
-        cmd = [sys.executable, "-m", "dockeropt", "fix", str(f)]
-        if os.geteuid() == 0:
-            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
-        res = subprocess.run(cmd, capture_output=True, timeout=120, env={**os.environ, "HOME": str(d)})
-        assert res.returncode == 2 and b"cannot read" in res.stderr and b"Traceback" not in res.stderr, res.stderr
+        res = unprivileged.run("fix", str(f), cwd=d)
+        assert res.returncode == 2 and "cannot read" in res.stderr and "Traceback" not in res.stderr, res.stderr
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import unprivileged
 from dockeropt.migrate import discover, is_dockerfile_name
 
 NAIVE = (
@@ -164,11 +165,8 @@ def test_unreadable_file() -> None:
         d.chmod(0o755)
         df = service(d, "a/Dockerfile")
         df.chmod(0)
-        cmd = [sys.executable, "-m", "dockeropt", "fix", "a/Dockerfile"]
-        if os.geteuid() == 0:
-            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
-        res = subprocess.run(cmd, cwd=d, capture_output=True, timeout=120, env={**os.environ, "HOME": str(d)})
-        assert res.returncode == 2 and b"a/Dockerfile: cannot read" in res.stderr, res.stderr
+        res = unprivileged.run("fix", "a/Dockerfile", cwd=d)
+        assert res.returncode == 2 and "a/Dockerfile: cannot read" in res.stderr, res.stderr
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

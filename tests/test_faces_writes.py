@@ -12,17 +12,17 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import unprivileged
 from harness import ROOT
 
-NOBODY = 65534
-ROOT_USER = os.geteuid() == 0
+NOBODY = unprivileged.NOBODY
+ROOT_USER = unprivileged.ROOT_USER
 NAIVE = (ROOT / "examples" / "node-naive" / "Dockerfile").read_text()
 
 
@@ -44,11 +44,7 @@ def shared() -> Iterator[Path]:
 
 def as_user(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run dockeropt as an unprivileged user (uid 65534 when we are root, else ourselves)."""
-    cmd = [sys.executable, "-m", "dockeropt", *args]
-    if ROOT_USER:
-        cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *cmd]
-    env = {**os.environ, "HOME": str(cwd), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    return unprivileged.run(*args, cwd=cwd)
 
 
 def user_owns(p: Path) -> None:
@@ -78,6 +74,7 @@ def one_error(res: subprocess.CompletedProcess[str], *words: str) -> None:
 
 
 def test_the_unprivileged_user_really_is_unprivileged(shared: Path) -> None:
+    unprivileged.require()
     # the tests below mean nothing if the kernel lets this user write everything
     f = shared / "root-only"
     f.write_text("x")
@@ -157,6 +154,7 @@ def test_an_unreadable_subfolder_is_a_warning_not_a_crash(shared: Path, use_git:
     (secret / "pg").mkdir(parents=True)
     (secret / "pg" / "Dockerfile").write_text("FROM postgres:16\n")
     secret.chmod(0o700)  # root's: the user may not enter it
+    unprivileged.require()
     if use_git:
         subprocess.run(["git", "init", "-q", str(shared)], check=True)
         subprocess.run(["git", "-C", str(shared), "config", "--global", "--add", "safe.directory", "*"],
