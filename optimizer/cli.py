@@ -18,13 +18,14 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Optional
 
 from dockeropt import __version__
 
+TYPE_CHECKING = False  # typing itself is not imported: `dockeropt --version` and `--help` stay quick
 if TYPE_CHECKING:
+    from typing import Any, NoReturn, Optional
+
     from dockeropt.config import Config
     from dockeropt.runner import FileOutcome
     from dockeropt.settings import Overrides
@@ -198,12 +199,9 @@ class Printer:
                 self.styled(title, "")
 
 
-@dataclass
 class Output:
-    out: Printer
-    err: Printer
-    width: int
-    quiet: bool = False
+    def __init__(self, out: Printer, err: Printer, width: int, quiet: bool = False) -> None:
+        self.out, self.err, self.width, self.quiet = out, err, width, quiet
 
     def error(self, msg: str) -> None:
         if self.err.color:
@@ -225,24 +223,30 @@ class Output:
 # ----------------------------------------------------------------------------- fix / check
 
 
-@dataclass
 class RunOptions:
-    paths: list[str]
-    mode: str  # "fix" (write), "diff", "check"
-    context: Path | None = None
-    overrides: Any = None
-    stdin_filename: Path | None = None
-    fmt: str = "text"
-    jobs: int | None = None
-    report: Path | None = None
-    config_file: Path | None = None
-    show_fixes: bool = False
-    statistics: bool = False
-    exit_zero: bool = False
-    force_exclude: bool = False
-    quiet: bool = False
-    color: str = "auto"
-    started: float = field(default_factory=time.perf_counter)
+    """What ``fix`` and ``check`` were asked to do."""
+
+    def __init__(self, paths: list[str], mode: str, *, context: Path | None = None, overrides: Any = None,
+                 stdin_filename: Path | None = None, fmt: str = "text", jobs: int | None = None,
+                 report: Path | None = None, config_file: Path | None = None, show_fixes: bool = False,
+                 statistics: bool = False, exit_zero: bool = False, force_exclude: bool = False,
+                 quiet: bool = False, color: str = "auto", started: float | None = None) -> None:
+        self.paths = paths
+        self.mode = mode  # "fix" (write), "diff", "check"
+        self.context = context
+        self.overrides = overrides
+        self.stdin_filename = stdin_filename
+        self.fmt = fmt
+        self.jobs = jobs
+        self.report = report
+        self.config_file = config_file
+        self.show_fixes = show_fixes
+        self.statistics = statistics
+        self.exit_zero = exit_zero
+        self.force_exclude = force_exclude
+        self.quiet = quiet
+        self.color = color
+        self.started = time.perf_counter() if started is None else started
 
 
 def report_outcome(o: FileOutcome, opts: RunOptions, io: Output, *, stdin_mode: bool) -> None:

@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -71,6 +69,8 @@ def _git_files(folder: Path, warnings: list[tuple[str, str]] | None = None) -> l
 
     Folders git could not open are added to ``warnings`` (git skips them too).
     """
+    import subprocess  # only for folders: a named file starts no git
+
     try:
         proc = subprocess.run(
             ["git", "-C", str(folder), "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
@@ -536,6 +536,8 @@ def write_report(path: Path, data: dict) -> None:
     from dockeropt.runner import atomic_write
 
     if path.suffix.lower() == ".json":
+        import json
+
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
         text = report_markdown(data)

@@ -15,7 +15,6 @@ Guarantees:
 from __future__ import annotations
 
 import collections
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -151,6 +150,8 @@ def run_passes(
         try:
             found = list(p.check(doc, ctx))
         except Exception as exc:  # a pass bug must never lose the user's file
+            import traceback
+
             tb = traceback.extract_tb(exc.__traceback__)[-1]
             errors.append(f"internal error in {p.id} {p.name}: {type(exc).__name__}: {exc} ({tb.filename.rsplit('/', 1)[-1]}:{tb.lineno})")
             continue

@@ -12,7 +12,6 @@ import errno
 import os
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +172,8 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def _create(path: Path, data: bytes) -> None:
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".dockeropt")
     try:
@@ -192,6 +193,8 @@ def _create(path: Path, data: bytes) -> None:
 
 
 def _replace_by_rename(target: Path, data: bytes, st: os.stat_result) -> None:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".dockeropt")
     try:
         with os.fdopen(fd, "wb") as fh:
