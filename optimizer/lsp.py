@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +88,7 @@ class Analysis:
     internal_errors: list[str] = field(default_factory=list)
     create_files: bool = True  # the client can create files (resource operations)
     _first_round: list[Change] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fixed_text(self) -> str | None:
         """The fix loop's output for this version (None: unchanged or failed)."""
@@ -94,17 +96,19 @@ class Analysis:
         return r.fixed if r is not None and r.fixed != r.original else None
 
     def first_round(self) -> list[Change]:
-        """The passes' changes on the text as it is (for fixes held back by the safety level)."""
-        if self._first_round is None:
-            self._first_round = []
-            if self.doc is not None and self.ctx is not None:
-                from dockeropt.pipeline import run_passes
+        """The passes' changes on the text as it is (for fixes held back by the safety level); thread-safe."""
+        with self._lock:
+            if self._first_round is None:
+                found: list[Change] = []
+                if self.doc is not None and self.ctx is not None:
+                    from dockeropt.pipeline import run_passes
 
-                try:
-                    self._first_round, _ = run_passes(self.doc, self.ctx, self.passes)
-                except Exception as exc:  # never crash the server
-                    log.error("passes failed: %s", exc)
-        return self._first_round
+                    try:
+                        found, _ = run_passes(self.doc, self.ctx, self.passes)
+                    except Exception as exc:  # never crash the server
+                        log.error("passes failed: %s", exc)
+                self._first_round = found
+            return self._first_round
 
 
 def _path_of(uri: str) -> Path | None:
@@ -194,15 +198,15 @@ def analyse(uri: str, version: int | None, text: str, config: Config | None = No
             cfg = config if config is not None else _config(path)
         except ConfigError as exc:
             return fail(str(exc))
-        try:
-            doc = load(text)
-        except InputError as exc:
-            return fail(str(exc))
         from dockeropt.migrate import passes_for
 
         passes = passes_for(cfg)
         ctx = PassContext(config=cfg, path=path, context=make_context(path, None))
-        result = fix_text(text, ctx, passes)  # the overlay of ctx.context now holds the fixed files
+        try:
+            result = fix_text(text, ctx, passes)  # loads (validates) the text; ctx's overlay holds the fixed files
+        except InputError as exc:
+            return fail(str(exc))
+        doc = load(text)  # BuildKit's verdict is memoised: this is our parser only
         first_ctx = PassContext(config=cfg, path=path, context=make_context(path, None))
         first_ctx.enabled_rules = frozenset(p.id for p in passes)
         a.doc, a.ctx, a.passes, a.result, a.internal_errors = doc, first_ctx, passes, result, list(result.errors)
@@ -363,7 +367,8 @@ async def warm_up(a: Analysis, still_current: Any, fix_all: bool, near_line: int
     """Check every quick fix in idle time, nearest to the last edit first, so code actions come from the cache.
 
     Waits for the user to stop typing (a newer version cancels the work) and yields to pending
-    requests between fixes.
+    requests between fixes; the edits of fixes held back (safety level) are computed first, in a
+    worker thread.
     """
     import asyncio
 
@@ -371,6 +376,11 @@ async def warm_up(a: Analysis, still_current: Any, fix_all: bool, near_line: int
     order = list(a.findings)
     if near_line is not None:
         order.sort(key=lambda f: abs(f.range.start.line - near_line))
+    if any(f.applied is None and f.change.fix is not None for f in order):
+        await asyncio.sleep(0)
+        if not still_current(a):
+            return
+        await asyncio.get_running_loop().run_in_executor(None, a.first_round)  # fixes held back: their edits
     for f in order:
         await asyncio.sleep(0)
         if not still_current(a):

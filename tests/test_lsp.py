@@ -471,3 +471,15 @@ def test_fix_all_resolved_lazily() -> None:
         assert edits[0].new_text.startswith("FROM node:18-slim AS build\n")
     finally:
         s.stop()
+
+
+def test_a_fix_held_back_by_the_safety_level_is_still_a_quick_fix(lsp: Session, tmp_path: Path) -> None:
+    uri = from_fs_path(str(tmp_path / "Dockerfile"))
+    text = "FROM alpine:3.19\nENV API_KEY=abc123\nCMD [\"sh\"]\n"
+    diags = lsp.open(uri, text)
+    d302 = next(d for d in diags if d.code == "DO302")
+    actions = [a for a in lsp.actions(uri, d302.range, only=["quickfix"], diagnostics=[d302])
+               if a.title.startswith("DO302")]
+    assert actions and actions[0].title.endswith("(unsafe: needs your decision)"), [a.title for a in actions]
+    assert "abc123" not in _apply(text, _edits(actions[0])[1])
+    lsp.close(uri)
