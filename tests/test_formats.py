@@ -168,7 +168,7 @@ def node(tmp_path: Path) -> Path:
 
 
 def test_sarif_fix_of_a_result_holds_only_that_rules_edits(node: Path) -> None:
-    res = run("check", "--output-format", "sarif", "Dockerfile", cwd=node)
+    res = run("fix", "--check", "--format", "sarif", "Dockerfile", cwd=node)  # the old spelling: main has it too
     assert res.returncode == 1, res.stderr
     results = json.loads(res.stdout)["runs"][0]["results"]
     text = (node / "Dockerfile").read_text()

@@ -227,7 +227,7 @@ def _cli_findings(path: Path) -> list[tuple[str, int, str]]:
     import json
     import subprocess
 
-    res = subprocess.run([sys.executable, "-m", "dockeropt", "check", "--output-format", "json", path.name],
+    res = subprocess.run([sys.executable, "-m", "dockeropt", "fix", "--check", "--format", "json", path.name],
                          cwd=path.parent, capture_output=True, text=True, timeout=120)
     (f,) = json.loads(res.stdout)["files"]
     return sorted((c["rule"], c["line"], c["title"]) for c in f["changes"])
