@@ -72,7 +72,7 @@ if [ "$#" -eq 0 ] || [ "${CI:-}" = "true" ]; then
   "$DIST/bin/python" -m dockeropt.docs --check
   PATH="$PWD/$DIST/bin:$PATH" "$DIST/bin/python" -m pytest -q -p no:cacheprovider -m "not docker" \
     tests/test_docs.py tests/test_cli.py tests/test_cli_faces.py tests/test_formats.py tests/test_settings.py \
-    tests/test_golden.py tests/test_faces_pipeline.py
+    tests/test_golden.py tests/test_faces_pipeline.py tests/test_packaging.py
 
   PY310=${PYTHON310:-}
   if [ -z "$PY310" ]; then
