@@ -230,7 +230,8 @@ class RunOptions:
                  stdin_filename: Path | None = None, fmt: str = "text", jobs: int | None = None,
                  report: Path | None = None, config_file: Path | None = None, show_fixes: bool = False,
                  statistics: bool = False, exit_zero: bool = False, force_exclude: bool = False,
-                 quiet: bool = False, color: str = "auto", started: float | None = None) -> None:
+                 quiet: bool = False, color: str = "auto", started: float | None = None,
+                 fail_on_pending: bool | None = None) -> None:
         self.paths = paths
         self.mode = mode  # "fix" (write), "diff", "check"
         self.context = context
@@ -246,6 +247,7 @@ class RunOptions:
         self.force_exclude = force_exclude
         self.quiet = quiet
         self.color = color
+        self.fail_on_pending = mode == "check" if fail_on_pending is None else fail_on_pending  # exit 1 then
         self.started = time.perf_counter() if started is None else started
 
 
@@ -479,7 +481,7 @@ def run_fix(opts: RunOptions) -> int:
     sys.stdout.flush()
     if failed:
         return 2
-    if opts.mode == "check" and pending and not opts.exit_zero:
+    if opts.fail_on_pending and pending and not opts.exit_zero:
         return 1
     return 0
 
@@ -506,15 +508,14 @@ def _fix_options(ns: argparse.Namespace, mode: str) -> RunOptions:
         raise _usage_error("--stdin-filename names standard input: also give '-'")
     overrides = build_overrides(ns.select, ns.ignore, ns.safe_only, ns.unsafe_fixes, ns.syntax_directive,
                                 ns.exclude, ns.resolve_digests, ns.extend_select, ns.extend_ignore)
-    if mode == "fix" and getattr(ns, "diff", False) and getattr(ns, "check", False):
-        raise _usage_error("--diff and --check: give one of them")
+    fail_on_pending = mode == "check" or bool(getattr(ns, "check", False))  # fix --diff --check: both
     if mode == "fix":
         mode = "diff" if ns.diff else "check" if ns.check else "fix"
     return RunOptions(
         paths=paths, mode=mode, context=ns.context, overrides=overrides, stdin_filename=ns.stdin_filename,
         fmt=fmt, jobs=ns.jobs, report=ns.report, config_file=ns.config, show_fixes=ns.show_fixes,
         statistics=ns.statistics, exit_zero=ns.exit_zero, force_exclude=ns.force_exclude, quiet=ns.quiet,
-        color=ns.color,
+        color=ns.color, fail_on_pending=fail_on_pending,
     )
 
 
@@ -555,7 +556,8 @@ def _add_fix_options(p: argparse.ArgumentParser, *, check: bool) -> None:
     if not check:
         p.add_argument("--diff", action="store_true", help="Print a unified diff and the explanations; write nothing.")
         p.add_argument("--check", action="store_true",
-                       help="Write nothing; print the explanations; exit 1 when changes are pending (= dockeropt check).")
+                       help="Write nothing; print the explanations; exit 1 when changes are pending (= dockeropt check); "
+                            "with --diff, the diff too.")
     p.add_argument("--show-fixes", action="store_true",
                    help="Also print the diff of the fixes (what is written, or would be).")
     p.add_argument("--statistics", action="store_true",

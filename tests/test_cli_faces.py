@@ -229,3 +229,9 @@ def test_an_internal_error_is_one_line_not_a_traceback(monkeypatch: pytest.Monke
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error: RuntimeError: something broke" in err
+
+
+def test_diff_with_check_prints_the_diff_and_exits_1(app: Path) -> None:
+    res = run("fix", "--diff", "--check", "Dockerfile", cwd=app)
+    assert res.returncode == 1 and res.stdout.startswith("--- a/Dockerfile"), res.stderr
+    assert run("fix", "--diff", "Dockerfile", cwd=app).returncode == 0
