@@ -74,15 +74,15 @@ if [ "$#" -eq 0 ] || [ "${CI:-}" = "true" ]; then
     tests/test_docs.py tests/test_cli.py tests/test_cli_faces.py tests/test_formats.py tests/test_settings.py \
     tests/test_golden.py tests/test_faces_pipeline.py tests/test_packaging.py
 
-  PY310=${PYTHON310:-}
-  if [ -z "$PY310" ]; then
-    PY310=$(command -v python3.10 || true)
-  fi
-  if [ -z "$PY310" ]; then
-    for cand in "$HOME"/.pyenv/versions/3.10*/bin/python3.10 /root/.pyenv/versions/3.10*/bin/python3.10; do
-      if [ -x "$cand" ]; then PY310=$cand; break; fi
-    done
-  fi
+  # a Python 3.10 that really runs (a pyenv shim on PATH may not, when 3.10 is not the active version)
+  PY310=""
+  for cand in "${PYTHON310:-}" "$(command -v python3.10 || true)" "$HOME"/.pyenv/versions/3.10*/bin/python3.10 \
+              /root/.pyenv/versions/3.10*/bin/python3.10; do
+    if [ -n "$cand" ] && [ -x "$cand" ] && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
+      PY310=$cand
+      break
+    fi
+  done
   if [ -n "$PY310" ]; then
     echo "== Python 3.10 ($PY310): the tests that need no Docker"
     V310=build/venv-py310
