@@ -1,32 +1,42 @@
 """``dockeropt report``: score Dockerfiles against the image-optimisation checklist.
 
-Each checklist item maps to the rules that check it. Running every rule
-(opt-in ones too) in memory on a Dockerfile tells, per item, whether it
+Each checklist item maps to the rules that check it. Every rule (opt-in ones too) runs in
+memory on the Dockerfile as it is, and the rules the configuration enables run ``dockeropt
+fix`` on it; per item the status is
 
-* **passed**: no rule of the item finds anything;
-* is **fixed by dockeropt**: `dockeropt fix` applies a fix for it;
-* **needs a human**: a rule reports it, but only as a note, or with a fix the
-  current safety level holds back.
+* **passed**: the item applies to this Dockerfile and no rule of it finds anything;
+* **fixed by dockeropt**: ``dockeropt fix`` (with this configuration) takes care of it;
+* **needs a human**: a rule reports it, but only as a note, or with a fix the current safety
+  level holds back;
+* **opt-in**: only an opt-in rule (DO304) checks it, the configuration does not enable that
+  rule, and the Dockerfile does not do it yet: ``dockeropt fix --extend-select DO304`` would;
+* **ignored**: the configuration switches the item's rules off, and they would find something;
+* **not applicable**: the Dockerfile has nothing the item is about (no npm, no pip, no
+  compose file, no EXPOSE for a health check, ...).
 
-The result is markdown (a table per Dockerfile and a summary), made to paste
-into a migration report. Nothing is written except ``--output``.
+Only applicable items count: "3 of 15 applicable items pass today"; opt-in, ignored and not
+applicable items are never counted as passed. The result is markdown (a table per Dockerfile
+and a summary), made to paste into a migration report. Nothing is written except ``--output``.
 """
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Optional
-
-import typer
 
 from dockeropt.config import Config
 
 PASSED = "passed"
 FIXED = "fixed by dockeropt"
 HUMAN = "needs a human"
+OPT_IN = "opt-in"
+IGNORED = "ignored"
+NOT_APPLICABLE = "not applicable"
 ERROR = "error"
+COUNTED = (PASSED, FIXED, HUMAN, OPT_IN, IGNORED)  # applicable items
 
 # (area, item, rule ids): the order of the report
 CHECKLIST: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -54,6 +64,69 @@ CHECKLIST: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+_SYSTEM_PM = re.compile(r"\b(apt-get|apt|apk|dnf|yum|microdnf|zypper|tdnf)\b")
+_PIP = re.compile(r"\b(pip3?(\.\d+)?|python3?(\.\d+)? -m pip)\b")
+_NPM = re.compile(r"\bnpm\b")
+_LANG_PM = re.compile(r"\b(npm|yarn|pnpm|pip3?|pipenv|poetry|uv|go (mod|build|install|get)|bundle|gem|composer|mvn|"
+                      r"mvnw|gradle|gradlew|cargo|dotnet (restore|publish|build))\b")
+_ANY_PM = re.compile(_SYSTEM_PM.pattern + "|" + _LANG_PM.pattern)
+_COMPOSE = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the Dockerfile has, to tell "passed" from "not applicable"."""
+
+    runs: str  # every RUN's logical text, one per line
+    keywords: frozenset[str]
+    bases: tuple[str, ...]  # FROM images that are not earlier stages
+    has_context: bool
+    has_compose: bool
+    max_runs_in_a_stage: int
+
+    def runs_any(self, rx: re.Pattern[str]) -> bool:
+        return bool(rx.search(self.runs))
+
+
+def facts_of(doc: object, context: object | None) -> Facts:
+    from dockeropt.syntax import Dockerfile
+
+    assert isinstance(doc, Dockerfile)
+    runs = "\n".join(i.logical.text for i in doc.walk() if i.keyword == "RUN")
+    names = {st.name.lower() for st in doc.stages if st.name}
+    bases = tuple(st.base for st in doc.stages if st.base.lower() not in names)
+    has_compose = False
+    root = getattr(context, "root", None)
+    if isinstance(root, Path):
+        has_compose = any((root / n).is_file() for n in _COMPOSE)
+    return Facts(runs, frozenset(i.keyword for i in doc.walk()), bases, root is not None, has_compose,
+                 max((sum(1 for i in st.instructions if i.keyword == "RUN") for st in doc.stages), default=0))
+
+
+# rule id -> does the item apply to this Dockerfile?
+APPLIES: dict[str, Callable[[Facts], bool]] = {
+    "DO303": lambda f: any(b.lower() != "scratch" for b in f.bases),
+    "DO202": lambda f: any(b.lower() != "scratch" for b in f.bases),
+    "DO103": lambda f: f.runs_any(re.compile(r"\bapt(-get)?\b")),
+    "DO109": lambda f: f.max_runs_in_a_stage >= 2 and f.runs_any(_ANY_PM),
+    "DO110": lambda f: bool({"ADD", "COPY"} & f.keywords),
+    "DO111": lambda f: "RUN" in f.keywords,
+    "DO101": lambda f: f.runs_any(_LANG_PM),
+    "DO102": lambda f: f.runs_any(_ANY_PM),
+    "DO108": lambda f: f.runs_any(_LANG_PM),
+    "DO203": lambda f: f.has_context and bool({"ADD", "COPY"} & f.keywords),
+    "DO112": lambda f: f.has_compose,
+    "DO302": lambda f: bool({"ARG", "ENV"} & f.keywords),
+    "DO104": lambda f: f.runs_any(_SYSTEM_PM),
+    "DO105": lambda f: f.runs_any(_SYSTEM_PM),
+    "DO106": lambda f: f.runs_any(_PIP),
+    "DO107": lambda f: f.runs_any(_NPM),
+    "DO401": lambda f: bool({"CMD", "ENTRYPOINT"} & f.keywords),
+    "DO402": lambda f: bool({"CMD", "ENTRYPOINT"} & f.keywords),
+    "DO403": lambda f: bool({"EXPOSE", "HEALTHCHECK"} & f.keywords),
+}
+
+
 @dataclass
 class Item:
     area: str
@@ -75,7 +148,8 @@ class FileReport:
 
     @property
     def total(self) -> int:
-        return len(self.items)
+        """Applicable items (opt-in and ignored ones included; not-applicable ones not)."""
+        return sum(1 for i in self.items if i.status in COUNTED)
 
 
 def _md(text: str) -> str:
@@ -83,29 +157,34 @@ def _md(text: str) -> str:
 
 
 def score_file(path: Path, *, display: str, config: Config | None = None, context_dir: Path | None = None) -> FileReport:
-    """Run every rule on one Dockerfile (nothing written) and fill in the checklist.
-
-    An item *passed* when its rules find nothing in the file as it is; it is
-    *fixed by dockeropt* when they do, and find nothing left after `dockeropt
-    fix` (all rules, opt-in ones too); otherwise it *needs a human*.
-    """
+    """Score one Dockerfile (nothing written); see the module docstring for the statuses."""
     from dockeropt.pipeline import InputError, fix_text, load, run_passes
     from dockeropt.rules import PassContext, load_passes, selected_passes
     from dockeropt.runner import make_context, read_path
     from dockeropt.syntax import parse
 
     registry = load_passes()
-    base = config or Config()
-    cfg = Config(**{**base.__dict__, "select": list(registry), "ignore": list(base.ignore)})
+    cfg = config or Config()
+    every = Config(**{**cfg.__dict__, "select": list(registry), "ignore": []})
     out = FileReport(display)
     try:
         text = read_path(path)
-        ctx = PassContext(config=cfg, path=path, context=make_context(path, context_dir))
-        passes = selected_passes(cfg)
-        ctx.enabled_rules = frozenset(p.id for p in passes)
-        before, _ = run_passes(load(text), ctx, passes)
-        result = fix_text(text, ctx, passes)  # the build context's overlay now holds the fixed files
-        after, _ = run_passes(parse(result.fixed), ctx, passes)
+        doc = load(text)
+        fix_ctx = PassContext(config=cfg, path=path, context=make_context(path, context_dir))
+        enabled_passes = selected_passes(cfg)
+        enabled = {p.id for p in enabled_passes}
+        result = fix_text(text, fix_ctx, enabled_passes)  # what `dockeropt fix` does with this configuration
+        all_passes = selected_passes(every)
+        before_ctx = PassContext(config=every, path=path, context=make_context(path, context_dir))
+        before_ctx.enabled_rules = frozenset(p.id for p in all_passes)
+        before, _ = run_passes(doc, before_ctx, all_passes)
+        after_ctx = PassContext(config=every, path=path, context=make_context(path, context_dir))
+        for rel, (_old, new) in result.files.items():
+            if after_ctx.context is not None:
+                after_ctx.context.set_overlay(rel, new)
+        after_ctx.enabled_rules = before_ctx.enabled_rules
+        after, _ = run_passes(parse(result.fixed), after_ctx, all_passes)
+        facts = facts_of(doc, fix_ctx.context)
     except (InputError, OSError) as exc:
         out.error = str(exc) if isinstance(exc, InputError) else (exc.strerror or str(exc))
         return out
@@ -113,33 +192,51 @@ def score_file(path: Path, *, display: str, config: Config | None = None, contex
         present = [rid for rid in rules if rid in registry]
         if not present:
             continue
+        opt_in = all(not registry[rid].default_enabled for rid in present)
         found = [c for c in before if c.rule_id in present]
         left = [c for c in after if c.rule_id in present]
         applied = [c for c in result.applied if c.rule_id in present]
-        opt_in = all(not registry[rid].default_enabled for rid in present)
-        if left:
+        on = [rid for rid in present if rid in enabled]
+        if not found and not applied and not left:
+            applies = any(APPLIES.get(rid, lambda f: True)(facts) for rid in present)
+            status, detail = (PASSED, "") if applies else (NOT_APPLICABLE, "")
+        elif not on:
+            titles = "; ".join(dict.fromkeys(c.title for c in found or left))
+            if opt_in:
+                status = OPT_IN
+                detail = f"{titles} (`dockeropt fix --extend-select {','.join(present)}`)"
+            else:
+                status, detail = IGNORED, f"{titles} (the configuration ignores {', '.join(present)})"
+        elif [c for c in left if c.rule_id in on]:
             status = HUMAN
-            detail = "; ".join(dict.fromkeys(c.title for c in left))
-        elif found or applied:
+            detail = "; ".join(dict.fromkeys(c.title for c in left if c.rule_id in on))
+        else:
             status = FIXED
             detail = "; ".join(dict.fromkeys(c.title for c in (applied or found)))
-            if opt_in:
-                detail += f" (opt-in: `dockeropt fix --select {','.join(present)}`)"
-        else:
-            status, detail = PASSED, ""
         out.items.append(Item(area, label, tuple(present), status, detail, opt_in))
     return out
+
+
+def _others(rep: FileReport) -> str:
+    parts = []
+    for status, word in ((OPT_IN, "opt-in"), (IGNORED, "ignored"), (NOT_APPLICABLE, "not applicable")):
+        n = rep.count(status)
+        if n:
+            parts.append(f"{n} {word}")
+    return ", ".join(parts)
 
 
 def render_markdown(reports: list[FileReport]) -> str:
     lines = ["# Dockerfile optimisation checklist", ""]
     if len(reports) > 1:
-        lines += ["| Dockerfile | passed | fixed by dockeropt | needs a human |", "|---|---|---|---|"]
+        lines += ["| Dockerfile | passed | fixed by dockeropt | needs a human | opt-in | not applicable |",
+                  "|---|---|---|---|---|---|"]
         for rep in reports:
             if rep.error:
-                lines.append(f"| `{rep.display}` | error: {_md(rep.error)} | | |")
+                lines.append(f"| `{rep.display}` | error: {_md(rep.error)} | | | | |")
             else:
-                lines.append(f"| `{rep.display}` | {rep.count(PASSED)}/{rep.total} | {rep.count(FIXED)} | {rep.count(HUMAN)} |")
+                lines.append(f"| `{rep.display}` | {rep.count(PASSED)}/{rep.total} | {rep.count(FIXED)} | "
+                             f"{rep.count(HUMAN)} | {rep.count(OPT_IN)} | {rep.count(NOT_APPLICABLE)} |")
         lines.append("")
     for rep in reports:
         lines += [f"## `{rep.display}`", ""]
@@ -147,9 +244,12 @@ def render_markdown(reports: list[FileReport]) -> str:
             lines += [f"Not scored: {rep.error}", ""]
             continue
         after = rep.count(PASSED) + rep.count(FIXED)
+        human = rep.count(HUMAN)
+        others = _others(rep)
         lines += [
-            f"{rep.count(PASSED)} of {rep.total} items pass today; {after} of {rep.total} after `dockeropt fix`; "
-            f"{rep.count(HUMAN)} {'needs' if rep.count(HUMAN) == 1 else 'need'} a human.",
+            f"{rep.count(PASSED)} of {rep.total} applicable items pass today; {after} of {rep.total} after "
+            f"`dockeropt fix`; {human} {'needs' if human == 1 else 'need'} a human."
+            + (f" Not counted as passing: {others}." if others else ""),
             "",
             "| Area | Item | Rules | Status | Details |",
             "|---|---|---|---|---|",
@@ -160,54 +260,55 @@ def render_markdown(reports: list[FileReport]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def report_command(
-    paths: Annotated[list[str], typer.Argument(help="Dockerfiles or folders to search for them.")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the markdown report to this file.")] = None,
-    context: Annotated[
-        Optional[Path], typer.Option("--context", help="Build context folder (default: each Dockerfile's folder).")
-    ] = None,
-) -> None:
-    """Score Dockerfiles against the optimisation checklist (passed, fixed by dockeropt, needs a human)."""
+def run_report(paths: list[str], *, output: Path | None, context: Path | None, overrides: object | None = None,
+               config_file: Path | None = None) -> int:
+    """``dockeropt report``: returns the exit code (2 when a file could not be scored)."""
     from dockeropt.migrate import discover
     from dockeropt.report import display_path
-    from dockeropt.settings import ConfigError, config_for
+    from dockeropt.settings import ConfigError, Loader
+
+    def err(msg: str) -> None:
+        sys.stderr.write(f"dockeropt: error: {msg}\n")
 
     if context is not None and not context.is_dir():
-        sys.stderr.write(f"dockeropt: error: --context {context}: not a folder\n")
-        raise typer.Exit(2)
-    found = discover(paths)
+        err(f"--context {context}: not a folder")
+        return 2
+    try:
+        loader = Loader(overrides, config_file)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        err(str(exc))
+        return 2
+    found = discover(paths, exclude=loader.excluded)
     reports: list[FileReport] = []
     for p in found.files:
         try:
-            cfg = config_for(p, None)
+            cfg = loader.config(p)
         except ConfigError as exc:
-            sys.stderr.write(f"dockeropt: error: {exc}\n")
-            raise typer.Exit(2) from None
+            err(str(exc))
+            return 2
         reports.append(score_file(p, display=display_path(p), config=cfg, context_dir=context))
-    for disp, err in found.errors:
-        reports.append(FileReport(disp, error=err))
+    for disp, e in found.errors:
+        reports.append(FileReport(disp, error=e))
+    for disp, w in found.warnings:
+        sys.stderr.write(f"dockeropt: warning: {disp}: {w}\n")
     if not reports:
-        sys.stderr.write("dockeropt: error: no Dockerfiles found\n")
-        raise typer.Exit(2)
+        err("no Dockerfiles found")
+        return 2
     text = render_markdown(reports)
     if output is not None:
         try:
             output.write_text(text, encoding="utf-8")
         except OSError as exc:
-            sys.stderr.write(f"dockeropt: error: --output {output}: cannot write: {exc.strerror or exc}\n")
-            raise typer.Exit(2) from None
+            err(f"--output {output}: cannot write: {exc.strerror or exc}")
+            return 2
         for rep in reports:
             if rep.error:
                 sys.stdout.write(f"{rep.display}: error: {rep.error}\n")
             else:
-                sys.stdout.write(f"{rep.display}: {rep.count(PASSED)}/{rep.total} passed, {rep.count(FIXED)} fixed by dockeropt, "
-                                 f"{rep.count(HUMAN)} need a human\n")
+                others = _others(rep)
+                sys.stdout.write(f"{rep.display}: {rep.count(PASSED)}/{rep.total} passed, {rep.count(FIXED)} fixed by "
+                                 f"dockeropt, {rep.count(HUMAN)} need a human" + (f" ({others})" if others else "") + "\n")
         sys.stdout.write(f"wrote {output}\n")
     else:
         sys.stdout.write(text)
-    if any(rep.error for rep in reports):
-        raise typer.Exit(2)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("report")(report_command)
+    return 2 if any(rep.error for rep in reports) else 0

@@ -1,10 +1,13 @@
-"""Machine-readable output: JSON (``--format json``), SARIF 2.1.0 and GitHub workflow commands.
+"""Machine-readable output: JSON, SARIF 2.1.0, GitHub workflow commands, Checkstyle XML and
+Code Climate / GitLab Code Quality JSON (``--output-format``).
 
 Positions: lines are 1-based and refer to the ORIGINAL file. Edits are
 ``[start, end)`` offsets into the original text counted in Unicode code points
-(a UTF-8 BOM, when present, is code point 0). The JSON layout is described in
-docs/json-schema.md and docs/dockeropt-output.schema.json; ``version`` changes
-only when a field is removed or changes meaning.
+(a UTF-8 BOM, when present, is code point 0). A change's edits are its own
+(``FixResult.fixes``): changes whose edits cannot be told apart share one fix,
+on one change that says so. The JSON layout is described in docs/json-schema.md
+and docs/dockeropt-output.schema.json; ``version`` changes only when a field is
+removed or changes meaning.
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from dockeropt.edits import Change
+from dockeropt.edits import Change, Edit
+from dockeropt.pipeline import FixResult
 from dockeropt.report import split_lines
 from dockeropt.runner import FileOutcome
+from dockeropt.source import LineIndex
 
-JSON_VERSION = 1
+JSON_VERSION = 2
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 
@@ -54,20 +59,59 @@ def hunks(original: str, fixed: str) -> list[Hunk]:
     return out
 
 
-def assign_hunks(changes: Sequence[Change], hs: Sequence[Hunk]) -> dict[int, list[Hunk]]:
-    """Give each hunk to the applied change nearest to it (by original line); index -> hunks."""
-    out: dict[int, list[Hunk]] = {}
-    if not changes:
-        return out
-    for h in hs:
-        lo, hi = h.start_line, max(h.end_line, h.start_line)
+def _edit_hunk(original: str, lines: LineIndex, e: Edit) -> Hunk:
+    start_line = lines.line_of(e.range.start) + 1
+    end_line = lines.line_of(e.range.end - 1) + 1 if e.range.end > e.range.start else start_line - 1
+    return Hunk(e.range.start, e.range.end, e.text, start_line, end_line)
 
-        def dist(c: Change, lo: int = lo, hi: int = hi) -> int:
-            return 0 if lo <= c.line <= hi else min(abs(c.line - lo), abs(c.line - hi))
 
-        best = min(range(len(changes)), key=lambda i: (dist(changes[i]), i))
-        out.setdefault(best, []).append(h)
+@dataclass(frozen=True)
+class Reported:
+    """One change as the formats report it: applied or a note, with its own fix (if any) against the original."""
+
+    change: Change
+    applied: bool
+    hunks: tuple[Hunk, ...] = ()
+    files: tuple[str, ...] = ()  # other files of the build context this change's fix writes (FixResult.files keys)
+    combined_with: tuple[str, ...] = ()  # rules whose edits are inseparable from this change's, included here
+    fix_in: tuple[int, ...] = ()  # indexes (into the same list) of the changes whose fixes hold this one's edits
+    reason: str | None = None  # a note with a fix: why it was not applied
+
+
+def reported_changes(r: FixResult) -> list[Reported]:
+    """Applied changes (by line, then rule) with their own edits, then the notes; the order of every format."""
+    from dockeropt.report import not_applied_reason
+
+    lines = LineIndex(r.original)
+    order = sorted(range(len(r.applied)), key=lambda i: (r.applied[i].line, r.applied[i].rule_id, i))
+    position = {i: k for k, i in enumerate(order)}
+    out: list[Reported] = []
+    for i in order:
+        c = r.applied[i]
+        fx = r.fixes[i] if i < len(r.fixes) else None
+        if fx is None:
+            out.append(Reported(c, True))
+            continue
+        out.append(Reported(c, True, tuple(_edit_hunk(r.original, lines, e) for e in fx.edits), fx.files,
+                            fx.combined, tuple(sorted(position[j] for j in fx.carried_by))))
+    for c in sorted(r.notes, key=lambda c: (c.line, c.rule_id)):
+        out.append(Reported(c, False, reason=not_applied_reason(c)))
     return out
+
+
+def warnings_of(r: FixResult) -> list[str]:
+    out = [f"line {line}: {msg}" for line, msg in r.warnings]
+    out += list(r.errors)
+    if not r.converged:
+        out.append(f"fixes did not converge after {r.iterations} rounds (still changing: "
+                   f"{', '.join(r.nonconverged_rules)})")
+    return out
+
+
+def other_file_display(o: FileOutcome, rel: str) -> str:
+    from dockeropt.report import display_path
+
+    return display_path(o.context_root / rel) if o.context_root is not None else rel
 
 
 def file_record(o: FileOutcome, *, with_diff: bool = False) -> dict:
@@ -78,29 +122,22 @@ def file_record(o: FileOutcome, *, with_diff: bool = False) -> dict:
         rec["warnings"] = []
         return rec
     r = o.result
-    applied = sorted(r.applied, key=lambda c: (c.line, c.rule_id))
-    hs = hunks(r.original, r.fixed)
-    assigned = assign_hunks(applied, hs)
-    changes = []
-    for i, c in enumerate(applied):
-        changes.append(_change_dict(c, True, [h.to_dict() for h in assigned.get(i, [])]))
-    for c in sorted(r.notes, key=lambda c: (c.line, c.rule_id)):
-        changes.append(_change_dict(c, False, []))
-    rec["changes"] = changes
-    warnings = list(r.errors)
-    if not r.converged:
-        warnings.append(f"fixes did not converge after {r.iterations} rounds (still changing: "
-                        f"{', '.join(r.nonconverged_rules)})")
-    rec["warnings"] = warnings
-    rec["edits"] = [h.to_dict() for h in hs]
+    rec["changes"] = [_change_dict(o, x) for x in reported_changes(r)]
+    rec["warnings"] = warnings_of(r)
+    rec["edits"] = [h.to_dict() for h in hunks(r.original, r.fixed)]
+    rec["other_files"] = [
+        {"path": other_file_display(o, rel), "created": old is None, "text": new}
+        for rel, (old, new) in sorted(r.files.items()) if old != new
+    ]
     if with_diff:
-        from dockeropt.report import unified_diff
+        from dockeropt.report import outcome_patch
 
-        rec["diff"] = unified_diff(r.original, r.fixed, o.display)
+        rec["diff"] = outcome_patch(o.display, r.original, r.fixed, r.files, o.context_root)
     return rec
 
 
-def _change_dict(c: Change, applied: bool, edits: list[dict]) -> dict:
+def _change_dict(o: FileOutcome, x: Reported) -> dict:
+    c = x.change
     return {
         "rule": c.rule_id,
         "name": c.rule_name,
@@ -108,8 +145,12 @@ def _change_dict(c: Change, applied: bool, edits: list[dict]) -> dict:
         "explanation": c.explanation,
         "line": c.line,
         "safety": c.safety_label,
-        "applied": applied,
-        "edits": edits,
+        "applied": x.applied,
+        "edits": [h.to_dict() for h in x.hunks],
+        "files": [other_file_display(o, rel) for rel in x.files],
+        "combined_with": list(x.combined_with),
+        "fix_in": list(x.fix_in),
+        "reason": x.reason,
     }
 
 
@@ -166,36 +207,58 @@ def to_sarif(outcomes: Sequence[FileOutcome], *, root_uri: str | None = None) ->
             })
             continue
         r = o.result
-        for w in r.errors:
+        for w in warnings_of(r):
             notifications.append({"level": "warning", "message": {"text": f"{o.display}: {w}"},
                                   "locations": [{"physicalLocation": {"artifactLocation": loc}}]})
-        applied = sorted(r.applied, key=lambda c: (c.line, c.rule_id))
-        assigned = assign_hunks(applied, hunks(r.original, r.fixed))
-        changes = [(c, assigned.get(i, []), True) for i, c in enumerate(applied)]
-        changes += [(c, [], False) for c in sorted(r.notes, key=lambda c: (c.line, c.rule_id))]
-        for c, hs, is_applied in changes:
+        reported = reported_changes(r)
+        for x in reported:
+            c = x.change
+            text = f"{c.title}. {c.explanation}".replace("..", ".")
+            if x.combined_with:
+                text += f" (This fix also holds the edits of {', '.join(x.combined_with)}: they change text this fix adds.)"
+            if x.fix_in:
+                carriers = ", ".join(reported[k].change.rule_id for k in x.fix_in)
+                text += f" (Its edits are part of the fix of {carriers}.)"
+            if x.reason:
+                text += f" (Not applied: {x.reason}.)"
             res: dict = {
                 "ruleId": c.rule_id,
                 "level": "warning" if c.fix is not None else "note",
-                "message": {"text": f"{c.title}. {c.explanation}".replace("..", ".")},
+                "message": {"text": text},
                 "locations": [{"physicalLocation": {"artifactLocation": dict(loc),
                                                     "region": {"startLine": max(c.line, 1)}}}],
-                "properties": {"safety": c.safety_label, "applied": is_applied},
+                "properties": {"safety": c.safety_label, "applied": x.applied},
             }
+            if x.combined_with:
+                res["properties"]["combinedWith"] = list(x.combined_with)
+            if x.fix_in:
+                res["properties"]["fixIn"] = [reported[k].change.rule_id for k in x.fix_in]
             if c.rule_id in rule_index:
                 res["ruleIndex"] = rule_index[c.rule_id]
-            if hs:
-                res["fixes"] = [{
-                    "description": {"text": c.title},
-                    "artifactChanges": [{
-                        "artifactLocation": dict(loc),
-                        "replacements": [
-                            {"deletedRegion": {"charOffset": h.start, "charLength": h.end - h.start},
-                             "insertedContent": {"text": h.text}}
-                            for h in hs
-                        ],
-                    }],
-                }]
+            changes = []
+            if x.hunks:
+                changes.append({
+                    "artifactLocation": dict(loc),
+                    "replacements": [
+                        {"deletedRegion": {"charOffset": h.start, "charLength": h.end - h.start},
+                         "insertedContent": {"text": h.text}}
+                        for h in x.hunks
+                    ],
+                })
+            for rel in x.files:
+                old, new = r.files[rel]
+                other = {"uri": _uri(other_file_display(o, rel))}
+                if root_uri:
+                    other["uriBaseId"] = "SRCROOT"
+                changes.append({
+                    "artifactLocation": other,
+                    "replacements": [{"deletedRegion": {"charOffset": 0, "charLength": len(old or "")},
+                                      "insertedContent": {"text": new}}],
+                })
+            if changes:
+                desc = c.title if not x.combined_with else (
+                    f"{c.title} (combined fix of {', '.join((c.rule_id, *x.combined_with))}: their edits cannot be separated)")
+                res["fixes"] = [{"description": {"text": desc}, "artifactChanges": changes}]
             results.append(res)
     run: dict = {
         "tool": {"driver": {"name": "dockeropt", "version": __version__, "semanticVersion": __version__,
@@ -231,12 +294,103 @@ def to_github(outcomes: Sequence[FileOutcome]) -> str:
             out.append(f"::error file={f},title={_gh_prop('dockeropt: cannot fix')}::{_gh_data(o.error or 'failed')}")
             continue
         r = o.result
-        for w in r.errors:
+        for line, w in r.warnings:
+            out.append(f"::warning file={f},line={line},title={_gh_prop('dockeropt pragma')}::{_gh_data(w)}")
+        for w in warnings_of(r)[len(r.warnings):]:
             out.append(f"::warning file={f},title={_gh_prop('dockeropt internal error')}::{_gh_data(w)}")
-        items = [(c, True) for c in r.applied] + [(c, False) for c in r.notes]
-        for c, applied in sorted(items, key=lambda t: (t[0].line, t[0].rule_id)):
+        for x in reported_changes(r):
+            c = x.change
             level = "warning" if c.fix is not None else "notice"
             title = _gh_prop(f"{c.rule_id} {c.rule_name}: {c.title}")
-            msg = c.explanation if applied or c.fix is None else c.explanation + f" (not applied: {c.safety_label} fix)"
+            msg = c.explanation if x.reason is None else c.explanation + f" (not applied: {x.reason})"
             out.append(f"::{level} file={f},line={max(c.line, 1)},title={title}::{_gh_data(msg)}")
     return "".join(line + "\n" for line in out)
+
+
+# ----------------------------------------------------------------------------- Checkstyle
+
+
+def to_checkstyle(outcomes: Sequence[FileOutcome]) -> str:
+    """Checkstyle XML (read by Jenkins warnings-ng, reviewdog, many CI dashboards).
+
+    ``severity`` is ``warning`` for a change with a fix, ``info`` for a note, ``error`` for a file
+    dockeropt could not process; ``source`` is ``dockeropt.DO101``.
+    """
+    from xml.sax.saxutils import quoteattr
+
+    from dockeropt import __version__
+
+    out = ['<?xml version="1.0" encoding="UTF-8"?>', f'<checkstyle version="4.3" generator={quoteattr("dockeropt " + __version__)}>']
+    for o in outcomes:
+        out.append(f"  <file name={quoteattr(o.display)}>")
+        if o.error is not None or o.result is None:
+            out.append(f'    <error line="1" severity="error" message={quoteattr(o.error or "failed")} source="dockeropt"/>')
+        else:
+            for line, w in o.result.warnings:
+                out.append(f'    <error line="{line}" severity="warning" message={quoteattr(w)} source="dockeropt.pragma"/>')
+            for x in reported_changes(o.result):
+                c = x.change
+                sev = "warning" if c.fix is not None else "info"
+                msg = f"{c.title}: {c.explanation}" + (f" (not applied: {x.reason})" if x.reason else "")
+                out.append(f'    <error line="{max(c.line, 1)}" column="1" severity="{sev}" message={quoteattr(msg)} '
+                           f'source={quoteattr("dockeropt." + c.rule_id)}/>')
+        out.append("  </file>")
+    out.append("</checkstyle>")
+    return "\n".join(out) + "\n"
+
+
+# ----------------------------------------------------------------------------- Code Climate / GitLab
+
+
+_CATEGORIES = {"1": "Performance", "2": "Performance", "3": "Security", "4": "Bug Risk"}
+
+
+def to_codeclimate(outcomes: Sequence[FileOutcome]) -> str:
+    """Code Climate issues as one JSON array; GitLab's Code Quality report reads the same document.
+
+    Each issue has ``description``, ``check_name`` (the rule id), ``fingerprint`` (stable across
+    runs: path, rule, title and the text of the line), ``severity`` (``minor`` for a change with a
+    fix, ``info`` for a note, ``major`` for a file dockeropt could not process) and
+    ``location.path`` / ``location.lines.begin``.
+    """
+    import hashlib
+
+    issues: list[dict] = []
+    seen: dict[tuple[str, ...], int] = {}
+
+    def fingerprint(*parts: str) -> str:
+        n = seen[parts] = seen.get(parts, 0) + 1  # the same finding twice in one file stays two issues
+        return hashlib.sha256("\0".join((*parts, str(n))).encode("utf-8")).hexdigest()[:32]
+
+    for o in outcomes:
+        if o.error is not None or o.result is None:
+            issues.append({
+                "type": "issue", "check_name": "dockeropt", "description": f"dockeropt could not process this file: {o.error}",
+                "categories": ["Bug Risk"], "severity": "major", "fingerprint": fingerprint(o.display, "error"),
+                "location": {"path": o.display, "lines": {"begin": 1}},
+            })
+            continue
+        r = o.result
+        src_lines = r.original.split("\n")
+        for line, w in r.warnings:
+            issues.append({
+                "type": "issue", "check_name": "dockeropt-pragma", "description": w, "categories": ["Style"],
+                "severity": "minor", "fingerprint": fingerprint(o.display, "pragma", w),
+                "location": {"path": o.display, "lines": {"begin": line}},
+            })
+        for x in reported_changes(r):
+            c = x.change
+            line = max(c.line, 1)
+            text = src_lines[line - 1].strip() if line <= len(src_lines) else ""
+            desc = f"{c.rule_id} {c.title}" + (f" (not applied: {x.reason})" if x.reason else "")
+            issues.append({
+                "type": "issue",
+                "check_name": c.rule_id,
+                "description": desc,
+                "content": {"body": c.explanation},
+                "categories": [_CATEGORIES.get(c.rule_id[2:3], "Style")],
+                "severity": "minor" if c.fix is not None else "info",
+                "fingerprint": fingerprint(o.display, c.rule_id, c.title, text),
+                "location": {"path": o.display, "lines": {"begin": line}},
+            })
+    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"

@@ -2,27 +2,28 @@
 
 What the editor gets:
 
-* diagnostics on open, change and save, one per finding: the rule id as the
-  code, the title and the explanation as the message, *Warning* for findings
-  with a fix and *Information* for display-only notes; a document dockeropt
-  cannot load gets one *Error* diagnostic with the one-line reason;
-* code actions: a quick fix per finding (the exact edits of that finding's
-  fix against the text as it is, offered only when the fixed text passes the
-  pipeline's BuildKit guard), "Ignore DOxxx for this instruction" (adds a
-  ``# dockeropt ignore=DOxxx`` pragma line above the instruction, or extends
-  the pragma already there) and ``source.fixAll.dockeropt`` (the whole fix
-  loop, one edit replacing the document, offered only when it changes
-  something; resolved lazily when the client supports ``codeAction/resolve``,
-  otherwise computed when asked for with ``only`` or in idle time);
+* diagnostics on open, change and save: exactly the findings ``dockeropt check`` reports for the
+  same file and configuration (the whole fix loop runs, so changes found only after another fix,
+  like a slim base once a runtime stage exists, are there too), one per finding: the rule id as
+  the code, the title and the explanation as the message, *Warning* for findings with a fix and
+  *Information* for display-only notes; a pragma naming no rule is a *Warning* on its line; a
+  document dockeropt cannot load gets one *Error* diagnostic with the one-line reason;
+* code actions: a quick fix per finding with that finding's own edits against the text as it is
+  (``FixResult.fixes``; findings whose edits cannot be separated share one combined quick fix
+  that says so), including the files the fix creates or changes (``CreateFile`` plus edits, so
+  DO203's ``.dockerignore`` is created), offered only when the fixed text passes the pipeline's
+  BuildKit guard; "Ignore DOxxx for this instruction" (adds a ``# dockeropt ignore=DOxxx`` pragma
+  line above the instruction, or extends the pragma already there); ``source.fixAll.dockeropt``
+  (what ``dockeropt fix`` writes: one edit replacing the document, plus the other files);
 * hover over a finding: its explanation and the rule's ``dockeropt explain`` text.
 
-Each document version is analysed once (parse, passes) and every request for
-that version is answered from the cache. The build context of a ``file://``
-document is its folder; the configuration is the nearest ``.dockeropt.toml``
-or ``[tool.dockeropt]`` table, as on the command line.
+Each document version is analysed once and every request for that version is answered from the
+cache. The build context of a ``file://`` document is its folder; the configuration comes from
+the same loader as the command line (``dockeropt.settings.Loader``): the nearest
+``.dockeropt.toml`` or ``[tool.dockeropt]`` table, re-read for every new version.
 
-This module is imported by the CLI at startup, so pygls and lsprotocol (slow
-to import) are only imported when the server is built.
+This module is imported only by ``dockeropt lsp``; pygls and lsprotocol (slow to import) are
+imported when the server is built.
 """
 
 from __future__ import annotations
@@ -36,17 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-import typer
-
 if TYPE_CHECKING:
     from lsprotocol import types
     from pygls.lsp.server import LanguageServer
 
     from dockeropt.config import Config
-    from dockeropt.edits import Change
+    from dockeropt.edits import Change, Edit
+    from dockeropt.pipeline import FixResult
     from dockeropt.rules import Pass, PassContext
     from dockeropt.source import LineIndex
-    from dockeropt.syntax import Dockerfile, Instruction
+    from dockeropt.syntax import Dockerfile
 
 log = logging.getLogger("dockeropt.lsp")
 
@@ -54,7 +54,6 @@ SOURCE = "dockeropt"
 FIX_ALL_KIND = "source.fixAll.dockeropt"
 MAX_CHARS = 1 << 20  # as the command line: real Dockerfiles are a few KiB
 _LINE_IN_ERROR = re.compile(r"\bline (\d+)\b")
-_PRAGMA_LINE = re.compile(r"^(\s*#\s*dockeropt\s*:?\s*ignore\s*=\s*)([A-Za-z0-9_,\s]+?)(\s*)$", re.IGNORECASE)
 
 
 # ----------------------------------------------------------------------------- analysis
@@ -62,12 +61,13 @@ _PRAGMA_LINE = re.compile(r"^(\s*#\s*dockeropt\s*:?\s*ignore\s*=\s*)([A-Za-z0-9_
 
 @dataclass
 class Finding:
-    """One change of the current text, with its LSP range and diagnostic."""
+    """One finding of the current text (as ``dockeropt check`` reports it), with its LSP range and diagnostic."""
 
     change: Change
     range: types.Range
     diagnostic: types.Diagnostic
-    valid: bool | None = None  # does its fix keep the Dockerfile valid? (checked on demand)
+    applied: int | None = None  # index into FixResult.applied; None for a note
+    valid: bool | None = None  # does its quick fix keep the Dockerfile valid? (checked on demand)
 
 
 @dataclass
@@ -82,33 +82,33 @@ class Analysis:
     doc: Dockerfile | None = None
     ctx: PassContext | None = None
     passes: list[Pass] = field(default_factory=list)
+    result: FixResult | None = None
     findings: list[Finding] = field(default_factory=list)
     diagnostics: list[types.Diagnostic] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)
-    _fixed: str | None = None  # fix loop output, computed on demand
-    _fixed_done: bool = False
-
+    create_files: bool = True  # the client can create files (resource operations)
+    _first_round: list[Change] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fix_all_ready(self) -> bool:
-        return self._fixed_done and not self._lock.locked()
-
     def fixed_text(self) -> str | None:
-        """The fix loop's output for this version (None: unchanged or failed); thread-safe."""
-        with self._lock:
-            if self._fixed_done:
-                return self._fixed
-            self._fixed_done = True
-            if self.error is None and self.ctx is not None:
-                from dockeropt.pipeline import fix_text
+        """The fix loop's output for this version (None: unchanged or failed)."""
+        r = self.result
+        return r.fixed if r is not None and r.fixed != r.original else None
 
-                try:
-                    result = fix_text(self.text, self.ctx, self.passes)
-                    self._fixed = result.fixed if result.changed else None
-                except Exception as exc:  # never crash the server
-                    log.error("fix loop failed: %s", exc)
-                    self._fixed = None
-            return self._fixed
+    def first_round(self) -> list[Change]:
+        """The passes' changes on the text as it is (for fixes held back by the safety level); thread-safe."""
+        with self._lock:
+            if self._first_round is None:
+                found: list[Change] = []
+                if self.doc is not None and self.ctx is not None:
+                    from dockeropt.pipeline import run_passes
+
+                    try:
+                        found, _ = run_passes(self.doc, self.ctx, self.passes)
+                    except Exception as exc:  # never crash the server
+                        log.error("passes failed: %s", exc)
+                self._first_round = found
+            return self._first_round
 
 
 def _path_of(uri: str) -> Path | None:
@@ -138,10 +138,10 @@ def _line_range(lines: LineIndex, line: int) -> types.Range:
 
 
 def _config(path: Path | None) -> Config:
-    from dockeropt.settings import clear_cache, config_for
+    """The shared loader, reading the configuration files afresh (they may have changed)."""
+    from dockeropt.settings import Loader
 
-    clear_cache()  # configuration files may have changed since the last version
-    return config_for(path)
+    return Loader().config(path)
 
 
 def _message(ch: Change) -> str:
@@ -150,8 +150,19 @@ def _message(ch: Change) -> str:
     return f"{title}\n{expl}" if expl else title
 
 
+def _finding_range(a: Analysis, ch: Change) -> types.Range:
+    start, end = ch.range.start, ch.range.end
+    if end <= start:  # a change in text dockeropt inserted maps to a point: show its line
+        return _line_range(a.lines, a.lines.line_of(start))
+    end = min(end, len(a.text))
+    # up to the end of the instruction's text on its last line, not into the next line
+    while end > start and a.text[end - 1] in "\r\n":
+        end -= 1
+    return _lsp_range(a.lines, start, end)
+
+
 def analyse(uri: str, version: int | None, text: str, config: Config | None = None) -> Analysis:
-    """Analyse one document version. Never raises."""
+    """Analyse one document version: the same fix loop ``dockeropt check`` runs. Never raises."""
     from lsprotocol import types
 
     from dockeropt.source import LineIndex
@@ -173,9 +184,9 @@ def analyse(uri: str, version: int | None, text: str, config: Config | None = No
         return a
 
     try:
-        from dockeropt.context import BuildContext
-        from dockeropt.pipeline import InputError, load, run_passes
-        from dockeropt.rules import PassContext, selected_passes
+        from dockeropt.pipeline import InputError, fix_text, load
+        from dockeropt.rules import PassContext
+        from dockeropt.runner import make_context
         from dockeropt.settings import ConfigError
 
         if "\x00" in text:
@@ -187,21 +198,27 @@ def analyse(uri: str, version: int | None, text: str, config: Config | None = No
             cfg = config if config is not None else _config(path)
         except ConfigError as exc:
             return fail(str(exc))
+        from dockeropt.migrate import passes_for
+
+        passes = passes_for(cfg)
+        ctx = PassContext(config=cfg, path=path, context=make_context(path, None))
         try:
-            doc = load(text)
+            result = fix_text(text, ctx, passes)  # loads (validates) the text; ctx's overlay holds the fixed files
         except InputError as exc:
             return fail(str(exc))
-        ctx = PassContext(
-            config=cfg,
-            path=path,
-            context=BuildContext(path.parent, dockerfile=path) if path is not None else None,
-        )
-        passes = selected_passes(cfg)
-        ctx.enabled_rules = frozenset(p.id for p in passes)
-        changes, errors = run_passes(doc, ctx, passes)
-        a.doc, a.ctx, a.passes, a.internal_errors = doc, ctx, passes, errors
-        for ch in changes:
-            rng = _lsp_range(a.lines, ch.range.start, ch.range.end)
+        doc = load(text)  # BuildKit's verdict is memoised: this is our parser only
+        first_ctx = PassContext(config=cfg, path=path, context=make_context(path, None))
+        first_ctx.enabled_rules = frozenset(p.id for p in passes)
+        a.doc, a.ctx, a.passes, a.result, a.internal_errors = doc, first_ctx, passes, result, list(result.errors)
+        for line, msg in result.warnings:
+            a.diagnostics.append(types.Diagnostic(
+                range=_line_range(a.lines, line - 1), message=msg, severity=types.DiagnosticSeverity.Warning,
+                code="pragma", source=SOURCE,
+            ))
+        items: list[tuple[Change, int | None]] = [(c, i) for i, c in enumerate(result.applied)]
+        items += [(c, None) for c in result.notes]
+        for ch, index in sorted(items, key=lambda t: (t[0].line, t[0].rule_id)):
+            rng = _finding_range(a, ch)
             diag = types.Diagnostic(
                 range=rng,
                 message=_message(ch),
@@ -210,7 +227,7 @@ def analyse(uri: str, version: int | None, text: str, config: Config | None = No
                 source=SOURCE,
                 data={"rule": ch.rule_id, "safety": ch.safety_label},
             )
-            a.findings.append(Finding(ch, rng, diag))
+            a.findings.append(Finding(ch, rng, diag, index))
             a.diagnostics.append(diag)
     except RecursionError:
         return fail("input too deeply nested")
@@ -244,56 +261,114 @@ def _text_edit(a: Analysis, start: int, end: int, new: str) -> types.TextEdit:
     return types.TextEdit(range=_lsp_range(a.lines, start, end), new_text=new)
 
 
-def _workspace_edit(a: Analysis, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
+def _other_file_uri(a: Analysis, rel: str) -> str | None:
+    if a.ctx is None or a.ctx.context is None:
+        return None
+    from pygls.uris import from_fs_path
+
+    return from_fs_path(str(a.ctx.context.root / rel))
+
+
+def _workspace_edit(a: Analysis, edits: list[types.TextEdit], files: tuple[str, ...] = ()) -> types.WorkspaceEdit | None:
+    """The document's edits, plus the other files (created with ``CreateFile``, or replaced whole)."""
     from lsprotocol import types
 
-    if a.version is None:
+    from dockeropt.source import LineIndex
+
+    if not files and a.version is None:
         return types.WorkspaceEdit(changes={a.uri: edits})
-    return types.WorkspaceEdit(
-        document_changes=[
-            types.TextDocumentEdit(
-                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=a.uri, version=a.version),
-                edits=edits,  # type: ignore[arg-type]
-            )
-        ]
-    )
+    ops: list[Any] = []
+    if edits:
+        ops.append(types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=a.uri, version=a.version),
+            edits=edits,  # type: ignore[arg-type]
+        ))
+    result = a.result
+    for rel in files:
+        if result is None or rel not in result.files:
+            continue
+        old, new = result.files[rel]
+        uri = _other_file_uri(a, rel)
+        if uri is None:
+            return None
+        doc_id = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None)
+        if old is None:
+            if not a.create_files:
+                return None  # the client cannot create files: no half a fix
+            ops.append(types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True)))
+            ops.append(types.TextDocumentEdit(text_document=doc_id, edits=[
+                types.TextEdit(range=types.Range(types.Position(0, 0), types.Position(0, 0)), new_text=new)]))
+        else:
+            li = LineIndex(old)
+            el, ec = li.utf16_position(len(old))
+            ops.append(types.TextDocumentEdit(text_document=doc_id, edits=[
+                types.TextEdit(range=types.Range(types.Position(0, 0), types.Position(el, ec)), new_text=new)]))
+    return types.WorkspaceEdit(document_changes=ops)
+
+
+@dataclass(frozen=True)
+class _Fix:
+    title_rules: tuple[str, ...]  # the rules whose edits this is
+    title: str
+    edits: tuple[Edit, ...]
+    files: tuple[str, ...]
+    safety: Any
+
+
+def _fix_of(a: Analysis, f: Finding) -> _Fix | None:
+    """The finding's own edits against the document (or the combined fix holding them)."""
+    from dockeropt.edits import Safety
+
+    r = a.result
+    ch = f.change
+    if r is None or ch.fix is None:
+        return None
+    if f.applied is None:
+        # a fix held back (safety level, a pragma): the passes' own edits on the text as it is
+        for c in a.first_round():
+            if c.fix is not None and (c.rule_id, c.title, c.explanation) == (ch.rule_id, ch.title, ch.explanation):
+                return _Fix((c.rule_id,), c.title, c.fix.edits, tuple(fc.path for fc in c.fix.files), c.fix.safety)
+        return None
+    fx = r.fixes[f.applied]
+    index = f.applied
+    if not fx.edits and not fx.files and fx.carried_by:
+        index = fx.carried_by[0]
+        fx = r.fixes[index]
+    carrier = r.applied[index]
+    if not fx.edits and not fx.files:
+        return None
+    rules = (carrier.rule_id, *fx.combined)
+    safety = min((r.applied[i].fix.safety for i in range(len(r.applied))  # type: ignore[union-attr]
+                  if r.applied[i].rule_id in rules and r.applied[i].fix is not None), default=Safety.SAFE)
+    return _Fix(rules, carrier.title, fx.edits, fx.files, safety)
 
 
 def _fix_is_valid(a: Analysis, f: Finding) -> bool:
-    """The pipeline's guard (see ``pipeline._valid``) for one quick fix: the fixed text
-    parses with BuildKit and keeps every instruction the fix does not touch.
-
-    The parse of the current text is shared by all fixes of a version.
-    """
+    """The pipeline's guard for one quick fix: the fixed text parses with BuildKit and keeps every
+    instruction the fix does not touch (BuildKit parses are memoised there)."""
     if f.valid is None:
         f.valid = False
         try:
-            f.valid = _check_fix(a, f)
+            fix = _fix_of(a, f)
+            if fix is not None:
+                from dockeropt.edits import apply_edits
+                from dockeropt.pipeline import fix_is_sound
+
+                f.valid = not fix.edits or fix_is_sound(a.text, apply_edits(a.text, fix.edits), fix.edits)
         except Exception as exc:
             log.error("fix guard failed for %s: %s", f.change.rule_id, exc)
     return f.valid
-
-
-def _check_fix(a: Analysis, f: Finding) -> bool:
-    """The pipeline's own guard for this one fix (BuildKit parses are memoised there)."""
-    from dockeropt.edits import apply_edits
-    from dockeropt.pipeline import fix_is_sound
-
-    fix = f.change.fix
-    assert fix is not None
-    return fix_is_sound(a.text, apply_edits(a.text, fix.edits), fix.edits)
 
 
 WARM_UP_DELAY = 0.3  # seconds of quiet after a change before preparing answers
 
 
 async def warm_up(a: Analysis, still_current: Any, fix_all: bool, near_line: int | None = None) -> None:
-    """Prepare a fresh analysis's answers in idle time so code actions come from the cache.
+    """Check every quick fix in idle time, nearest to the last edit first, so code actions come from the cache.
 
-    Waits for the user to stop typing (a newer version cancels the work), then
-    checks every fix, nearest to the last edit first, one at a time, yielding to
-    pending requests in between; with ``fix_all`` (clients that cannot resolve
-    code actions lazily) it also runs the fix loop, in a worker thread.
+    Waits for the user to stop typing (a newer version cancels the work) and yields to pending
+    requests between fixes; the edits of fixes held back (safety level) are computed first, in a
+    worker thread.
     """
     import asyncio
 
@@ -301,14 +376,17 @@ async def warm_up(a: Analysis, still_current: Any, fix_all: bool, near_line: int
     order = list(a.findings)
     if near_line is not None:
         order.sort(key=lambda f: abs(f.range.start.line - near_line))
+    if any(f.applied is None and f.change.fix is not None for f in order):
+        await asyncio.sleep(0)
+        if not still_current(a):
+            return
+        await asyncio.get_running_loop().run_in_executor(None, a.first_round)  # fixes held back: their edits
     for f in order:
         await asyncio.sleep(0)
         if not still_current(a):
             return
         if f.change.fix is not None and f.valid is None:
             _fix_is_valid(a, f)
-    if fix_all and a.error is None and still_current(a):
-        await asyncio.get_running_loop().run_in_executor(None, a.fixed_text)
 
 
 def quick_fix(a: Analysis, f: Finding) -> types.CodeAction | None:
@@ -316,36 +394,40 @@ def quick_fix(a: Analysis, f: Finding) -> types.CodeAction | None:
 
     from dockeropt.edits import Safety
 
-    fix = f.change.fix
+    fix = _fix_of(a, f)
     if fix is None or not _fix_is_valid(a, f):
         return None
-    edits = [_text_edit(a, e.range.start, e.range.end, e.text) for e in fix.edits]
+    edit = _workspace_edit(a, [_text_edit(a, e.range.start, e.range.end, e.text) for e in fix.edits], fix.files)
+    if edit is None:
+        return None
     label = {Safety.SAFE: "", Safety.REVIEW: " (review)", Safety.UNSAFE: " (unsafe: needs your decision)"}[fix.safety]
+    if len(fix.title_rules) > 1:
+        title = f"{'+'.join(fix.title_rules)}: {fix.title} (one fix: their edits cannot be separated){label}"
+    else:
+        title = f"{fix.title_rules[0]}: {fix.title}{label}"
+    files = [rel for rel in fix.files if a.result is not None and a.result.files.get(rel, (None, ""))[0] is None]
+    if files:
+        title += f" (creates {', '.join(files)})"
     return types.CodeAction(
-        title=f"{f.change.rule_id}: {f.change.title}{label}",
+        title=title,
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[f.diagnostic],
-        is_preferred=fix.safety == Safety.SAFE,
-        edit=_workspace_edit(a, edits),
+        is_preferred=fix.safety == Safety.SAFE and len(fix.title_rules) == 1,
+        edit=edit,
     )
-
-
-def _instruction_at(doc: Dockerfile, offset: int) -> Instruction | None:
-    for ins in doc.instructions:
-        if ins.full_range.start <= offset < max(ins.full_range.end, ins.full_range.start + 1):
-            return ins
-    return None
 
 
 def ignore_action(a: Analysis, f: Finding) -> types.CodeAction | None:
     """Insert ``# dockeropt ignore=DOxxx`` above the instruction (or extend the pragma already there)."""
     from lsprotocol import types
 
+    from dockeropt.pragmas import instruction_at, pragma_edit_parts
+
     doc = a.doc
     if doc is None:
         return None
     rid = f.change.rule_id
-    ins = _instruction_at(doc, f.change.range.start)
+    ins = instruction_at(doc, f.change.range.start)
     if ins is None:
         return None
     line_start = a.lines.line_starts[a.lines.line_of(ins.range.start)]
@@ -354,28 +436,35 @@ def ignore_action(a: Analysis, f: Finding) -> types.CodeAction | None:
     if ins.leading_trivia and ins.leading_trivia[-1].kind == "comment":
         t = ins.leading_trivia[-1]
         body = t.text.rstrip("\r\n")
-        m = _PRAGMA_LINE.match(body)
-        if m and t.range.end == line_start:
-            ids = [x.strip() for x in m.group(2).replace(" ", ",").split(",") if x.strip()]
-            new_body = m.group(1) + ",".join([*ids, rid]) + m.group(3)
+        parts = pragma_edit_parts(body)
+        if parts is not None and t.range.end == line_start:
+            head, ids, tail = parts
+            new_body = head + ",".join([*ids, rid]) + tail
             edit = _text_edit(a, t.range.start, t.range.start + len(body), new_body)
     if edit is None:
         line = a.text[line_start : ins.range.end]
         indent = line[: len(line) - len(line.lstrip(" \t"))]
         edit = _text_edit(a, line_start, line_start, f"{indent}# dockeropt ignore={rid}{doc.newline}")
+    ws = _workspace_edit(a, [edit])
     return types.CodeAction(
         title=f"Ignore {rid} for this instruction",
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[f.diagnostic],
-        edit=_workspace_edit(a, [edit]),
+        edit=ws,
     )
 
 
 def fix_all_edit(a: Analysis) -> types.WorkspaceEdit | None:
-    fixed = a.fixed_text()
-    if fixed is None:
+    """What ``dockeropt fix`` writes: the document replaced whole, plus the files the fixes create or change."""
+    r = a.result
+    if r is None or not r.changed:
         return None
-    return _workspace_edit(a, [_text_edit(a, 0, len(a.text), fixed)])
+    edits = [_text_edit(a, 0, len(a.text), r.fixed)] if r.fixed != r.original else []
+    files = tuple(rel for rel, (old, new) in sorted(r.files.items()) if old != new)
+    ws = _workspace_edit(a, edits, files)
+    if ws is None and edits:  # the client cannot create files: at least the Dockerfile
+        ws = _workspace_edit(a, edits)
+    return ws
 
 
 def code_actions(
@@ -392,21 +481,23 @@ def code_actions(
             for f in a.findings
             if _touches(f.range, rng) or (f.change.rule_id, f.range.start.line, f.range.start.character) in asked
         ]
+        seen: set[str] = set()
         for f in hits:
             action = quick_fix(a, f)
-            if action is not None:
+            if action is not None and action.title not in seen:
+                seen.add(action.title)
                 out.append(action)
         for f in hits:
             action = ignore_action(a, f)
-            if action is not None:
+            if action is not None and action.title not in seen:
+                seen.add(action.title)
                 out.append(action)
-    if a.error is None and any(f.change.fix for f in a.findings) and _kind_wanted(FIX_ALL_KIND, only):
+    r = a.result
+    if a.error is None and r is not None and r.changed and _kind_wanted(FIX_ALL_KIND, only):
         action = types.CodeAction(title="dockeropt: fix all", kind=FIX_ALL_KIND)
         if lazy_fix_all:
             action.data = {"uri": a.uri, "version": a.version}
             out.append(action)
-        elif not only and not a.fix_all_ready():
-            pass  # the light bulb must stay fast: offered once the idle warm-up has run the fix loop
         else:
             edit = fix_all_edit(a)
             if edit is not None:
@@ -447,11 +538,13 @@ class Documents:
 
     def __init__(self) -> None:
         self._by_uri: dict[str, Analysis] = {}
+        self.create_files = True
 
     def get(self, uri: str, version: int | None, text: str) -> Analysis:
         a = self._by_uri.get(uri)
         if a is None or a.version != version or a.text != text:
             a = analyse(uri, version, text)
+            a.create_files = self.create_files
             self._by_uri[uri] = a
         return a
 
@@ -476,7 +569,17 @@ def build_server() -> LanguageServer:
 
     def current(ls: LanguageServer, uri: str) -> Analysis:
         d = ls.workspace.get_text_document(uri)
+        docs.create_files = supports_create(ls)
         return docs.get(uri, d.version, d.source)
+
+    def supports_create(ls: LanguageServer) -> bool:
+        """Can the client apply ``CreateFile`` in a workspace edit? (DO203 creates .dockerignore.)"""
+        try:
+            we = ls.client_capabilities.workspace.workspace_edit  # type: ignore[union-attr]
+            ops = [str(getattr(o, "value", o)) for o in (we.resource_operations or [])] if we else []
+            return bool(we and we.document_changes and "create" in ops)
+        except Exception:
+            return False
 
     def publish(ls: LanguageServer, uri: str, near_line: int | None = None) -> None:
         try:
@@ -576,15 +679,10 @@ def build_server() -> LanguageServer:
     return server
 
 
-def lsp_command(
-    stdio: bool = typer.Option(True, "--stdio", help="Talk LSP over standard input/output (the only transport)."),
-) -> None:
+def lsp_command() -> None:
     """Run the language server (LSP over stdio) for editors."""
     logging.basicConfig(level=logging.WARNING, format="dockeropt-lsp: %(levelname)s %(message)s")
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must not corrupt the LSP stream
     build_server().start_io(stdin, stdout)
 
-
-def register(app: typer.Typer) -> None:
-    app.command("lsp")(lsp_command)

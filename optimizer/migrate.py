@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +24,9 @@ _NOT_DOCKERFILE_SUFFIXES = (".dockerignore", ".containerignore", ".orig", ".rej"
 
 
 def is_dockerfile_name(name: str) -> bool:
-    """``Dockerfile``, ``Dockerfile.*``, ``*.Dockerfile``, ``Containerfile`` (and ``Containerfile.*``)."""
-    if name in ("Dockerfile", "Containerfile"):
+    """``Dockerfile``, ``Dockerfile.*``, ``*.Dockerfile``, ``Containerfile`` (and ``Containerfile.*``),
+    and the lower-case ``dockerfile``, ``containerfile`` and ``*.dockerfile``."""
+    if name in ("Dockerfile", "Containerfile", "dockerfile", "containerfile"):
         return True
     if name.endswith(_NOT_DOCKERFILE_SUFFIXES) or name.startswith("."):
         return False
@@ -44,11 +43,34 @@ class Discovery:
     files: list[Path] = field(default_factory=list)
     origins: list[int] = field(default_factory=list)  # index into the ``paths`` argument, per file
     errors: list[tuple[str, str]] = field(default_factory=list)  # (display, one-line reason)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # folders that could not be searched
     searched_dirs: int = 0
 
 
-def _git_files(folder: Path) -> list[str] | None:
-    """Paths (relative to ``folder``) git would not ignore, or None outside a work tree."""
+def _is_dir(p: Path) -> bool:
+    try:
+        return p.is_dir()
+    except OSError:  # a path below a folder we may not enter
+        return False
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except OSError:
+        return False
+
+
+_UNREADABLE = "cannot read this folder ({}); Dockerfiles in it were not searched"
+
+
+def _git_files(folder: Path, warnings: list[tuple[str, str]] | None = None) -> list[str] | None:
+    """Paths (relative to ``folder``) git would not ignore, or None outside a work tree.
+
+    Folders git could not open are added to ``warnings`` (git skips them too).
+    """
+    import subprocess  # only for folders: a named file starts no git
+
     try:
         proc = subprocess.run(
             ["git", "-C", str(folder), "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
@@ -59,10 +81,19 @@ def _git_files(folder: Path) -> list[str] | None:
         return None
     if proc.returncode != 0:
         return None
+    if warnings is not None:
+        import re
+
+        for line in proc.stderr.decode("utf-8", "replace").splitlines():
+            m = re.match(r"warning: could not open directory '(.*)': (.*)$", line)
+            if m:
+                from dockeropt.report import display_path
+
+                warnings.append((display_path(folder / m.group(1).rstrip("/")), _UNREADABLE.format(m.group(2))))
     return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
 
 
-def _walk_files(folder: Path) -> list[str]:
+def _walk_files(folder: Path, warnings: list[tuple[str, str]] | None = None) -> list[str]:
     """Fallback outside git: walk, reading every ``.gitignore`` on the way (gitignore semantics).
 
     ``.gitignore`` files in the folders above ``folder`` apply too (up to a
@@ -76,17 +107,17 @@ def _walk_files(folder: Path) -> list[str]:
 
     def read_spec(d: Path) -> pathspec.PathSpec | None:
         gi = d / ".gitignore"
-        if not gi.is_file():
-            return None
         try:
+            if not gi.is_file():
+                return None
             return pathspec.GitIgnoreSpec.from_lines(gi.read_text(encoding="utf-8", errors="replace").splitlines())
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # unreadable: a folder we may not enter, a .gitignore we may not read
             return None
 
     top = Path(os.path.abspath(folder))
     prefix = ""
     anc = top
-    while anc.parent != anc and not (anc / ".git").exists():
+    while anc.parent != anc and not _exists(anc / ".git"):
         prefix = f"{anc.name}/{prefix}"
         anc = anc.parent
         spec = read_spec(anc)
@@ -113,7 +144,11 @@ def _walk_files(folder: Path) -> list[str]:
             specs.append(("-" + (rel_dir + "/" if rel_dir else ""), spec))
         try:
             entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            if warnings is not None:
+                from dockeropt.report import display_path
+
+                warnings.append((display_path(abs_dir), _UNREADABLE.format(exc.strerror or exc)))
             entries = []
         for e in entries:
             rel = f"{rel_dir}/{e.name}" if rel_dir else e.name
@@ -132,6 +167,13 @@ def _walk_files(folder: Path) -> list[str]:
 
     walk("")
     return out
+
+
+def _exists(p: Path) -> bool:
+    try:
+        return p.exists()
+    except OSError:
+        return False
 
 
 def discover(paths: Sequence[str], *, exclude: Callable[[Path], bool] | None = None) -> Discovery:
@@ -156,20 +198,20 @@ def discover(paths: Sequence[str], *, exclude: Callable[[Path], bool] | None = N
         if raw == "-":
             continue
         p = Path(raw)
-        if not p.is_dir():
+        if not _is_dir(p):
             add(p, arg)  # files, and missing paths (reported as errors when read)
             continue
         d.searched_dirs += 1
-        rels = _git_files(p)
+        rels = _git_files(p, d.warnings)
         if rels is None:
-            rels = _walk_files(p)
+            rels = _walk_files(p, d.warnings)
         found = []
         for rel in rels:
             name = rel.rsplit("/", 1)[-1]
             if not is_dockerfile_name(name):
                 continue
             fp = p / rel if raw not in (".", "./") else Path(rel)
-            if not fp.is_file():  # deleted but still in the index; a submodule; a dangling link
+            if not _is_file(fp):  # deleted but still in the index; a submodule; a dangling link
                 continue
             if exclude is not None and exclude(fp):
                 continue
@@ -197,7 +239,7 @@ class Job:
 _PASS_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...]], list] = {}
 
 
-def _passes_for(config: Config) -> list:
+def passes_for(config: Config) -> list:
     from dockeropt.rules import selected_passes
 
     key = (tuple(config.select), tuple(config.ignore))
@@ -217,7 +259,7 @@ def run_job(job: Job) -> FileOutcome:
             display=job.display,
             context_dir=Path(job.context_dir) if job.context_dir else None,
             write=job.write,
-            passes=_passes_for(job.config),
+            passes=passes_for(job.config),
         )
     except Exception as exc:  # never lose the batch to one file
         return FileOutcome(Path(job.path), job.display, error=f"internal error: {type(exc).__name__}: {exc}")
@@ -243,6 +285,9 @@ def _preload_modules() -> list[str]:
             "dockeropt.context"]
     mods += [f"{pkg.__name__}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
     return mods
+
+
+_passes_for = passes_for  # the old name
 
 
 def run_all(
@@ -491,6 +536,8 @@ def write_report(path: Path, data: dict) -> None:
     from dockeropt.runner import atomic_write
 
     if path.suffix.lower() == ".json":
+        import json
+
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
         text = report_markdown(data)

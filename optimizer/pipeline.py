@@ -15,14 +15,18 @@ Guarantees:
 from __future__ import annotations
 
 import collections
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from dockeropt.edits import Change, Edit, OffsetMap, Safety, apply_edits, select_fixes
-from dockeropt.rules import Pass, PassContext, read_pragmas, selected_passes
-from dockeropt.source import LineIndex
+from dockeropt.pragmas import Pragmas, read_pragmas
+from dockeropt.rules import Pass, PassContext, selected_passes
+from dockeropt.source import LineIndex, TextRange
 from dockeropt.syntax import Dockerfile, ParseError, parse
+
+if TYPE_CHECKING:
+    from dockeropt.attribution import ChangeFix, Tracker
 
 
 class InputError(ValueError):
@@ -33,9 +37,11 @@ class InputError(ValueError):
 class FixResult:
     original: str
     fixed: str
-    applied: list[Change] = field(default_factory=list)  # lines refer to the original text
-    notes: list[Change] = field(default_factory=list)  # display-only findings and fixes held back by safety
+    applied: list[Change] = field(default_factory=list)  # distinct changes made; lines and ranges in the original
+    notes: list[Change] = field(default_factory=list)  # about the final text: display-only findings, fixes held back
     errors: list[str] = field(default_factory=list)  # internal errors: a pass crashed or a fix was dropped
+    warnings: list[tuple[int, str]] = field(default_factory=list)  # about the input: (line, message), e.g. pragmas
+    fixes: list[ChangeFix] = field(default_factory=list)  # per applied change: its own edits against the original
     files: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # other files: path -> (old, new)
     converged: bool = True
     nonconverged_rules: list[str] = field(default_factory=list)
@@ -126,8 +132,15 @@ def _fix_key(ch: Change) -> tuple[str, tuple[tuple[int, int, str], ...]]:
     return ch.rule_id, tuple((e.range.start, e.range.end, e.text) for e in ch.fix.edits)
 
 
-def run_passes(doc: Dockerfile, ctx: PassContext, passes: Sequence[Pass]) -> tuple[list[Change], list[str]]:
-    """All changes the passes propose for ``doc`` (pragmas applied), plus crash reports."""
+def run_passes(
+    doc: Dockerfile, ctx: PassContext, passes: Sequence[Pass], held: list[Change] | None = None
+) -> tuple[list[Change], list[str]]:
+    """All changes the passes propose for ``doc`` (pragmas applied), plus crash reports.
+
+    A fix that would move or delete a ``# dockeropt`` pragma line is not offered: with ``held``
+    given, such changes go there (with the reason in ``Change.notes``), otherwise they are
+    returned as they are.
+    """
     pragmas = read_pragmas(doc)
     changes: list[Change] = []
     errors: list[str] = []
@@ -137,14 +150,56 @@ def run_passes(doc: Dockerfile, ctx: PassContext, passes: Sequence[Pass]) -> tup
         try:
             found = list(p.check(doc, ctx))
         except Exception as exc:  # a pass bug must never lose the user's file
+            import traceback
+
             tb = traceback.extract_tb(exc.__traceback__)[-1]
             errors.append(f"internal error in {p.id} {p.name}: {type(exc).__name__}: {exc} ({tb.filename.rsplit('/', 1)[-1]}:{tb.lineno})")
             continue
         for ch in found:
             if pragmas.suppresses(ch, doc):
                 continue
-            changes.append(replace(ch, line=doc.lines.line_of(ch.range.start) + 1))
+            ch = replace(ch, line=doc.lines.line_of(ch.range.start) + 1)
+            if ch.fix is not None and pragmas.lines:
+                ch = _keep_pragmas_in_place(ch, doc, pragmas)
+                if held is not None and ch.notes and ch.notes[-1].startswith(_PRAGMA_HOLD):
+                    held.append(ch)
+                    continue
+            changes.append(ch)
     return changes, errors
+
+
+_PRAGMA_HOLD = "its fix would move"
+
+
+def _keep_pragmas_in_place(ch: Change, doc: Dockerfile, pragmas: Pragmas) -> Change:
+    """Insertions right below a pragma go above it; a fix that still moves a pragma is marked held."""
+    assert ch.fix is not None
+    edits = pragmas.keep_attached(ch.fix.edits, doc)
+    if edits != ch.fix.edits:
+        try:
+            ch = replace(ch, fix=replace(ch.fix, edits=edits))
+        except ValueError:
+            pass
+    assert ch.fix is not None
+    moved = pragmas.fix_moves_pragma(doc.text, ch.fix.edits, doc)
+    if moved is not None:
+        reason = f"{_PRAGMA_HOLD} or delete the pragma `{moved.text.strip()}`, which stays where it was written"
+        ch = replace(ch, notes=(*ch.notes, reason))
+    return ch
+
+
+def _dedupe(changes: Sequence[Change]) -> tuple[list[Change], list[int]]:
+    """One entry per distinct change as the user sees it (rule, line, title, explanation); index map."""
+    out: list[Change] = []
+    index: dict[tuple[str, int, str, str], int] = {}
+    where: list[int] = []
+    for c in changes:
+        key = (c.rule_id, c.line, c.title, c.explanation)
+        if key not in index:
+            index[key] = len(out)
+            out.append(c)
+        where.append(index[key])
+    return out, where
 
 
 def _stages_of(doc: Dockerfile, ch: Change) -> set[int]:
@@ -191,7 +246,22 @@ def hold_dependents(
 
 
 def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] | None = None) -> FixResult:
-    """Fix ``text`` to a fixpoint. Raises :class:`InputError` for input it cannot handle."""
+    """Fix ``text`` to a fixpoint. Raises :class:`InputError` for input it cannot handle.
+
+    What the result reports:
+
+    * ``applied``: every distinct change made, with lines (and ranges) in the original text;
+      a change made twice in the same words at the same original line (on two stages, say)
+      is reported once;
+    * ``fixes``: per applied change, its own edits against the original text
+      (:mod:`dockeropt.attribution`); changes whose edits cannot be separated share one;
+    * ``notes``: what the passes still say about the FINAL text (display-only findings and
+      fixes held back), so a note an earlier round made stale is never reported;
+    * line numbers quoted in titles and explanations refer to the original file; a line that
+      exists only in the output is not quoted by number.
+    """
+    from dockeropt.attribution import ChangeFix, Tracker, cite_original_lines
+
     ctx = ctx or PassContext()
     first_doc: Dockerfile | None = load(text)
     if passes is None:
@@ -200,9 +270,14 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
     result = FixResult(original=text, fixed=text)
     maps: list[OffsetMap] = []
     banned: set[tuple[str, tuple[tuple[int, int, str], ...]]] = set()
-    seen_notes: set[tuple[str, str]] = set()
     current = text
     min_safety = ctx.config.min_safety
+    tracker = Tracker(text)
+    raw: list[Change] = []  # every applied change, lines in the original
+    raw_round: list[int] = []
+    raw_files: list[tuple[str, ...]] = []
+    raw_edits: list[tuple[Edit, ...]] = []  # each applied change's edits, against the text of its round
+    final_notes: list[Change] = []
 
     def to_original(offset: int) -> int:
         for m in reversed(maps):
@@ -211,36 +286,44 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
 
     orig_lines = LineIndex(text)
 
-    def in_original(ch: Change) -> Change:
-        return replace(ch, line=orig_lines.line_of(to_original(ch.range.start)) + 1)
+    def in_original(ch: Change, doc: Dockerfile) -> Change:
+        start = to_original(ch.range.start)
+        end = max(start, to_original(ch.range.end)) if ch.range.end > ch.range.start else start
+        title, expl = ch.title, ch.explanation
+        if maps and ("line" in title or "line" in expl):
+            cite = lambda s: cite_original_lines(  # noqa: E731
+                s, doc.lines.line_starts, doc.text, tracker.origin, lambda o: orig_lines.line_of(o) + 1)
+            title, expl = cite(title), cite(expl)
+        return replace(ch, line=orig_lines.line_of(start) + 1, range=TextRange(start, end), title=title,
+                       explanation=expl)
 
     for iteration in range(ctx.config.max_iterations + 1):
         doc = first_doc if first_doc is not None else parse(current)
+        if first_doc is not None:
+            result.warnings = list(read_pragmas(doc).warnings)
         first_doc = None
-        changes, errors = run_passes(doc, ctx, passes)
+        pragma_held: list[Change] = []
+        changes, errors = run_passes(doc, ctx, passes, pragma_held)
         result.errors.extend(e for e in errors if e not in result.errors)
         everything = changes
-        changes, held = hold_dependents(doc, changes, passes, min_safety, banned)
+        changes, waiting = hold_dependents(doc, changes, passes, min_safety, banned)
         candidates = [c for c in changes if c.fix is not None and _fix_key(c) not in banned]
         applied, _deferred = select_fixes(candidates, min_safety)
-        if not applied and held:
+        if not applied and waiting:
             # what the held passes waited for cannot be applied after all: let them go ahead
             changes = everything
             candidates = [c for c in changes if c.fix is not None and _fix_key(c) not in banned]
             applied, _deferred = select_fixes(candidates, min_safety)
-        for ch in changes:
-            if ch.fix is None or ch.fix.safety < min_safety:
-                key = (ch.rule_id, ch.title)
-                if key not in seen_notes:
-                    seen_notes.add(key)
-                    result.notes.append(in_original(ch))
+        notes_now = [c for c in changes if c.fix is None or c.fix.safety < min_safety] + pragma_held
         if not applied:
             result.iterations = iteration
+            final_notes = [in_original(c, doc) for c in notes_now]
             break
         if iteration == ctx.config.max_iterations:
             result.converged = False
             result.nonconverged_rules = sorted({c.rule_id for c in applied})
             result.iterations = iteration
+            final_notes = [in_original(c, doc) for c in notes_now]
             break
         edits = [e for c in applied for e in c.fix.edits]  # type: ignore[union-attr]
         new = apply_edits(current, edits)
@@ -266,16 +349,68 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
             applied = good
             if not applied:
                 continue
+        round_ids: list[tuple[int, tuple]] = []
         for c in applied:
-            for fc in c.fix.files:  # type: ignore[union-attr]
+            assert c.fix is not None
+            round_ids.append((len(raw), c.fix.edits))
+            raw.append(in_original(c, doc))
+            raw_round.append(iteration)
+            raw_files.append(tuple(fc.path for fc in c.fix.files))
+            raw_edits.append(c.fix.edits)
+            for fc in c.fix.files:
                 old_text = result.files[fc.path][0] if fc.path in result.files else (
                     None if fc.created or ctx.context is None else ctx.context.read_raw(fc.path)
                 )
                 result.files[fc.path] = (old_text, fc.text)
                 if ctx.context is not None:
                     ctx.context.set_overlay(fc.path, fc.text)
-        result.applied.extend(in_original(c) for c in applied)
+        tracker.apply(current, round_ids, new)
         maps.append(OffsetMap(edits, current))
         current = new
     result.fixed = current
+    result.applied, where = _dedupe(raw)
+    result.notes, _ = _dedupe(final_notes)
+    result.fixes = _reported_fixes(result.applied, where, raw_round, raw_files, raw_edits, tracker, current, ChangeFix)
     return result
+
+
+def _reported_fixes(applied: list[Change], where: list[int], rounds: list[int], files: list[tuple[str, ...]],
+                    raw_edits: list[tuple[Edit, ...]], tracker: Tracker, fixed: str,
+                    make: type[ChangeFix]) -> list[ChangeFix]:
+    """Each reported change's own edits against the original (see dockeropt.attribution)."""
+    by_path: dict[str, list[int]] = {}
+    for cid, paths in enumerate(files):
+        for path in paths:
+            by_path.setdefault(path, []).append(cid)
+    for ids in by_path.values():
+        tracker.entangle(ids)
+    edits: list[list[Edit]] = [[] for _ in applied]
+    paths: list[set[str]] = [set() for _ in applied]
+    combined: list[set[str]] = [set() for _ in applied]
+    carried_by: list[set[int]] = [set() for _ in applied]
+    first_round = [min((rounds[c] for c in range(len(where)) if where[c] == j), default=0) for j in range(len(applied))]
+    groups = tracker.groups(fixed)
+    for gi, g in enumerate(groups):
+        # the earliest change carries the group: the later ones edited the text it inserted
+        reported = sorted({where[m] for m in g.members},
+                          key=lambda j: (first_round[j], applied[j].line, applied[j].rule_id, j))
+        carrier = reported[0]
+        own: tuple[Edit, ...] = g.edits
+        if tracker.ok and all(rounds[m] == 0 for m in g.members):
+            # made on the text as it is: the pass's own edits are exact (and read better than a diff),
+            # unless they reach into another group's edits
+            exact = tuple(e for m in g.members for e in raw_edits[m])
+            others = [e for h, other in enumerate(groups) if h != gi for e in other.edits]
+            if not any(e.range.overlaps(o.range) or e.range.start == o.range.start for e in exact for o in others):
+                own = exact
+        edits[carrier].extend(own)
+        for m in g.members:
+            paths[carrier].update(files[m])
+        for j in reported[1:]:
+            combined[carrier].add(applied[j].rule_id)
+            carried_by[j].add(carrier)
+    return [
+        make(tuple(sorted(edits[j], key=lambda e: (e.range.start, e.range.end))), tuple(sorted(paths[j])),
+             tuple(sorted(combined[j] - {applied[j].rule_id})), tuple(sorted(carried_by[j] - {j})), first_round[j])
+        for j in range(len(applied))
+    ]

@@ -55,8 +55,12 @@ def split_lines(text: str) -> list[str]:
     return out
 
 
-def wrap_explanation(text: str, width: int = 96, indent: str = "    ") -> list[str]:
+DEFAULT_WIDTH = 96  # explanation wrapping when the output is not a terminal (stable for goldens and logs)
+
+
+def wrap_explanation(text: str, width: int = DEFAULT_WIDTH, indent: str = "    ") -> list[str]:
     lines: list[str] = []
+    width = max(width, len(indent) + 20)
     for para in text.strip().split("\n"):
         if not para.strip():
             continue
@@ -64,23 +68,51 @@ def wrap_explanation(text: str, width: int = 96, indent: str = "    ") -> list[s
     return lines
 
 
-def change_block(path: str, ch: Change) -> str:
-    head = f"{path}:{ch.line} {ch.rule_id} {ch.rule_name} ({ch.safety_label}): {ch.title}"
-    return "\n".join([head, *wrap_explanation(ch.explanation)]) + "\n"
+def not_applied_reason(ch: Change) -> str | None:
+    """Why a note with a fix was not applied (None for display-only notes)."""
+    if ch.fix is None:
+        return None
+    if ch.notes:
+        return ch.notes[-1]
+    if ch.fix.safety == Safety.UNSAFE:
+        return "unsafe fix; pass --unsafe-fixes to apply it"
+    return f"{ch.fix.safety.label} fix held back by --safe-only"
 
 
-def explanations(path: str, applied: Iterable[Change], notes: Iterable[Change]) -> str:
+def change_head(path: str, ch: Change) -> str:
+    return f"{path}:{ch.line} {ch.rule_id} {ch.rule_name} ({ch.safety_label}): {ch.title}"
+
+
+def change_block(path: str, ch: Change, width: int = DEFAULT_WIDTH) -> str:
+    return "\n".join([change_head(path, ch), *wrap_explanation(ch.explanation, width)]) + "\n"
+
+
+def note_block(path: str, ch: Change, width: int = DEFAULT_WIDTH) -> str:
+    block = change_block(path, ch, width)
+    reason = not_applied_reason(ch)
+    if reason is not None:
+        block += "\n".join(wrap_explanation(f"(not applied: {reason})", width)) + "\n"
+    return block
+
+
+def ordered(changes: Iterable[Change]) -> list[Change]:
+    return sorted(changes, key=lambda c: (c.line, c.rule_id))
+
+
+def explanations(path: str, applied: Iterable[Change], notes: Iterable[Change], width: int = DEFAULT_WIDTH) -> str:
+    """One block per applied change, then one per note; a block is never printed twice."""
     out: list[str] = []
-    for ch in sorted(applied, key=lambda c: (c.line, c.rule_id)):
-        out.append(change_block(path, ch))
-    for ch in sorted(notes, key=lambda c: (c.line, c.rule_id)):
-        block = change_block(path, ch)
-        if ch.fix is not None:
-            if ch.fix.safety == Safety.UNSAFE:
-                block += "    (not applied: unsafe fix; pass --unsafe-fixes to apply it)\n"
-            else:
-                block += f"    (not applied: {ch.fix.safety.label} fix held back by --safe-only)\n"
-        out.append(block)
+    seen: set[str] = set()
+    for ch in ordered(applied):
+        block = change_block(path, ch, width)
+        if block not in seen:
+            seen.add(block)
+            out.append(block)
+    for ch in ordered(notes):
+        block = note_block(path, ch, width)
+        if block not in seen:
+            seen.add(block)
+            out.append(block)
     return "".join(out)
 
 

@@ -1,4 +1,4 @@
-"""Passes, their registry, rule selection, documentation and ignore pragmas.
+"""Passes, their registry, rule selection and documentation (pragmas: dockeropt.pragmas).
 
 A pass is a class with a rule ``id`` (DO1xx build speed and caching, DO2xx
 image size, DO3xx security, DO4xx runtime behaviour), a ``name`` and a
@@ -280,46 +280,8 @@ class RuleDoc:
 
 # --------------------------------------------------------------------------- pragmas
 
-_PRAGMA = re.compile(r"^\s*#\s*dockeropt\s*:?\s*(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+?)\s*$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Pragmas:
-    file_ignores: frozenset[str]
-    instruction_ignores: dict[int, frozenset[str]]  # instruction index -> selectors
-
-    def suppresses(self, change: Change, doc: Dockerfile) -> bool:
-        if matches(change.rule_id, self.file_ignores):
-            return True
-        for ins in doc.instructions:
-            if ins.full_range.start <= change.range.start < max(ins.full_range.end, ins.full_range.start + 1):
-                sel = self.instruction_ignores.get(ins.index)
-                return bool(sel) and matches(change.rule_id, sel)
-        return False
-
-
-def read_pragmas(doc: Dockerfile) -> Pragmas:
-    """``# dockeropt ignore=DO101,DO2`` before an instruction; ``# dockeropt global ignore=…`` anywhere."""
-    file_ignores: set[str] = set()
-    per: dict[int, frozenset[str]] = {}
-    for ins in doc.instructions:
-        local: set[str] = set()
-        for t in (*ins.leading_trivia, *ins.inner_trivia):
-            m = _PRAGMA.match(t.text.rstrip("\r\n"))
-            if not m:
-                continue
-            ids = {x.strip().upper() for x in m.group(2).replace(" ", ",").split(",") if x.strip()}
-            if m.group(1):
-                file_ignores |= ids
-            else:
-                local |= ids
-        if local:
-            per[ins.index] = frozenset(local)
-    for t in doc.trailing_trivia:
-        m = _PRAGMA.match(t.text.rstrip("\r\n"))
-        if m and m.group(1):
-            file_ignores |= {x.strip().upper() for x in m.group(2).split(",") if x.strip()}
-    return Pragmas(frozenset(file_ignores), per)
+# the one pragma parser lives in dockeropt.pragmas; these names stay importable from here
+from dockeropt.pragmas import Pragmas, read_pragmas  # noqa: E402,F401
 
 
 def rule_reference_markdown() -> str:

@@ -1,4 +1,7 @@
-"""Configuration files: ``[tool.dockeropt]`` in ``pyproject.toml`` or a ``.dockeropt.toml``.
+"""Configuration: ``[tool.dockeropt]`` in ``pyproject.toml`` or a ``.dockeropt.toml``, plus flags.
+
+:class:`Loader` (and :func:`load_config`) is the one way every face gets a Dockerfile's
+:class:`Config`: ``fix``, ``check``, ``verify``, ``report`` and the language server.
 
 The nearest configuration wins: walking up from a Dockerfile's folder, the
 first folder holding a ``.dockeropt.toml``, or a ``pyproject.toml`` with a
@@ -37,24 +40,29 @@ class ConfigError(ValueError):
         super().__init__(where + msg)
 
 
+_EXTEND_KEYS = ("extend_select", "extend_ignore")
+
+
 @dataclass(frozen=True)
 class FileSettings:
     """What one configuration file says (keys it does not set stay None)."""
 
     path: Path | None  # None: no file, defaults only
     root: Path  # the folder patterns (exclude, per-file-ignores) are relative to
-    values: dict[str, Any] = field(default_factory=dict)  # Config field name -> value
+    values: dict[str, Any] = field(default_factory=dict)  # Config field name (or extend-select/-ignore) -> value
 
     def config(self) -> Config:
-        return Config(**self.values)
+        return Config(**{k: v for k, v in self.values.items() if k not in _EXTEND_KEYS})
 
 
 @dataclass(frozen=True)
 class Overrides:
     """Command line values; None means 'not given, use the file'."""
 
-    select: tuple[str, ...] | None = None
+    select: tuple[str, ...] | None = None  # replaces the file's select (and its extend-select)
     ignore: tuple[str, ...] = ()  # added to the file's ignore list
+    extend_select: tuple[str, ...] = ()  # added to whatever is selected (opt-in rules by id: DO304)
+    extend_ignore: tuple[str, ...] = ()  # added to the ignore list
     safe_only: bool | None = None
     unsafe_fixes: bool | None = None
     syntax_directive: bool | None = None
@@ -107,7 +115,7 @@ def _parse_table(path: Path, table: Any, prefix: str) -> dict[str, Any]:
     for raw_key, value in table.items():
         key = _norm_key(raw_key)
         shown = prefix + raw_key
-        if key in ("select", "ignore"):
+        if key in ("select", "ignore", "extend_select", "extend_ignore"):
             values[key] = _selectors(path, shown, value)
         elif key in ("safe_only", "unsafe_fixes", "syntax_directive", "bind_mount_style", "resolve_digests"):
             values[key] = _bool(path, shown, value)
@@ -147,10 +155,17 @@ def _parse_table(path: Path, table: Any, prefix: str) -> dict[str, Any]:
     return values
 
 
+def _toml() -> Any:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser, from PyPI (a dependency there)
+        import tomli as tomllib
+    return tomllib
+
+
 def load_file(path: Path) -> FileSettings | None:
     """Read one configuration file; None for a pyproject.toml without ``[tool.dockeropt]``."""
-    import tomllib
-
+    tomllib = _toml()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -211,10 +226,18 @@ def resolve(settings: FileSettings | None, overrides: Overrides | None = None) -
     """The file's settings with the command line's overrides applied (no per-file rules yet)."""
     o = overrides or Overrides()
     cfg = settings.config() if settings is not None else Config()
+    values = settings.values if settings is not None else {}
+    extend: list[str] = []
     if o.select is not None:
         cfg.select = list(o.select)
-    if o.ignore:
-        cfg.ignore = [*cfg.ignore, *o.ignore]
+    else:
+        extend += values.get("extend_select", [])
+    extend += o.extend_select
+    if extend:
+        # "everything selected so far, plus these": DO is every default rule
+        base = cfg.select or ["DO"]
+        cfg.select = [*base, *(x for x in extend if x not in base)]
+    cfg.ignore = [*cfg.ignore, *values.get("extend_ignore", []), *o.ignore, *o.extend_ignore]
     if o.unsafe_fixes:
         cfg.unsafe_fixes, cfg.safe_only = True, False
     elif o.safe_only:
@@ -303,3 +326,48 @@ def config_for(path: Path | None, overrides: Overrides | None = None, *, setting
 def is_excluded(path: Path, cfg: Config, root: Path) -> bool:
     rel = _rel(path, root)
     return any(pattern_matches(p, rel) for p in cfg.exclude)
+
+
+class Loader:
+    """The configuration of every Dockerfile of one run: ``--config FILE`` or the nearest file, plus flags.
+
+    Every face builds its Config here, so the same file with the same flags gets the same rules
+    in ``fix``, ``check``, ``verify``, ``report`` and the language server. A new loader reads the
+    configuration files afresh (they may have changed since an earlier run in this process, as in
+    the language server); one loader reads each folder's file once.
+    """
+
+    def __init__(self, overrides: Overrides | None = None, config_file: Path | None = None, *, fresh: bool = True) -> None:
+        if fresh:
+            clear_cache()
+        self.overrides = overrides or Overrides()
+        self.explicit: FileSettings | None = None
+        if config_file is not None:
+            if not config_file.is_file():
+                raise ConfigError(config_file, None, "no such file")
+            self.explicit = load_file(config_file)
+            if self.explicit is None:
+                raise ConfigError(config_file, "tool.dockeropt", "no [tool.dockeropt] table in this file")
+
+    def settings(self, path: Path | None) -> FileSettings | None:
+        if self.explicit is not None:
+            return self.explicit
+        if path is None:
+            return find_settings(Path("."))
+        return find_settings(path.parent if str(path.parent) else Path("."))
+
+    def config(self, path: Path | None) -> Config:
+        """The effective Config for the Dockerfile at ``path`` (None: standard input without a name)."""
+        return config_for(path, self.overrides, settings=self.settings(path), search=False)
+
+    def excluded(self, path: Path) -> bool:
+        """Does the ``exclude`` setting (file and ``--exclude``) name this path?"""
+        s = self.settings(path)
+        cfg = self.config(path)
+        return bool(cfg.exclude) and is_excluded(path, cfg, s.root if s is not None else Path("."))
+
+
+def load_config(path: Path | None, overrides: Overrides | None = None, config_file: Path | None = None, *,
+                fresh: bool = True) -> Config:
+    """One Dockerfile's Config, the way every face builds it (see :class:`Loader`)."""
+    return Loader(overrides, config_file, fresh=fresh).config(path)

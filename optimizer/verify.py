@@ -755,12 +755,17 @@ def verify_command(
     Empties the BuildKit build cache (docker builder prune -af) for cold-build
     timings unless --keep-cache is given.
     """
-    from dockeropt.cli import build_config
+    from dockeropt.cli import UsageError, build_config
     from dockeropt.report import display_path
     from dockeropt.rules import selected_passes
     from dockeropt.runner import fix_file
+    from dockeropt.settings import ConfigError
 
-    config = build_config(select, ignore, safe_only, unsafe_fixes)
+    try:  # the shared loader: the nearest .dockeropt.toml / [tool.dockeropt], then these flags
+        config = build_config(select, ignore, safe_only, unsafe_fixes, dockerfile)
+    except (UsageError, ConfigError) as exc:
+        _err(f"error: {exc}")
+        raise typer.Exit(2) from None
     try:
         ctx_dir = context if context is not None else (dockerfile.parent if str(dockerfile.parent) else Path("."))
         if not ctx_dir.is_dir():

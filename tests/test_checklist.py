@@ -232,7 +232,7 @@ def _statuses(rep: object) -> dict[str, str]:
 
 
 def test_report_scores_passed_fixed_and_human(tmp_path: Path) -> None:
-    from dockeropt.checklist import FIXED, HUMAN, PASSED, score_file
+    from dockeropt.checklist import FIXED, HUMAN, IGNORED, OPT_IN, PASSED, score_file
 
     df = tmp_path / "Dockerfile"
     # a pinned slim base, no ports; `latest` on the build stage, a shell-form CMD, and a literal secret in ENV
@@ -248,7 +248,7 @@ def test_report_scores_passed_fixed_and_human(tmp_path: Path) -> None:
     assert st["DO302"] == HUMAN  # a literal secret value: unsafe fix, held back by default
     assert st["DO110"] == PASSED and st["DO203"] == PASSED
     assert "abc123" not in str(rep)
-    assert rep.count(PASSED) + rep.count(FIXED) + rep.count(HUMAN) == rep.total
+    assert rep.count(PASSED) + rep.count(FIXED) + rep.count(HUMAN) + rep.count(OPT_IN) + rep.count(IGNORED) == rep.total
 
 
 def test_report_cli_writes_markdown(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_json_layout_and_edits_rebuild_the_fixed_file(repo: Path) -> None:
     res = run("fix", "--check", "--format", "json", "api", "web", "bad", cwd=repo)
     assert res.returncode == 2  # bad/Dockerfile failed; the others are still reported
     data = json.loads(res.stdout)
-    assert data["version"] == 1 and data["tool"]["name"] == "dockeropt" and data["mode"] == "check"
+    assert data["version"] == 2 and data["tool"]["name"] == "dockeropt" and data["mode"] == "check"
     files = {f["path"]: f for f in data["files"]}
     assert list(files) == ["api/Dockerfile", "web/Dockerfile", "bad/Dockerfile"]
     assert files["bad/Dockerfile"]["status"] == "failed" and "not UTF-8" in files["bad/Dockerfile"]["error"]
@@ -76,12 +76,16 @@ def test_json_layout_and_edits_rebuild_the_fixed_file(repo: Path) -> None:
         f = files[path]
         assert f["status"] == "changed" and not f["written"]
         ch = f["changes"][0]
-        assert set(ch) == {"rule", "name", "title", "explanation", "line", "safety", "applied", "edits"}
+        assert set(ch) == {"rule", "name", "title", "explanation", "line", "safety", "applied", "edits", "files",
+                           "combined_with", "fix_in", "reason"}
         # the file-level edits, and the per-change edits together, both turn the original into the fixed text
         file_edits = [(e["start"], e["end"], e["text"]) for e in f["edits"]]
         assert apply(orig[path], file_edits) == fixed[path]
         per_change = [(e["start"], e["end"], e["text"]) for c in f["changes"] for e in c["edits"]]
-        assert sorted(per_change) == sorted(file_edits)
+        assert apply(orig[path], per_change) == fixed[path]
+        for c in f["changes"]:
+            for e in c["edits"]:  # lines of the original, as documented
+                assert orig[path][: e["start"]].count("\n") + 1 == e["start_line"]
     assert (repo / "api" / "Dockerfile").read_bytes().decode() == orig["api/Dockerfile"]  # --check wrote nothing
 
 
@@ -149,4 +153,67 @@ def test_github_escaping() -> None:
 def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     res = run("fix", "--format", "xml", "Dockerfile", cwd=tmp_path)
-    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "--format" in res.stderr
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "--output-format" in res.stderr
+
+
+NODE = Path(__file__).resolve().parent.parent / "examples" / "node-naive"
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Path:
+    import shutil
+
+    shutil.copytree(NODE, tmp_path / "app")
+    return tmp_path / "app"
+
+
+def test_sarif_fix_of_a_result_holds_only_that_rules_edits(node: Path) -> None:
+    res = run("fix", "--check", "--format", "sarif", "Dockerfile", cwd=node)  # the old spelling: main has it too
+    assert res.returncode == 1, res.stderr
+    results = json.loads(res.stdout)["runs"][0]["results"]
+    text = (node / "Dockerfile").read_text()
+
+    def alone(r: dict) -> str:
+        (fx,) = r["fixes"]
+        (ac,) = fx["artifactChanges"]
+        return apply(text, [(x["deletedRegion"]["charOffset"],
+                             x["deletedRegion"]["charOffset"] + x["deletedRegion"]["charLength"],
+                             x["insertedContent"]["text"]) for x in ac["replacements"]])
+
+    by_rule = {r["ruleId"]: r for r in results}
+    # "apply fix" on the DO202 result switches the base image and does nothing else
+    assert alone(by_rule["DO202"]) == text.replace("FROM node:18\n", "FROM node:18-slim\n")
+    # DO403's fix is the HEALTHCHECK line alone
+    added = [ln for ln in alone(by_rule["DO403"]).splitlines() if ln not in text.splitlines()]
+    assert [ln.split()[0] for ln in added] == ["HEALTHCHECK"]
+    # DO102 and DO107 edit the RUN line DO101 writes: one combined fix, on DO101's result, that says so
+    combined = by_rule["DO101"]
+    assert combined["properties"]["combinedWith"] == ["DO102", "DO107"]
+    assert "combined fix of DO101, DO102, DO107" in combined["fixes"][0]["description"]["text"]
+    for rid in ("DO102", "DO107"):
+        assert "fixes" not in by_rule[rid] and by_rule[rid]["properties"]["fixIn"] == ["DO101"]
+    assert "npm ci" in alone(combined) and "--mount=type=cache" in alone(combined)
+    # the runtime stage's fix does not bring DO107's `npm ci` or DO102's cache mount along
+    stage = alone(by_rule["DO201"])
+    assert "gcr.io/distroless" in stage and "npm ci" not in stage and "--mount" not in stage
+
+
+def test_checkstyle_and_codeclimate(node: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    res = run("check", "--output-format", "checkstyle", "Dockerfile", cwd=node)
+    assert res.returncode == 1
+    root = ET.fromstring(res.stdout)
+    assert root.tag == "checkstyle"
+    (f,) = root.findall("file")
+    assert f.get("name") == "Dockerfile"
+    sources = {e.get("source") for e in f.findall("error")}
+    assert "dockeropt.DO101" in sources and all(e.get("line", "").isdigit() for e in f.findall("error"))
+    for fmt in ("codeclimate", "gitlab"):
+        res = run("check", "--output-format", fmt, "Dockerfile", cwd=node)
+        issues = json.loads(res.stdout)
+        assert issues and all({"description", "check_name", "fingerprint", "severity", "location"} <= set(i)
+                              for i in issues)
+        assert len({i["fingerprint"] for i in issues}) == len(issues)
+        assert {i["location"]["path"] for i in issues} == {"Dockerfile"}
+        assert all(i["severity"] in ("info", "minor", "major", "critical", "blocker") for i in issues)

@@ -59,7 +59,12 @@ class Session:
                     resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"]) if resolve_support else None,
                 ),
                 hover=types.HoverClientCapabilities(content_format=[types.MarkupKind.Markdown]),
-            )
+            ),
+            workspace=types.WorkspaceClientCapabilities(
+                workspace_edit=types.WorkspaceEditClientCapabilities(
+                    document_changes=True, resource_operations=[types.ResourceOperationKind.Create],
+                ),
+            ),
         )
 
         async def go() -> None:
@@ -173,8 +178,8 @@ def _r(sl: int, sc: int, el: int, ec: int) -> types.Range:
 def _edits(action: types.CodeAction) -> tuple[str, list[types.TextEdit]]:
     assert action.edit is not None
     if action.edit.document_changes:
-        (dc,) = action.edit.document_changes
-        assert isinstance(dc, types.TextDocumentEdit)
+        (dc,) = [d for d in action.edit.document_changes if isinstance(d, types.TextDocumentEdit)
+                 and d.text_document.uri.endswith(("Dockerfile", ".Dockerfile"))]
         return dc.text_document.uri, list(dc.edits)  # type: ignore[arg-type]
     assert action.edit.changes
     ((uri, edits),) = action.edit.changes.items()
@@ -205,7 +210,8 @@ def test_diagnostics_on_open(lsp: Session, node_copy: Path) -> None:
     uri = from_fs_path(str(node_copy))
     diags = lsp.open(uri, NODE_TEXT)
     by_code = {d.code: d for d in diags}
-    assert sorted(by_code) == ["DO101", "DO102", "DO107", "DO201"]
+    # every finding `dockeropt check` reports, those found only after another fix included
+    assert sorted(by_code) == ["DO101", "DO102", "DO107", "DO201", "DO202", "DO301"]
     d101 = by_code["DO101"]
     assert d101.range == _r(2, 0, 2, 8)  # COPY . .
     assert d101.severity == types.DiagnosticSeverity.Warning
@@ -217,37 +223,83 @@ def test_diagnostics_on_open(lsp: Session, node_copy: Path) -> None:
     lsp.close(uri)
 
 
+def _cli_findings(path: Path) -> list[tuple[str, int, str]]:
+    import json
+    import subprocess
+
+    res = subprocess.run([sys.executable, "-m", "dockeropt", "fix", "--check", "--format", "json", path.name],
+                         cwd=path.parent, capture_output=True, text=True, timeout=120)
+    (f,) = json.loads(res.stdout)["files"]
+    return sorted((c["rule"], c["line"], c["title"]) for c in f["changes"])
+
+
+def test_the_lsp_publishes_exactly_the_clis_findings(lsp: Session, tmp_path: Path) -> None:
+    # the same file, the same configuration (default rules, no .dockeropt.toml): the same findings
+    for name, text in [("node", NODE_TEXT),
+                       ("apt", "FROM debian:12\nRUN apt-get update\nRUN apt-get install -y curl\nEXPOSE 80\n"
+                               "CMD [\"curl\", \"--version\"]\n")]:
+        d = tmp_path / name
+        shutil.copytree(NODE, d)
+        (d / "Dockerfile").write_text(text)
+        uri = from_fs_path(str(d / "Dockerfile"))
+        diags = lsp.open(uri, text)
+        published = sorted((str(x.code), x.range.start.line + 1, x.message.partition("\n")[0]) for x in diags)
+        assert published == _cli_findings(d / "Dockerfile"), name
+        assert len(published) >= 7 if name == "node" else True  # DO202, DO301, DO403 are there too
+        lsp.close(uri)
+
+
+def test_quick_fix_and_fix_all_create_files(lsp: Session, tmp_path: Path) -> None:
+    # DO203 writes a .dockerignore: its quick fix creates it, and so does fix-all
+    d = tmp_path / "svc"
+    shutil.copytree(NODE, d)
+    (d / "node_modules").mkdir()
+    (d / "node_modules" / "x.js").write_text("1")
+    (d / ".dockeropt.toml").write_text('select = ["DO101", "DO203"]\n')
+    uri = from_fs_path(str(d / "Dockerfile"))
+    diags = lsp.open(uri, NODE_TEXT)
+    d203 = next(x for x in diags if x.code == "DO203")
+    (fix,) = [a for a in lsp.actions(uri, d203.range, only=["quickfix"], diagnostics=[d203])
+              if a.title.startswith("DO203")]
+    assert fix.edit is not None and fix.edit.document_changes
+    ignore_uri = from_fs_path(str(d / ".dockerignore"))
+    creates = [c for c in fix.edit.document_changes if isinstance(c, types.CreateFile)]
+    assert [c.uri for c in creates] == [ignore_uri]
+    texts = [e.new_text for c in fix.edit.document_changes if isinstance(c, types.TextDocumentEdit)
+             and c.text_document.uri == ignore_uri for e in c.edits]
+    assert texts and "node_modules" in texts[0]
+    (fix_all,) = lsp.actions(uri, _r(0, 0, 0, 0), only=["source.fixAll"])
+    assert fix_all.edit is not None and fix_all.edit.document_changes
+    assert [c.uri for c in fix_all.edit.document_changes if isinstance(c, types.CreateFile)] == [ignore_uri]
+    assert not (d / ".dockerignore").exists()  # the server never writes: the editor applies the edit
+    lsp.close(uri)
+
+
 def test_quick_fix_exact_edits(lsp: Session, node_copy: Path) -> None:
     uri = from_fs_path(str(node_copy))
     diags = lsp.open(uri, NODE_TEXT)
-    d101 = next(d for d in diags if d.code == "DO101")
+    by_code = {d.code: d for d in diags}
+    # DO202's quick fix is its own edit: the base image, nothing else
+    (slim,) = [a for a in lsp.actions(uri, by_code["DO202"].range, only=["quickfix"], diagnostics=[by_code["DO202"]])
+               if a.title.startswith("DO202")]
+    assert _apply(NODE_TEXT, _edits(slim)[1]) == NODE_TEXT.replace("FROM node:18\n", "FROM node:18-slim\n")
+    # DO102 and DO107 edit the RUN DO101 writes: one combined quick fix that says so
+    d101 = by_code["DO101"]
     actions = lsp.actions(uri, _r(2, 3, 2, 3), diagnostics=[d101])
     titles = [a.title for a in actions]
-    assert titles[:2] == [
-        "DO101: Copy npm manifests and install before copying the source",
-        "Ignore DO101 for this instruction",
-    ]
-    assert titles[2:] in ([], ["dockeropt: fix all"])  # fixAll: once the idle warm-up has run the fix loop
+    assert titles[0] == ("DO101+DO102+DO107: Copy npm manifests and install before copying the source "
+                         "(one fix: their edits cannot be separated) (review)")
+    assert "Ignore DO101 for this instruction" in titles
     fix = actions[0]
     assert fix.kind == types.CodeActionKind.QuickFix
-    assert fix.is_preferred is True
     assert fix.diagnostics is not None and fix.diagnostics[0].code == "DO101"
     doc_uri, edits = _edits(fix)
     assert doc_uri == uri
-    assert len(edits) == 1
-    assert edits[0].range == _r(2, 0, 4, 0)  # "COPY . .\nRUN npm install && npm run build\n"
-    assert edits[0].new_text == "COPY package.json package-lock.json ./\nRUN npm install\nCOPY . .\nRUN npm run build\n"
     assert _apply(NODE_TEXT, edits) == (
-        "FROM node:18\nWORKDIR /app\nCOPY package.json package-lock.json ./\nRUN npm install\n"
-        "COPY . .\nRUN npm run build\nEXPOSE 3000\nCMD [\"node\", \"dist/server.js\"]\n"
+        "FROM node:18\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
+        "RUN --mount=type=cache,target=/root/.npm npm ci\nCOPY . .\nRUN npm run build\nEXPOSE 3000\n"
+        "CMD [\"node\", \"dist/server.js\"]\n"
     )
-    # the RUN line has two fixes of its own: cache mount (an insertion) and npm ci (a review fix)
-    run_actions = lsp.actions(uri, _r(3, 10, 3, 10), only=["quickfix"])
-    fixes = {a.title: _edits(a)[1] for a in run_actions if not a.title.startswith("Ignore")}
-    assert fixes == {
-        "DO102: Add cache mounts": [types.TextEdit(_r(3, 4, 3, 4), "--mount=type=cache,target=/root/.npm ")],
-        "DO107: Use npm ci instead of npm install (review)": [types.TextEdit(_r(3, 8, 3, 15), "ci")],
-    }
     lsp.close(uri)
 
 
@@ -261,7 +313,7 @@ def test_ignore_pragma_action(lsp: Session, node_copy: Path) -> None:
     ignored = _apply(NODE_TEXT, edits)
     # the pragma works: DO101 is gone after the edit, the other findings stay
     codes = sorted(str(d.code) for d in lsp.change(uri, ignored))
-    assert codes == ["DO102", "DO107", "DO201"]
+    assert codes == ["DO102", "DO107", "DO201", "DO202", "DO301"]
     # a second rule on the same instruction extends the pragma line instead of adding one
     actions = lsp.actions(uri, _r(4, 5, 4, 5), only=["quickfix"])
     ignore107 = next(a for a in actions if a.title == "Ignore DO107 for this instruction")
@@ -396,7 +448,7 @@ def test_utf16_columns(lsp: Session, tmp_path: Path) -> None:
     assert d102.range == _r(2, 0, 2, 15)
     for name in ("package.json", "package-lock.json"):
         shutil.copy(NODE / name, tmp_path / name)
-    text = "FROM node:18\nWORKDIR /app\nCOPY . .\nRUN echo \U0001f433 && npm install\n"
+    text = "FROM node:18\nWORKDIR /app\nCOPY package.json package-lock.json ./\nRUN echo \U0001f433 && npm install\n"
     diags = lsp.change(uri, text)
     d107 = next(d for d in diags if d.code == "DO107")
     action = next(a for a in lsp.actions(uri, d107.range, only=["quickfix"]) if a.title.startswith("DO107"))
@@ -419,3 +471,15 @@ def test_fix_all_resolved_lazily() -> None:
         assert edits[0].new_text.startswith("FROM node:18-slim AS build\n")
     finally:
         s.stop()
+
+
+def test_a_fix_held_back_by_the_safety_level_is_still_a_quick_fix(lsp: Session, tmp_path: Path) -> None:
+    uri = from_fs_path(str(tmp_path / "Dockerfile"))
+    text = "FROM alpine:3.19\nENV API_KEY=abc123\nCMD [\"sh\"]\n"
+    diags = lsp.open(uri, text)
+    d302 = next(d for d in diags if d.code == "DO302")
+    actions = [a for a in lsp.actions(uri, d302.range, only=["quickfix"], diagnostics=[d302])
+               if a.title.startswith("DO302")]
+    assert actions and actions[0].title.endswith("(unsafe: needs your decision)"), [a.title for a in actions]
+    assert "abc123" not in _apply(text, _edits(actions[0])[1])
+    lsp.close(uri)

@@ -7,6 +7,12 @@
 # Without root and without a running engine, the docker tests skip with a reason,
 # except under CI=true, where a missing engine fails the run.
 # Extra arguments go to pytest, e.g. `bash tools/test.sh -m "not docker"`.
+#
+# Run with no arguments (as .ci/run does) or under CI=true, it then also checks the other ways the
+# package is used: a regular (non-editable) install in build/venv-dist runs the fast tests and
+# `python -m dockeropt.docs --check`, and the tests that need no Docker run under Python 3.10
+# (the oldest Python the package supports: python3.10 on PATH, a pyenv 3.10, or PYTHON310=...).
+# Under CI=true a missing 3.10 fails the run instead of skipping it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -51,5 +57,44 @@ ruff check optimizer transforms tests benchmarks
 echo "== generated docs are current"
 python -m dockeropt.docs --check
 echo "== pytest"
+if [ "$(id -u)" = 0 ]; then export DOCKEROPT_REQUIRE_UNPRIVILEGED=1; fi  # permission tests run as uid 65534, never skipped
 python -m pytest -q -p no:cacheprovider "$@"
+
+if [ "$#" -eq 0 ] || [ "${CI:-}" = "true" ]; then
+  echo "== regular install (build/venv-dist): docs command and fast tests"
+  DIST=build/venv-dist
+  [ -x "$DIST/bin/python" ] || "$PY" -m venv "$DIST"
+  "$DIST/bin/python" -m pip install -q '.[test]'
+  "$DIST/bin/python" -m pip install -q --force-reinstall --no-deps .  # the code as it is now, not a cached build
+  if "$DIST/bin/python" -c 'import dockeropt, sys; sys.exit("site-packages" not in dockeropt.__file__)'; then :; else
+    echo "tools/test.sh: build/venv-dist does not hold a regular install" >&2; exit 1
+  fi
+  "$DIST/bin/python" -m dockeropt.docs --check
+  PATH="$PWD/$DIST/bin:$PATH" "$DIST/bin/python" -m pytest -q -p no:cacheprovider -m "not docker" \
+    tests/test_docs.py tests/test_cli.py tests/test_cli_faces.py tests/test_formats.py tests/test_settings.py \
+    tests/test_golden.py tests/test_faces_pipeline.py tests/test_packaging.py
+
+  # a Python 3.10 that really runs (a pyenv shim on PATH may not, when 3.10 is not the active version)
+  PY310=""
+  for cand in "${PYTHON310:-}" "$(command -v python3.10 || true)" "$HOME"/.pyenv/versions/3.10*/bin/python3.10 \
+              /root/.pyenv/versions/3.10*/bin/python3.10; do
+    if [ -n "$cand" ] && [ -x "$cand" ] && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
+      PY310=$cand
+      break
+    fi
+  done
+  if [ -n "$PY310" ]; then
+    echo "== Python 3.10 ($PY310): the tests that need no Docker"
+    V310=build/venv-py310
+    [ -x "$V310/bin/python" ] || "$PY310" -m venv "$V310"
+    "$V310/bin/python" -m pip install -q -e '.[test]'
+    # the permission tests need an interpreter uid 65534 can run; they ran in the main run above
+    DOCKEROPT_REQUIRE_UNPRIVILEGED=0 PATH="$PWD/$V310/bin:$PATH" "$V310/bin/python" -m pytest -q -p no:cacheprovider -m "not docker"
+  elif [ "${CI:-}" = "true" ]; then
+    echo "tools/test.sh: no Python 3.10 interpreter; the package says requires-python >=3.10 (set PYTHON310=...)" >&2
+    exit 1
+  else
+    echo "tools/test.sh: no Python 3.10 interpreter here; the 3.10 run is skipped (CI fails instead)" >&2
+  fi
+fi
 echo "tools/test.sh: done in $(( $(date +%s) - start )) s"
