@@ -852,6 +852,8 @@ def measure(
             s = run_smoke(docker, tag, spec)
             m.smoke_ok, m.ready_seconds, m.smoke_detail = s.ok, s.seconds, s.detail
             m.health, m.smoke_port = s.health, s.port
+            if not s.ok:
+                return m  # a broken image: no point timing its rebuilds (and the e2e run stays short)
             if warm and touch is not None:
                 append_comment(ctx / touch)
                 w = build_image(docker, ctx, df, tag + "-warm", buildx=buildx, builder=builder)
