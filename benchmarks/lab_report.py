@@ -43,6 +43,7 @@ from dockeropt.verify import (
     engine_problem,
     measure,
     prepared_context,
+    setup_cache_dir,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -84,7 +85,7 @@ def run_app(docker: str, name: str, log: bool = True) -> Row:
         if log and spec.setup is not None:
             print(f"[{name}] set-up in {spec.setup.image}", file=sys.stderr, flush=True)
         try:
-            folder = prepared_context(docker, APPS / name, spec, Path(tmp))
+            folder = prepared_context(docker, APPS / name, spec, Path(tmp), cache_dir=setup_cache_dir())
         except VerifyError as exc:
             raise SystemExit(f"lab_report: {name}: {exc}") from None
         return _run_prepared(docker, name, folder, spec, log)

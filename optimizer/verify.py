@@ -609,10 +609,42 @@ def run_smoke(docker: str, tag: str, spec: SmokeSpec, *, http_path: str | None =
 # test set-up, added files and dependency-manifest edits
 
 
-def run_setup(docker: str, folder: Path, spec: SmokeSpec, timeout: float = 900) -> None:
-    """Run the spec's set-up command over ``folder`` (a copy of the app); VerifyError with the log tail on failure."""
+def _tree(folder: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file under ``folder`` (no .git)."""
+    import hashlib
+
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        for f in filenames:
+            p = Path(dirpath) / f
+            if p.is_file() and not p.is_symlink():
+                out[p.relative_to(folder).as_posix()] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def run_setup(docker: str, folder: Path, spec: SmokeSpec, timeout: float = 900, cache_dir: Path | None = None) -> None:
+    """Run the spec's set-up command over ``folder`` (a copy of the app); VerifyError with the log tail on failure.
+
+    With ``cache_dir``, the files the set-up wrote are kept there, keyed by the set-up image's id, its
+    command and every file of ``folder``; the same inputs later reuse them instead of running it again.
+    """
     if spec.setup is None:
         return
+    import hashlib
+    import tarfile
+
+    tar: Path | None = None
+    before: dict[str, str] = {}
+    if cache_dir is not None:
+        img = _run([docker, "image", "inspect", "--format", "{{.Id}}", spec.setup.image], timeout=60).stdout.strip()
+        before = _tree(folder)
+        key = hashlib.sha256(json.dumps([img, spec.setup.cmd, sorted(before.items())]).encode()).hexdigest()[:24]
+        tar = cache_dir / f"{key}.tar"
+        if img and tar.is_file():
+            with tarfile.open(tar) as t:
+                t.extractall(folder, filter="data")
+            return
     argv = [docker, "run", "--rm", "--network", "host", "-v", f"{folder.resolve()}:/src", "-w", "/src",
             spec.setup.image, *spec.setup.cmd]
     try:
@@ -622,16 +654,33 @@ def run_setup(docker: str, folder: Path, spec: SmokeSpec, timeout: float = 900) 
     if p.returncode != 0:
         tail = " | ".join((p.stdout + p.stderr).strip().splitlines()[-5:])[-400:]
         raise VerifyError(f"set-up in {spec.setup.image} failed (exit {p.returncode}): {tail}")
+    if tar is not None:
+        made = sorted(rel for rel, digest in _tree(folder).items() if before.get(rel) != digest)
+        tar.parent.mkdir(parents=True, exist_ok=True)
+        part = tar.with_suffix(f".{uuid.uuid4().hex[:6]}.part")
+        with tarfile.open(part, "w") as t:
+            for rel in made:
+                t.add(folder / rel, arcname=rel, recursive=False)
+        part.replace(tar)
 
 
-def prepared_context(docker: str, context: Path, spec: SmokeSpec, into: Path) -> Path:
+def prepared_context(docker: str, context: Path, spec: SmokeSpec, into: Path, cache_dir: Path | None = None) -> Path:
     """``context`` itself, or (when the spec has a set-up) a copy of it under ``into`` with the set-up run."""
     if spec.setup is None:
         return context
     dest = into / context.resolve().name
     shutil.copytree(context, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
-    run_setup(docker, dest, spec)
+    run_setup(docker, dest, spec, cache_dir=cache_dir)
     return dest
+
+
+def setup_cache_dir() -> Path | None:
+    """Where the lab keeps set-up outputs between runs: $DOCKEROPT_SETUP_CACHE ('' or 'off': none),
+    default $LAB_STATE/setup-cache (/var/tmp/dockeropt-lab/setup-cache)."""
+    env = os.environ.get("DOCKEROPT_SETUP_CACHE")
+    if env is not None:
+        return None if env in ("", "off", "0") else Path(env)
+    return Path(os.environ.get("LAB_STATE", "/var/tmp/dockeropt-lab")) / "setup-cache"
 
 
 def edit_manifest(path: Path) -> None:

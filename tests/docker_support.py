@@ -127,7 +127,7 @@ def prepared_app(docker: str, app: App, base: Path) -> Path:
     """The app folder as a user's checkout has it: a copy with the app.json set-up run (lockfiles
     that embed a registry's address, a jar...), made once per session and shared by the tests."""
     if app.name not in _PREPARED:
-        from dockeropt.verify import VerifyError, run_setup
+        from dockeropt.verify import VerifyError, run_setup, setup_cache_dir
 
         folder = base / "prepared" / app.name
         if folder.exists():
@@ -135,7 +135,7 @@ def prepared_app(docker: str, app: App, base: Path) -> Path:
         folder.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(app.path, folder, symlinks=True)
         try:
-            run_setup(docker, folder, app.spec)
+            run_setup(docker, folder, app.spec, cache_dir=setup_cache_dir())
         except VerifyError as exc:
             pytest.fail(f"{app.name}: {exc}", pytrace=False)
         _PREPARED[app.name] = folder

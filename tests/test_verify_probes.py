@@ -229,3 +229,35 @@ def test_grpc_request_encoding() -> None:
     assert req.startswith(b"PRI * HTTP/2.0") and b"/grpc.health.v1.Health/Check" in req
     assert req.endswith(b"\x00\x00\x00\x00\x0a\x0a\x08lab.Echo")  # gRPC prefix + field 1 (service)
     assert parse_health_response(b"") == "UNKNOWN" and parse_health_response(b"\x08\x03") == "SERVICE_UNKNOWN"
+
+
+# --------------------------------------------------------------------------- set-up cache
+
+
+def test_setup_outputs_are_cached_by_inputs(tmp_path: Path) -> None:
+    from dockeropt.verify import run_setup
+
+    calls = tmp_path / "calls"
+    fake = tmp_path / "docker"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = image ]; then echo sha256:feed; exit 0; fi\n'
+        f'echo run >>"{calls}"\n'
+        'while [ "$1" != -v ]; do shift; done; dir=${2%%:/src}\n'
+        'echo "lock for $(cat "$dir/package.json")" >"$dir/yarn.lock"\n'
+    )
+    fake.chmod(0o755)
+    spec = SmokeSpec.from_json({"cmd": [], "setup": {"image": "node:18", "cmd": ["yarn"]}})
+    cache = tmp_path / "cache"
+    for i in range(2):
+        app = tmp_path / f"app{i}"
+        app.mkdir()
+        (app / "package.json").write_text("{}")
+        run_setup(str(fake), app, spec, cache_dir=cache)
+        assert (app / "yarn.lock").read_text() == "lock for {}\n"
+    assert calls.read_text().count("run") == 1  # the second copy came from the cache
+    changed = tmp_path / "app2"
+    changed.mkdir()
+    (changed / "package.json").write_text('{"a": 1}')
+    run_setup(str(fake), changed, spec, cache_dir=cache)
+    assert calls.read_text().count("run") == 2 and "a" in (changed / "yarn.lock").read_text()
