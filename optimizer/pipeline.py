@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from dockeropt.edits import Change, Edit, OffsetMap, apply_edits, select_fixes
+from dockeropt.edits import Change, Edit, OffsetMap, Safety, apply_edits, select_fixes
 from dockeropt.rules import Pass, PassContext, read_pragmas, selected_passes
 from dockeropt.source import LineIndex
 from dockeropt.syntax import Dockerfile, ParseError, parse
@@ -147,6 +147,49 @@ def run_passes(doc: Dockerfile, ctx: PassContext, passes: Sequence[Pass]) -> tup
     return changes, errors
 
 
+def _stages_of(doc: Dockerfile, ch: Change) -> set[int]:
+    """Stages a change concerns: its anchor's and every stage its fix edits."""
+    starts = [ch.range.start]
+    if ch.fix is not None:
+        starts.extend(e.range.start for e in ch.fix.edits)
+        starts.extend(max(e.range.end - 1, e.range.start) for e in ch.fix.edits)
+    out: set[int] = set()
+    bounds = [(st.from_instruction.full_range.start, st.instructions[-1].full_range.end, st.index) for st in doc.stages]
+    for off in starts:
+        for a, b, i in bounds:
+            if a <= off < b or (off == b and i == len(bounds) - 1):
+                out.add(i)
+    return out
+
+
+def hold_dependents(
+    doc: Dockerfile, changes: list[Change], passes: Sequence[Pass], min_safety: Safety, banned: set[tuple[str, tuple[tuple[int, int, str], ...]]],
+) -> tuple[list[Change], list[str]]:
+    """Changes of passes that declare ``after`` wait while a rule they follow has a fix to apply on the same stage.
+
+    Returns (changes that may go ahead, rule ids that waited). A rule's fix that the
+    guard dropped is banned and no longer pending, so its dependents go ahead on the
+    next round, on the text as it really is.
+    """
+    after = {p.id: set(p.after) for p in passes if p.after}
+    if not after:
+        return changes, []
+    pending: dict[str, set[int]] = {}
+    for ch in changes:
+        if ch.fix is not None and ch.fix.safety >= min_safety and _fix_key(ch) not in banned:
+            pending.setdefault(ch.rule_id, set()).update(_stages_of(doc, ch))
+    out: list[Change] = []
+    held: list[str] = []
+    for ch in changes:
+        first = after.get(ch.rule_id)
+        if first and any(pending.get(r, set()) & _stages_of(doc, ch) for r in first):
+            if ch.rule_id not in held:
+                held.append(ch.rule_id)
+            continue
+        out.append(ch)
+    return out, held
+
+
 def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] | None = None) -> FixResult:
     """Fix ``text`` to a fixpoint. Raises :class:`InputError` for input it cannot handle."""
     ctx = ctx or PassContext()
@@ -176,14 +219,21 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
         first_doc = None
         changes, errors = run_passes(doc, ctx, passes)
         result.errors.extend(e for e in errors if e not in result.errors)
+        everything = changes
+        changes, held = hold_dependents(doc, changes, passes, min_safety, banned)
+        candidates = [c for c in changes if c.fix is not None and _fix_key(c) not in banned]
+        applied, _deferred = select_fixes(candidates, min_safety)
+        if not applied and held:
+            # what the held passes waited for cannot be applied after all: let them go ahead
+            changes = everything
+            candidates = [c for c in changes if c.fix is not None and _fix_key(c) not in banned]
+            applied, _deferred = select_fixes(candidates, min_safety)
         for ch in changes:
             if ch.fix is None or ch.fix.safety < min_safety:
                 key = (ch.rule_id, ch.title)
                 if key not in seen_notes:
                     seen_notes.add(key)
                     result.notes.append(in_original(ch))
-        candidates = [c for c in changes if c.fix is not None and _fix_key(c) not in banned]
-        applied, _deferred = select_fixes(candidates, min_safety)
         if not applied:
             result.iterations = iteration
             break

@@ -21,7 +21,8 @@ from typing import ClassVar, TypeVar
 
 from dockeropt.config import Config
 from dockeropt.context import BuildContext
-from dockeropt.edits import Change, Edit, Fix, Safety
+from dockeropt.edits import Change, Edit, FileChange, Fix, Safety
+from dockeropt.model import ImageModel
 from dockeropt.source import TextRange
 from dockeropt.syntax import Dockerfile, Instruction
 
@@ -38,6 +39,14 @@ class PassContext:
     context: BuildContext | None = None  # None: no build context is known
     enabled_rules: frozenset[str] = frozenset()  # ids of the passes running in this pipeline
     _memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+    _model: tuple[tuple[str, int], ImageModel] | None = field(default=None, repr=False)
+
+    def model(self, doc: Dockerfile) -> ImageModel:
+        """The image model of ``doc`` (built once per document text and build-context state)."""
+        key = (doc.text, self.context.overlay_version if self.context is not None else 0)
+        if self._model is None or self._model[0] != key:
+            self._model = (key, ImageModel.build(doc, self.context, self.config))
+        return self._model[1]
 
     def per_file_ignored(self, rule_id: str) -> bool:
         """Does a ``per_file_ignores`` pattern (matched on the path or the file name) switch ``rule_id`` off here?
@@ -74,12 +83,39 @@ class PassContext:
         return rule_id in self.enabled_rules
 
 
+@dataclass(frozen=True)
+class Message:
+    """One kind of finding of a pass: a title and an explanation, both templates.
+
+    Fields are ``{name}`` placeholders filled by :meth:`Pass.say`. Titles are
+    sentence case, name code in backticks and end without a period;
+    explanations are whole sentences (``tests/test_messages.py`` checks every
+    pass's messages).
+    """
+
+    title: str
+    explanation: str
+
+    def render(self, **fields: object) -> tuple[str, str]:
+        return self.title.format_map(fields), self.explanation.format_map(fields)
+
+
 class Pass:
-    """Base class of all passes. Subclasses set ``id``, ``name`` and implement ``check``."""
+    """Base class of all passes. Subclasses set ``id``, ``name`` and implement ``check``.
+
+    A pass's titles and explanations live in one place, its ``messages`` table
+    (key -> :class:`Message`), and it reports with :meth:`say`.
+    """
+
+    messages: ClassVar[dict[str, Message]] = {}
 
     id: ClassVar[str]
     name: ClassVar[str]
     default_enabled: ClassVar[bool] = True  # opt-in rules set False
+    # rules whose fixes must land first on a stage this pass also changes: while one of them has a fix
+    # the pipeline will apply this round, this pass's findings on that stage wait for the next round
+    # (declared here, resolved in the pipeline; a pass never runs another pass)
+    after: ClassVar[tuple[str, ...]] = ()
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         raise NotImplementedError
@@ -94,6 +130,24 @@ class Pass:
     ) -> Change:
         rng = at.range if isinstance(at, Instruction) else at
         fix = Fix(tuple(edits), safety) if edits else None
+        return Change(self.id, self.name, title, explanation, rng, fix)
+
+    def say(
+        self,
+        key: str,
+        at: TextRange | Instruction,
+        edits: Sequence[Edit] | None = None,
+        safety: Safety = Safety.SAFE,
+        files: Sequence[FileChange] = (),
+        **fields: object,
+    ) -> Change:
+        """A change whose title and explanation come from ``messages[key]`` filled with ``fields``.
+
+        No ``edits`` and no ``files``: a display-only note.
+        """
+        title, explanation = self.messages[key].render(**fields)
+        rng = at.range if isinstance(at, Instruction) else at
+        fix = Fix(tuple(edits or ()), safety, tuple(files)) if (edits or files) else None
         return Change(self.id, self.name, title, explanation, rng, fix)
 
     @classmethod

@@ -177,6 +177,10 @@ def _word_value(node: Node, text: str, conv: _Conv) -> str | None:
     if t in ("word", "number"):
         if "$" in raw or "`" in raw:
             return None
+        if "\\" not in raw:
+            if ("*" in raw or "?" in raw or "[" in raw) and t == "word":
+                return None
+            return raw
         out = []
         i = 0
         while i < len(raw):
@@ -354,7 +358,7 @@ class _Builder:
                 self.items.append(Item(s, e, op, tuple(cmds), node.type == "command"))
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=65536)
 def parse_script(text: str) -> Script:
     """Parse a shell script (the text after RUN's flags)."""
     tree = _PARSER.parse(text.encode("utf-8"))

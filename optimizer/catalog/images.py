@@ -632,3 +632,20 @@ def current_version_tag(family: str) -> str | None:
     """The catalog's current version of a family (for pinning ``latest``): node "22", python "3.12", debian "bookworm"."""
     spec = _family_spec(family)
     return spec.get("current") if spec else None
+
+
+def default_workdir(info: ImageInfo) -> str:
+    """The WORKDIR an image sets itself ("/" when it sets none): golang ``/go``, php-fpm ``/var/www/html``."""
+    if info.family == "distroless":
+        return _data()["distroless"]["nonroot_workdir"] if "nonroot" in (info.tag or "") else "/"
+    spec = _family_spec(info.family) or {}
+    by_flavor: dict[str, str] = spec.get("workdir_by_flavor") or {}
+    if info.flavor in by_flavor:
+        return by_flavor[info.flavor]  # type: ignore[index]
+    return str(spec.get("workdir") or "/")
+
+
+def account_home(name: str) -> str:
+    """The home folder of a user an official image carries (``/home/<name>`` unless the catalog says otherwise)."""
+    homes: dict[str, str] = _data()["account_homes"]
+    return homes.get(name, f"/home/{name}")

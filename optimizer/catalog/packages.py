@@ -59,6 +59,35 @@ class Program:
         return self.name_regex is not None and re.match(self.name_regex, name) is not None
 
 
+INSTALL_VERBS = frozenset({"install", "ci", "sync", "add", "upgrade", "global"})
+
+
+@dataclass(frozen=True)
+class WriteRule:
+    """Where one verb of a manager puts its output (see the catalog's notes on ``writes``)."""
+
+    verbs: frozenset[str]
+    kind: str  # project | system | prefix | home | venv | path
+    path: str | None  # template; None with flag_path/positional
+    what: str
+    flags: tuple[str, ...] = ()  # the rule applies when one of these flags is present
+    flag_path: tuple[str, ...] = ()  # the path is the value of one of these flags (which must be present)
+    positional: int | None = None  # the path is this positional argument (after the subcommand)
+    env: tuple[tuple[str, str], ...] = ()  # (variable, regex) that must all match
+    venv: bool = False  # the rule applies only when a virtualenv is active
+    as_verb: str | None = None  # the verb is reported as this instead (npm install -g -> global)
+    go_on: bool = False  # also try the next rule
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> WriteRule:
+        return cls(
+            verbs=frozenset(d.get("verbs", ())), kind=d["kind"], path=d.get("path"), what=d.get("what", ""),
+            flags=tuple(d.get("flags", ())), flag_path=tuple(d.get("flag_path", ())), positional=d.get("positional"),
+            env=tuple(sorted(d.get("env", {}).items())), venv=bool(d.get("venv", False)), as_verb=d.get("as_verb"),
+            go_on=bool(d.get("continue", False)),
+        )
+
+
 @dataclass(frozen=True)
 class Manager:
     id: str
@@ -67,7 +96,10 @@ class Manager:
     programs: tuple[Program, ...]
     flags_with_value: frozenset[str]
     downloads: frozenset[str]  # "*" = every invocation, "" = the bare command
-    installs: frozenset[str]
+    installs: frozenset[str]  # subcommands whose verb installs packages (derived from ``verbs``)
+    verbs: Mapping[str, str]  # subcommand -> verb kind ("*": any other subcommand)
+    writes: tuple[WriteRule, ...]
+    project_flags: tuple[str, ...]  # flags whose value is the project folder (npm --prefix, yarn --cwd)
     index_update: frozenset[str]
     subcommand_words: Mapping[str, int]
     caches: tuple[CacheDir, ...]
@@ -104,7 +136,10 @@ class Manager:
             programs=tuple(Program(p.get("name"), p.get("name_regex"), tuple(p.get("then", ()))) for p in d["programs"]),
             flags_with_value=frozenset(d.get("flags_with_value", ())),
             downloads=frozenset(d.get("downloads", ())),
-            installs=frozenset(d.get("installs", ())),
+            installs=frozenset(sub for kind, subs in d.get("verbs", {}).items() if kind in INSTALL_VERBS for sub in subs),
+            verbs={sub: kind for kind, subs in d.get("verbs", {}).items() for sub in subs},
+            writes=tuple(WriteRule.from_json(w) for w in d.get("writes", ())),
+            project_flags=t("project_flags"),
             index_update=frozenset(d.get("index_update", ())),
             subcommand_words=dict(d.get("subcommand_words", {})),
             caches=tuple(
@@ -131,6 +166,12 @@ class Manager:
             variant_files=t("variant_files"),
             variant_unless_files=t("variant_unless_files"),
         )
+
+    def verb(self, subcommand: str | None) -> str | None:
+        """The verb kind of ``subcommand`` ("" = the bare command); None when not known."""
+        if subcommand is None:
+            return None
+        return self.verbs.get(subcommand, self.verbs.get("*"))
 
     def cache_dirs(self, env: Env, home: str | None) -> list[tuple[CacheDir, str | None]]:
         """Each cache folder with its absolute path for ``env``/``home`` (None: unknown)."""
@@ -164,6 +205,11 @@ class Invocation:
         if "*" in self.manager.installs:
             return True
         return self.subcommand is not None and self.subcommand in self.manager.installs
+
+    @property
+    def verb(self) -> str | None:
+        """What this call does (a verb kind of the catalog: install, ci, sync, build, run, ...); None: unknown."""
+        return self.manager.verb(self.subcommand)
 
     @property
     def updates_index(self) -> bool:

@@ -1,0 +1,114 @@
+"""Fixing time against file size: it must grow linearly (issue 10).
+
+Targets: a 2,000-RUN file fixes in under 1 s; a file just under the 1 MiB input
+limit in under 5 s. Each size is fixed in-process with the default rules (what
+`dockeropt fix --diff` does), best of N rounds; the image model is also timed
+alone. Prints a table and exits 1 when a target is missed (``--check``).
+
+Usage: python benchmarks/bench_scaling.py [--rounds N] [--check] [--sizes 250,500,1000,2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+LIMIT = 1 << 20
+
+
+def generated(n_runs: int) -> str:
+    lines = ["FROM node:20", "WORKDIR /app", "COPY . ."]
+    lines += [f"RUN apt-get update && apt-get install -y pkg{i}" for i in range(n_runs)]
+    lines.append("CMD npm start")
+    return "\n".join(lines) + "\n"
+
+
+def near_limit() -> str:
+    """A realistic mix of instructions, just under the 1 MiB input limit."""
+    block = [
+        "RUN apt-get update && apt-get install -y curl-{i} ca-certificates && rm -rf /var/lib/apt/lists/*",
+        "ENV VAR_{i}=value-{i}",
+        "COPY file-{i}.txt /opt/data/",
+        "RUN pip install package-{i}==1.0.{i}",
+        "RUN npm install -g tool-{i}",
+        "# a comment line that explains step {i} of this very long generated Dockerfile",
+    ]
+    out = ["FROM python:3.11", "WORKDIR /app"]
+    size = sum(len(x) + 1 for x in out)
+    i = 0
+    while True:
+        line = block[i % len(block)].format(i=i)
+        if size + len(line) + 1 + 40 >= LIMIT:
+            break
+        out.append(line)
+        size += len(line) + 1
+        i += 1
+    out.append('CMD ["python", "app.py"]')
+    return "\n".join(out) + "\n"
+
+
+def time_fix(text: str, rounds: int) -> tuple[float, float]:
+    from dockeropt.config import Config
+    from dockeropt.model import ImageModel
+    from dockeropt.pipeline import fix_text
+    from dockeropt.rules import PassContext, selected_passes
+    from dockeropt.syntax import parse
+
+    cfg = Config()
+    passes = selected_passes(cfg)
+    best = float("inf")
+    best_model = float("inf")
+    for _ in range(rounds):
+        doc = parse(text)
+        t0 = time.perf_counter()
+        ImageModel.build(doc, None, cfg)
+        best_model = min(best_model, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fix_text(text, PassContext(config=cfg), passes)
+        best = min(best, time.perf_counter() - t0)
+    return best, best_model
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--sizes", default="250,500,1000,2000")
+    ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--give-up", type=float, default=30.0,
+                    help="stop before larger inputs once one takes longer than this many seconds (quadratic code)")
+    args = ap.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    time_fix(generated(10), 1)  # warm up imports and caches
+    rows = []
+    failed = []
+    print(f"{'input':<28} {'bytes':>9} {'fix s':>8} {'model s':>8}  target")
+    gave_up = False
+    for n in sizes:
+        text = generated(n)
+        t, tm = time_fix(text, args.rounds)
+        target = 1.0 if n >= 2000 else None
+        ok = target is None or t < target
+        rows.append((f"{n} RUNs", len(text), t, tm, target, ok))
+        if t > args.give_up:
+            gave_up = True
+            break
+    if not gave_up:
+        text = near_limit()
+        t, tm = time_fix(text, max(1, args.rounds - 1))
+        rows.append(("just under 1 MiB", len(text.encode()), t, tm, 5.0, t < 5.0))
+    else:
+        print(f"(stopped: {rows[-1][0]} took over {args.give_up:g} s; larger inputs skipped)")
+        failed.append("larger inputs")
+    for name, size, t, tm, target, ok in rows:
+        tgt = f"< {target:g} s {'ok' if ok else 'MISSED'}" if target else ""
+        print(f"{name:<28} {size:>9} {t:>8.3f} {tm:>8.3f}  {tgt}")
+        if not ok:
+            failed.append(name)
+    if len(rows) >= 3:
+        (n1, _, t1, *_), (n2, _, t2, *_) = rows[0], rows[len(sizes) - 1]
+        print(f"growth {n1} -> {n2}: x{t2 / t1 if t1 else float('inf'):.1f} for x{sizes[-1] / sizes[0]:.0f} the input")
+    return 1 if (failed and args.check) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

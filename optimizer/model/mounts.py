@@ -1,0 +1,93 @@
+"""``RUN --mount=...`` flags, read once (BuildKit's CSV syntax).
+
+The one mount parser of the project. ``type`` defaults to ``bind``; ``target``
+may be spelled ``dst``/``destination``, ``source`` ``src``; values may be
+quoted (CSV). A target with a variable stays as written and ``target_known``
+is False.
+"""
+
+from __future__ import annotations
+
+import csv
+import posixpath
+from dataclasses import dataclass
+
+from dockeropt.syntax import Flag, Instruction
+
+_ALIASES = {"dst": "target", "destination": "target", "src": "source", "ro": "readonly"}
+
+
+@dataclass(frozen=True, slots=True)
+class Mount:
+    type: str  # cache | bind | secret | ssh | tmpfs
+    target: str | None  # normalised absolute path when literal; as written otherwise; None when missing
+    options: tuple[tuple[str, str], ...]  # every key=value as written (keys canonical)
+    flag: Flag
+
+    def get(self, key: str) -> str | None:
+        for k, v in self.options:
+            if k == key:
+                return v
+        return None
+
+    @property
+    def target_known(self) -> bool:
+        return self.target is not None and "$" not in self.target
+
+    @property
+    def id(self) -> str | None:
+        return self.get("id")
+
+    @property
+    def source(self) -> str | None:
+        return self.get("source")
+
+    @property
+    def from_(self) -> str | None:
+        return self.get("from")
+
+    def covers(self, path: str) -> bool:
+        """This mount is at ``path``, above it, or below it (or its target is not known)."""
+        if not self.target_known:
+            return True
+        assert self.target is not None
+        p = posixpath.normpath(path)
+        t = self.target
+        return t == p or p.startswith(t.rstrip("/") + "/") or t.startswith(p.rstrip("/") + "/")
+
+
+def parse_mount(flag: Flag) -> Mount | None:
+    """One ``--mount`` flag; None when it cannot be read."""
+    if flag.name != "mount" or flag.value is None:
+        return None
+    try:
+        fields = next(csv.reader([flag.value]))
+    except (csv.Error, StopIteration):
+        return None
+    opts: list[tuple[str, str]] = []
+    for f in fields:
+        k, eq, v = f.partition("=")
+        k = _ALIASES.get(k.strip().lower(), k.strip().lower())
+        if not k:
+            continue
+        opts.append((k, v.strip() if eq else "true"))
+    kind = dict(opts).get("type", "bind").lower()
+    target = dict(opts).get("target")
+    if target is not None and "$" not in target:
+        target = posixpath.normpath(target) if target.startswith("/") else target
+    return Mount(kind, target, tuple(opts), flag)
+
+
+def mounts_of(ins: Instruction) -> tuple[Mount, ...]:
+    """Every readable ``--mount`` of a RUN (unreadable ones are left out; see :func:`unreadable_mounts`)."""
+    out = []
+    for f in ins.flags:
+        if f.name == "mount":
+            m = parse_mount(f)
+            if m is not None:
+                out.append(m)
+    return tuple(out)
+
+
+def unreadable_mounts(ins: Instruction) -> bool:
+    return any(f.name == "mount" and parse_mount(f) is None for f in ins.flags)

@@ -1,0 +1,447 @@
+"""What each RUN does: one catalog-driven classifier for every pass.
+
+A RUN's script (shell form, ``RUN <<EOF`` sh/bash bodies, exec form) becomes a
+tuple of :class:`Action`, one per simple command: the tool (a package manager
+of ``package_managers.json`` or a command of ``tools.json``), the verb
+(install, ci, sync, add, build, publish, global, run, fs, ...), the folder it
+runs in, the project folder it works on, the packages it names, the manifests
+it reads, where it writes (:class:`Write`), whether it needs the network or a
+C toolchain, the variables and the user in effect.
+
+Nothing here knows a package manager by name: verbs, write locations,
+manifests and flags are data in the catalogs.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from dockeropt.catalog import Invocation, catalog
+from dockeropt.catalog.packages import INSTALL_VERBS, Manager, WriteRule
+from dockeropt.model.mounts import Mount, mounts_of
+from dockeropt.model.users import ROOT, User
+from dockeropt.model.values import Env, Var, expand
+from dockeropt.shell import Command, RunScript, Script, analysis_script, run_script
+from dockeropt.syntax import Instruction
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Where a command puts its output."""
+
+    kind: str  # project | system | prefix | home | venv | path | fs
+    path: str | None  # absolute and normalised when known
+    what: str
+
+
+@dataclass(frozen=True)
+class Action:
+    """One command of a RUN, classified."""
+
+    index: int  # index into the script's commands
+    command: Command
+    tool: str  # catalog id: a manager ("npm", "pip", "apt") or a tool ("mkdir", "corepack", "useradd")
+    ecosystem: str  # "node", "python", "deb", "go", ... ; "system" for tools
+    verb: str  # install | ci | sync | add | upgrade | remove | global | build | publish | run | fetch | update-index | ... | unknown
+    cwd: str | None  # the folder it runs in (absolute; None: unknown)
+    project: str | None  # the project folder it works on (cwd, or a --prefix/--cwd flag)
+    packages: tuple[str, ...]  # packages named on the command line
+    manifests: tuple[str, ...]  # manifest and lock files it reads (absolute; patterns kept)
+    writes: tuple[Write, ...]
+    network: bool
+    compiles: bool | None  # needs a C/C++ toolchain: True, False, or None (depends on the packages)
+    invocation: Invocation | None
+    env: Env  # variables in effect for this command
+    user: User  # who runs it (sudo: root)
+    flags: tuple[str, ...] = ()  # literal option words as written
+
+    @property
+    def installs(self) -> bool:
+        return self.verb in INSTALL_VERBS
+
+    @property
+    def manager(self) -> Manager | None:
+        return self.invocation.manager if self.invocation is not None else None
+
+    def has_flag(self, *names: str) -> bool:
+        return any(f == n or f.startswith(n + "=") for f in self.flags for n in names)
+
+    def flag_value(self, *names: str) -> str | None:
+        words = [w.value for w in self.command.effective()]
+        for i, w in enumerate(words):
+            if w is None:
+                continue
+            for n in names:
+                if w == n and i + 1 < len(words):
+                    return words[i + 1]
+                if w.startswith(n + "=") and n.startswith("--"):
+                    return w[len(n) + 1 :]
+        return None
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """Everything dockeropt knows about one RUN."""
+
+    instruction: Instruction
+    script: Script | None  # what it executes (read only; None: not understood)
+    editable: RunScript | None  # shell-form script without heredocs that passes may edit
+    mounts: tuple[Mount, ...]
+    actions: tuple[Action, ...]
+    unknown: tuple[Command, ...] = ()  # commands neither catalog knows
+    exec_form: bool = False
+
+    @property
+    def understood(self) -> bool:
+        """The script was read and every command in it is known."""
+        return self.script is not None and self.script.ok and not self.unknown
+
+    def by_tool(self, *tools: str) -> list[Action]:
+        return [a for a in self.actions if a.tool in tools]
+
+    def by_verb(self, *verbs: str) -> list[Action]:
+        return [a for a in self.actions if a.verb in verbs]
+
+    def by_ecosystem(self, *ecosystems: str) -> list[Action]:
+        return [a for a in self.actions if a.ecosystem in ecosystems]
+
+    @property
+    def installs(self) -> list[Action]:
+        return [a for a in self.actions if a.installs]
+
+    def cache_mounts(self) -> list[Mount]:
+        return [m for m in self.mounts if m.type == "cache"]
+
+
+# --------------------------------------------------------------------------- tools catalog
+
+
+@dataclass(frozen=True)
+class Tool:
+    id: str
+    names: frozenset[str]
+    then: tuple[str, ...]
+    verb: str
+    network: bool
+    compiles: bool
+    subcommands: Mapping[str, str]
+    writes: Mapping[str, Mapping[str, str]]
+    network_verbs: frozenset[str]
+
+
+@cache
+def _tools() -> tuple[Tool, ...]:
+    data: dict[str, Any] = json.loads(resources.files("dockeropt.catalog").joinpath("tools.json").read_text(encoding="utf-8"))
+    out = []
+    for t in data["tools"]:
+        names = frozenset(t["names"])
+        out.append(Tool(
+            id=t.get("id", ""),
+            names=names, then=tuple(t.get("then", ())), verb=t["verb"], network=bool(t.get("network")),
+            compiles=bool(t.get("compiles")), subcommands=dict(t.get("subcommands", {})),
+            writes={k: dict(v) for k, v in t.get("writes", {}).items()}, network_verbs=frozenset(t.get("network_verbs", ())),
+        ))
+    # tools with "then" words first: python -m venv before a plain python entry
+    return tuple(sorted(out, key=lambda t: -len(t.then)))
+
+
+def match_tool(cmd: Command) -> Tool | None:
+    eff = cmd.effective()
+    if not eff or eff[0].value is None:
+        return None
+    name = posixpath.basename(eff[0].value)
+    full = eff[0].value
+    for t in _tools():
+        if name not in t.names and full not in t.names:
+            continue
+        if t.then and [w.value for w in eff[1 : 1 + len(t.then)]] != list(t.then):
+            continue
+        return t
+    return None
+
+
+# --------------------------------------------------------------------------- classification
+
+_SUDO = ("sudo", "su", "doas", "gosu", "su-exec")
+
+
+def _join(cwd: str | None, path: str) -> str | None:
+    if path.startswith("/"):
+        return posixpath.normpath(path)
+    if cwd is None:
+        return None
+    return posixpath.normpath(posixpath.join(cwd, path))
+
+
+def command_user(cmd: Command, user: User) -> User:
+    """Who ``cmd`` runs as: ``sudo cmd`` is root unless ``-u`` names someone else."""
+    first = cmd.argv[0].value if cmd.argv else None
+    if first is None or posixpath.basename(first) not in _SUDO:
+        return user
+    words = [w.value for w in cmd.argv]
+    if "-u" in words or "--user" in words or posixpath.basename(first) in ("gosu", "su-exec"):
+        return User(None, None, None, None, None)
+    return ROOT
+
+
+def _positionals(m: Manager, rest: tuple[Any, ...]) -> list[str | None]:
+    out: list[str | None] = []
+    skip = False
+    for w in rest:
+        v = w.value
+        if skip:
+            skip = False
+            continue
+        if v is None:
+            out.append(None)
+            continue
+        if v.startswith("-") and v != "-":
+            if v in m.flags_with_value and "=" not in v:
+                skip = True
+            continue
+        out.append(v)
+    return out
+
+
+_PIP_FILE_FLAGS = ("-r", "--requirement", "-c", "--constraint")
+
+
+def _manifests(inv: Invocation, project: str | None, cwd: str | None) -> tuple[str, ...]:
+    m = inv.manager
+    out: list[str] = []
+    words = [w.value for w in inv.command.effective()]
+    if m.ecosystem == "python" and m.id in ("pip", "uv-pip"):
+        for i, w in enumerate(words):
+            if w is None:
+                continue
+            val = None
+            if w in _PIP_FILE_FLAGS and i + 1 < len(words):
+                val = words[i + 1]
+            else:
+                for f in ("--requirement=", "--constraint="):
+                    if w.startswith(f):
+                        val = w[len(f):]
+            if val:
+                p = _join(cwd, val)
+                if p:
+                    out.append(p)
+        pos = _positionals(m, inv.rest)
+        for p in pos:
+            if p is not None and (p in (".", "./") or p.startswith(("./", "/")) or p == "-e"):
+                q = _join(cwd, p)
+                if q:
+                    out.extend(posixpath.join(q, f) for f in m.manifests if f != "requirements.txt")
+        return tuple(dict.fromkeys(out))
+    if project is None:
+        return ()
+    for f in (*m.manifests, *m.lockfiles):
+        out.append(posixpath.normpath(posixpath.join(project, f)))
+    return tuple(dict.fromkeys(out))
+
+
+def _rule_applies(rule: WriteRule, inv: Invocation, verb: str, env: Env, venv: str | None) -> bool | None:
+    """True/False; None when an env condition depends on an unknown value."""
+    if verb not in rule.verbs:
+        return False
+    if rule.flags and not inv.has_flag(*rule.flags):
+        return False
+    if rule.flag_path and not inv.has_flag(*rule.flag_path):
+        return False
+    if rule.venv and venv is None:
+        return False
+    for name, rx in rule.env:
+        v = env.value(name)
+        if v is None:
+            return None
+        if not re.match(rx, v):
+            return False
+    return True
+
+
+def _writes(
+    inv: Invocation, verb: str, project: str | None, env: Env, home: str | None, venv: str | None,
+    go_binary: Callable[[str | None], str | None],
+) -> tuple[str, tuple[Write, ...]]:
+    out: list[Write] = []
+    new_verb = verb
+    for rule in inv.manager.writes:
+        ok = _rule_applies(rule, inv, verb, env, venv)
+        if ok is False:
+            continue
+        if rule.as_verb:
+            new_verb = rule.as_verb
+        path: str | None
+        if ok is None:
+            path = None
+        elif rule.flag_path:
+            val = _flag_value(inv, rule.flag_path)
+            path = _join(project, val) if val else None
+        elif rule.positional is not None:
+            pos = _positionals(inv.manager, inv.rest)
+            val = pos[rule.positional] if pos and -len(pos) <= rule.positional < len(pos) else None
+            path = _join(project, val) if val else None
+        elif rule.path == "{venv}":
+            path = venv
+        elif rule.path == "{site}":
+            path = None
+        elif rule.path == "{go_binary}":
+            name = go_binary(project)
+            path = _join(project, name) if name and project else None
+        elif rule.path is not None:
+            p = expand(rule.path, env, home, tilde=True)
+            path = None if not p else (_join(project, p) if rule.kind == "project" else (posixpath.normpath(p) if p.startswith("/") else None))
+        else:
+            path = None
+        out.append(Write(rule.kind, path, rule.what))
+        if not rule.go_on:
+            break
+    return new_verb, tuple(out)
+
+
+def _flag_value(inv: Invocation, names: tuple[str, ...]) -> str | None:
+    words = [w.value for w in inv.command.effective()]
+    for i, w in enumerate(words):
+        if w is None:
+            continue
+        for n in names:
+            if w == n and i + 1 < len(words):
+                return words[i + 1]
+            if w.startswith(n + "=") and (n.startswith("--") or len(n) > 2):
+                return w[len(n) + 1 :]
+    return None
+
+
+def _offline(inv: Invocation, env: Env) -> bool:
+    m = inv.manager
+    if m.offline_flags and inv.has_flag(*m.offline_flags):
+        return True
+    for k, v in m.offline_env.items():
+        val = env.value(k)
+        if val and v in val:
+            return True
+    return False
+
+
+def _fs_writes(cmd: Command, cwd: str | None, verb: str) -> tuple[Write, ...]:
+    out: list[Write] = []
+    args = cmd.effective()[1:]
+    skip_first = verb in ("chown", "chmod")
+    for w in args:
+        v = w.value if w.value is not None else w.pattern
+        if v is None:
+            out.append(Write("fs", None, "a path dockeropt cannot read"))
+            continue
+        if v.startswith("-"):
+            continue
+        if skip_first:
+            skip_first = False
+            continue
+        p = _join(cwd, v)
+        out.append(Write("fs", p, "named on the command line"))
+    return tuple(out)
+
+
+@dataclass
+class _Context:
+    """What the classifier needs from outside the RUN."""
+
+    has_file: Callable[[str], bool | None] | None = None
+    go_binary: Callable[[str | None], str | None] = lambda project: None
+    venvs: set[str] = field(default_factory=set)  # virtualenvs created so far in the stage chain
+
+
+def active_venv(env: Env, venvs: set[str]) -> str | None:
+    """The virtualenv a ``pip`` of this env installs into: ``$VIRTUAL_ENV``, or a created venv whose bin/ leads PATH."""
+    v = env.value("VIRTUAL_ENV")
+    if v:
+        return posixpath.normpath(v)
+    path = env.value("PATH")
+    if not path:
+        return None
+    for entry in path.split(":"):
+        entry = posixpath.normpath(entry) if entry else entry
+        if entry.endswith("/bin") and posixpath.dirname(entry) in venvs:
+            return posixpath.dirname(entry)
+        if entry in ("/usr/local/bin", "/usr/bin", "/bin"):
+            return None  # the system interpreter comes first
+    return None
+
+
+def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir: str | None, cx: _Context) -> RunFacts:
+    """The facts of one RUN given the state it runs in."""
+    script = analysis_script(ins, doc_text)
+    rs = run_script(ins)
+    editable = rs if rs is not None and rs.script.ok and not ins.heredocs else None
+    mounts = mounts_of(ins)
+    if script is None or not script.ok:
+        return RunFacts(ins, script, editable, mounts, (), (), ins.json)
+    actions: list[Action] = []
+    unknown: list[Command] = []
+    for idx, cmd in enumerate(script.commands):
+        local = script.env_before(idx)
+        cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
+                                unreadable=ins.index if "?" in local else None)
+        cwd = workdir if cmd.cwd is None else (None if cmd.cwd == "?" else _join(workdir, cmd.cwd))
+        who = command_user(cmd, user)
+        home = cmd_env.value("HOME") if "HOME" in cmd_env else who.home
+        flags = tuple(w.value for w in cmd.effective()[1:] if w.value is not None and w.value.startswith("-"))
+        invs = catalog().match(cmd, cx.has_file)
+        if invs:
+            inv = invs[0]
+            m = inv.manager
+            verb = m.verb(inv.subcommand) or ("unknown" if inv.subcommand is None else "other")
+            project = cwd
+            if m.project_flags:
+                pv = _flag_value(inv, m.project_flags)
+                if pv:
+                    project = _join(cwd, pv)
+            venv = active_venv(cmd_env, cx.venvs)
+            verb, writes = _writes(inv, verb, project, cmd_env, home, venv, cx.go_binary)
+            pkgs = tuple(p for p in _positionals(m, inv.rest) if p is not None) if verb in ("install", "add", "global", "upgrade", "remove") else ()
+            if m.id in ("pip", "uv-pip"):
+                pkgs = tuple(p for p in pkgs if not (p.startswith((".", "/")) or p == "-e"))
+            network = inv.downloads and not _offline(inv, cmd_env)
+            compiles: bool | None = None if inv.installs else False
+            if m.id in ("pip", "uv-pip") and inv.has_flag("--no-binary"):
+                compiles = True
+            actions.append(Action(idx, cmd, m.id, m.ecosystem, verb, cwd, project, pkgs, _manifests(inv, project, cwd),
+                                  writes, network, compiles, inv, cmd_env, who, flags))
+            if verb == "venv":
+                for w in writes:
+                    if w.path:
+                        cx.venvs.add(w.path)
+            continue
+        tool = match_tool(cmd)
+        if tool is None:
+            unknown.append(cmd)
+            actions.append(Action(idx, cmd, cmd.name or "?", "unknown", "unknown", cwd, cwd, (), (), (), False, None, None, cmd_env, who, flags))
+            continue
+        verb = tool.verb
+        writes: tuple[Write, ...] = ()
+        if tool.subcommands:
+            sub = next((w.value for w in cmd.effective()[1:] if w.value and not w.value.startswith("-")), None)
+            verb = tool.subcommands.get(sub or "", tool.verb)
+            spec = tool.writes.get(verb)
+            if spec:
+                p = expand(spec["path"], cmd_env, home, tilde=True)
+                writes = (Write(spec["kind"], posixpath.normpath(p) if p and p.startswith("/") else None, spec["what"]),)
+        elif verb in ("fs", "chown", "chmod"):
+            writes = _fs_writes(cmd, cwd, verb)
+        elif verb == "venv":
+            pos = [w.value for w in cmd.effective()[1 + len(tool.then):] if w.value is None or not w.value.startswith("-")]
+            target = pos[-1] if pos else None
+            p = _join(cwd, target) if target else None
+            writes = (Write("venv", p, "a virtualenv"),)
+            if p:
+                cx.venvs.add(p)
+        network = tool.network or verb in tool.network_verbs
+        actions.append(Action(idx, cmd, tool.id or (cmd.name or "?"), "system", verb, cwd, cwd, (), (), writes, network,
+                              True if tool.compiles else False, None, cmd_env, who, flags))
+    return RunFacts(ins, script, editable, mounts, tuple(actions), tuple(unknown), ins.json)

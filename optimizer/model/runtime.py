@@ -1,0 +1,422 @@
+"""What the final image runs: its start command, launcher, port, protocol and routes.
+
+Read from the final stage (ENTRYPOINT/CMD inherited through FROM-stage
+chains as BuildKit does: a stage that sets ENTRYPOINT drops the CMD it
+inherited), the app's manifests and source files in the build context, and
+``catalog/runtime.json`` (launchers, servers, frameworks, source patterns).
+
+Every fact says where it comes from, and is None where dockeropt cannot tell:
+a pass writes a probe, a port or a protocol only from a known fact.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import shlex
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from dockeropt.context import BuildContext
+from dockeropt.model.users import User
+from dockeropt.model.values import Env, expand, variables_in
+from dockeropt.shell import parse_script
+from dockeropt.syntax import Instruction
+
+
+@cache
+def _data() -> dict[str, Any]:
+    return json.loads(resources.files("dockeropt.catalog").joinpath("runtime.json").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class StartCommand:
+    """The command the container starts."""
+
+    entrypoint: Instruction | None  # the ENTRYPOINT in effect (maybe from an earlier stage)
+    cmd: Instruction | None  # the CMD in effect (None after an ENTRYPOINT reset it, or when none is set)
+    argv: tuple[str, ...] | None  # entrypoint + cmd words when they are literal; None when a shell is needed
+    shell_form: bool  # the effective command is shell form (``/bin/sh -c``)
+    launcher: str | None  # npm, yarn, pnpm, npx, uv, poetry, pipenv, bundle, ... (catalog)
+    script: str | None  # the package.json script the launcher runs (npm start -> "start")
+    program: tuple[str, ...] | None  # what actually runs: the launcher resolved (package.json scripts) or argv
+    program_text: str | None  # the resolved command as text (a package.json script may need a shell)
+
+    @property
+    def known(self) -> bool:
+        return self.entrypoint is not None or self.cmd is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    number: int | None  # the default number, when known
+    env: str | None  # the variable the app reads it from (PORT), when it reads one
+    source: str  # "EXPOSE" | "ENV" | "command" | "source" | "image" | "server default"
+    where: str  # for explanations: the line or file it was read from
+
+
+@dataclass(frozen=True)
+class RuntimeFacts:
+    """The final image's runtime, as far as the model knows it."""
+
+    start: StartCommand
+    user: User
+    workdir: str | None
+    exposed: tuple[Port, ...]  # EXPOSE lines (tcp only)
+    listen: Port | None  # the port the app listens on, with its variable when it reads one
+    protocol: str | None  # "http" | "fastcgi" | "grpc" | None (unknown)
+    protocol_reason: str | None  # why dockeropt thinks so
+    frameworks: tuple[str, ...]  # framework ids (catalog) found in the manifests
+    routes: tuple[str, ...]  # routes the app's source defines
+    health_routes: tuple[str, ...]  # routes fit for a health probe: the source's or the framework's own
+    volumes: tuple[str, ...]
+    app_context_dir: str | None  # the build-context folder holding the app (relative), when known
+
+    def probe_port_text(self, env: Env | None = None) -> str | None:
+        """The port to probe as shell text: ``${PORT:-3000}`` when the app reads PORT, else the number."""
+        if self.listen is None:
+            return None
+        if self.listen.env:
+            default = self.listen.number
+            if env is not None:
+                v = env.value(self.listen.env)
+                if v and v.isdigit():
+                    default = int(v)
+            if default is None:
+                return None
+            return f"${{{self.listen.env}:-{default}}}"
+        return str(self.listen.number) if self.listen.number is not None else None
+
+
+# --------------------------------------------------------------------------- the start command
+
+
+def _words(ins: Instruction | None, shell: tuple[str, ...]) -> tuple[tuple[str, ...] | None, bool]:
+    if ins is None:
+        return (), False
+    if ins.json:
+        return tuple(ins.exec_args or ()), False
+    text = ins.args.strip()
+    if not text:
+        return (), True
+    if re.search(r"[$`|&;<>(){}*?~\\\n]", text):
+        return None, True
+    script = parse_script(text)
+    if not script.ok or len(script.commands) != 1 or not script.items or not script.items[0].simple:
+        return None, True
+    c = script.commands[0]
+    if c.assignments or any(w.value is None for w in c.argv):
+        return None, True
+    try:
+        return tuple(shlex.split(text)), True
+    except ValueError:
+        return None, True
+
+
+def launch_words(ins: Instruction | None) -> tuple[tuple[str, ...] | None, bool]:
+    """(argv, shell_form) of a CMD/ENTRYPOINT; argv None when the shell form needs a real shell."""
+    return _words(ins, ("/bin/sh", "-c"))
+
+
+def start_command(entrypoint: Instruction | None, cmd: Instruction | None, scripts: Callable[[], dict[str, str] | None],
+                  has_file: Callable[[str], bool]) -> StartCommand:
+    ep_words, ep_shell = launch_words(entrypoint)
+    cmd_words, cmd_shell = launch_words(cmd)
+    if entrypoint is not None and ep_shell:
+        argv = ep_words  # a shell-form ENTRYPOINT ignores CMD
+        shell_form = True
+    elif entrypoint is not None:
+        argv = (ep_words or ()) + (cmd_words or ()) if cmd_words is not None else None
+        shell_form = cmd_shell and cmd is not None
+    else:
+        argv = cmd_words
+        shell_form = cmd_shell
+    launcher = script = None
+    program: tuple[str, ...] | None = argv
+    program_text: str | None = " ".join(argv) if argv else None
+    if argv is None:
+        shell_ins = entrypoint if entrypoint is not None and ep_shell else cmd
+        program_text = shell_ins.args.strip() if shell_ins is not None else None
+    if argv:
+        for spec in _data()["launchers"]:
+            prog = posixpath.basename(argv[0])
+            words = spec["words"]
+            if prog != spec["program"] or list(argv[1 : 1 + len(words)]) != words:
+                continue
+            if spec.get("scripts"):
+                name = spec.get("script") or (argv[spec["script_at"]] if len(argv) > spec.get("script_at", 99) else None)
+                if name is None or name.startswith("-"):
+                    continue
+                launcher, script = spec["program"], name
+                table = scripts()
+                text = table.get(name) if table else None
+                if text is None and spec.get("default_start") and name == "start" and table is not None:
+                    default = spec["default_start"]
+                    if has_file(default.split()[-1]):
+                        text = default
+                program_text = text
+                program = _split_simple(text) if text else None
+            else:
+                launcher = spec["program"]
+                after = spec["after"]
+                rest = list(argv[after:])
+                while rest and rest[0].startswith("-"):
+                    rest.pop(0)  # launcher options (uv run --no-dev)
+                program = tuple(rest) if rest else None
+                program_text = " ".join(rest) if rest else None
+            break
+    return StartCommand(entrypoint, cmd, argv, shell_form, launcher, script, program, program_text)
+
+
+def _split_simple(text: str) -> tuple[str, ...] | None:
+    if re.search(r"[$`|&;<>(){}*?~\\\n]", text):
+        return None
+    try:
+        return tuple(shlex.split(text))
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- ports
+
+
+def exposed_ports(instructions: list[Instruction], env_at: Callable[[Instruction], Env]) -> list[Port]:
+    out: list[Port] = []
+    for ins in instructions:
+        if ins.keyword != "EXPOSE":
+            continue
+        env = env_at(ins)
+        for w in ins.words:
+            var = variables_in(w)
+            v = expand(w, env)
+            if v is None:
+                out.append(Port(None, var[0] if var else None, "EXPOSE", f"line {ins.start_line}"))
+                continue
+            num, _, proto = v.partition("/")
+            if proto and proto.lower() != "tcp":
+                continue
+            if "-" in num or not num.isdigit():
+                continue
+            out.append(Port(int(num), var[0] if var else None, "EXPOSE", f"line {ins.start_line}"))
+    return out
+
+
+def _server(argv: tuple[str, ...] | None) -> dict[str, Any] | None:
+    if not argv:
+        return None
+    prog = posixpath.basename(argv[0])
+    for spec in _data()["servers"]:
+        rx = spec.get("programs_regex")
+        if not (prog == spec["program"] or (rx and re.match(rx, prog))):
+            continue
+        words = spec.get("words", [])
+        if list(argv[1 : 1 + len(words)]) != words:
+            continue
+        return spec
+    return None
+
+
+def _flag(argv: tuple[str, ...], names: list[str]) -> str | None:
+    for i, w in enumerate(argv):
+        for n in names:
+            if w == n and i + 1 < len(argv):
+                return argv[i + 1]
+            if w.startswith(n + "=") and n.startswith("--"):
+                return w[len(n) + 1 :]
+    return None
+
+
+def command_port(text: str | None, argv: tuple[str, ...] | None) -> Port | None:
+    """The port a server's command line sets (``--bind 0.0.0.0:$PORT``, ``--port 8000``), or its default."""
+    words: tuple[str, ...] | None = argv
+    if words is None and text:
+        try:
+            words = tuple(shlex.split(text))
+        except ValueError:
+            words = None
+        if words and posixpath.basename(words[0]) in ("sh", "bash") and len(words) > 2 and words[1] == "-c":
+            try:
+                words = tuple(shlex.split(words[2]))
+            except ValueError:
+                words = None
+        # `exec gunicorn ...`, `cd x && gunicorn ...`: look at the last command
+        if words:
+            parts = [list(g) for g in _split_on(words, ("&&", ";", "||"))]
+            words = tuple(parts[-1]) if parts else words
+            while words and words[0] in ("exec",):
+                words = words[1:]
+    spec = _server(words)
+    if spec is None or words is None:
+        return None
+    value = None
+    if spec.get("bind_flags"):
+        b = _flag(words, spec["bind_flags"])
+        if b is not None:
+            value = b.rsplit(":", 1)[-1] if ":" in b else None
+    if value is None and spec.get("port_flags"):
+        value = _flag(words, spec["port_flags"])
+    if value is None:
+        return Port(spec.get("port"), None, "server default", f"{spec['program']}'s default")
+    m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::-(\d+))?\}?", value)
+    if m:
+        return Port(int(m.group(2)) if m.group(2) else None, m.group(1), "command", "the start command")
+    if value.isdigit():
+        return Port(int(value), None, "command", "the start command")
+    return None
+
+
+def _split_on(words: tuple[str, ...], ops: tuple[str, ...]) -> Iterator[list[str]]:
+    cur: list[str] = []
+    for w in words:
+        if w in ops:
+            if cur:
+                yield cur
+            cur = []
+        else:
+            cur.append(w)
+    if cur:
+        yield cur
+
+
+def server_protocol(argv: tuple[str, ...] | None) -> str | None:
+    spec = _server(argv)
+    return spec.get("protocol") if spec else None
+
+
+def image_server(family: str | None, flavor: str | None) -> dict[str, Any] | None:
+    for spec in _data()["images"]:
+        if spec["family"] == family and spec.get("flavor", flavor) == flavor:
+            return spec
+    return None
+
+
+# --------------------------------------------------------------------------- the app's source
+
+_SKIP_DIRS = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", "dist", "build", "target", "vendor", ".tox", "tests", "test", "spec", "__tests__"})
+_MAX_FILES = 1500
+_MAX_BYTES = 512 * 1024
+
+
+def source_files(context: BuildContext, rel: str, exts: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(path, text) of source files under ``rel`` with one of ``exts`` (bounded walk, .dockerignore honoured)."""
+    seen = 0
+    stack = [rel or "."]
+    while stack:
+        d = stack.pop()
+        for name in sorted(context.listdir(d), reverse=True):
+            p = name if d in (".", "") else f"{d}/{name}"
+            if context.ignored(p):
+                continue
+            if context.is_dir(p):
+                if name not in _SKIP_DIRS and not name.startswith("."):
+                    stack.append(p)
+                continue
+            if not name.endswith(exts):
+                continue
+            seen += 1
+            if seen > _MAX_FILES:
+                return
+            text = context.read_text(p, limit=_MAX_BYTES)
+            if text is not None:
+                yield p, text
+
+
+def dependency_names(context: BuildContext, rel: str) -> set[str]:
+    """Package names the app's manifests list (package.json, requirements, pyproject, Pipfile, Gemfile, pom, gradle, composer)."""
+    names: set[str] = set()
+
+    def path(n: str) -> str:
+        return n if rel in (".", "") else f"{rel}/{n}"
+
+    pkg = context.read_json_object(path("package.json"))
+    if pkg:
+        for key in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies"):
+            deps = pkg.get(key)
+            if isinstance(deps, dict):
+                names.update(str(k).lower() for k in deps)
+    for n in context.listdir(rel or "."):
+        if re.match(r"^requirements.*\.(txt|in)$", n) or n in ("constraints.txt",):
+            text = context.read_text(path(n)) or ""
+            for line in text.splitlines():
+                m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+                if m and not line.lstrip().startswith("-"):
+                    names.add(m.group(1).lower().replace("_", "-"))
+    for n, rx in (("pyproject.toml", r"""^\s*["']?([A-Za-z0-9][A-Za-z0-9._-]*)["']?\s*(?:[=<>~!\[;,"'@]|$)"""),
+                  ("Pipfile", r"""^\s*["']?([A-Za-z0-9][A-Za-z0-9._-]*)["']?\s*="""),
+                  ("Gemfile", r"""^\s*gem\s+["']([^"']+)["']"""),
+                  ("pom.xml", r"""<artifactId>\s*([^<\s]+)\s*</artifactId>"""),
+                  ("build.gradle", r"""['"][\w.-]+:([\w.-]+)(?::[^'"]*)?['"]"""),
+                  ("build.gradle.kts", r"""['"][\w.-]+:([\w.-]+)(?::[^'"]*)?['"]""")):
+        text = context.read_text(path(n))
+        if text:
+            names.update(m.group(1).lower().replace("_", "-") for m in re.finditer(rx, text, re.M))
+    comp = context.read_json_object(path("composer.json"))
+    if comp:
+        req = comp.get("require")
+        if isinstance(req, dict):
+            names.update(str(k).lower() for k in req)
+    return names
+
+
+def frameworks_of(deps: set[str]) -> list[dict[str, Any]]:
+    return [f for f in _data()["frameworks"] if any(p.lower() in deps for p in f["packages"])]
+
+
+def source_facts(
+    context: BuildContext, rel: str, ecosystems: list[str],
+) -> tuple[list[str], list[tuple[str | None, int | None, str]], dict[str, str]]:
+    """(routes, [(port variable, default, file)], {protocol: file}) the app's source shows."""
+    data = _data()
+    exts: list[str] = []
+    for e in ecosystems or list(data["source_extensions"]):
+        exts.extend(data["source_extensions"].get(e, []))
+    by_ext: dict[str, str] = {ext: eco for eco, es in data["source_extensions"].items() for ext in es}
+    routes: list[str] = []
+    ports: list[tuple[str | None, int | None, str]] = []
+    compiled_routes = {eco: [re.compile(p, re.M) for p in ps] for eco, ps in data["route_patterns"].items()}
+    compiled_ports = {eco: [re.compile(p) for p in ps] for eco, ps in data["port_patterns"].items()}
+    compiled_protocols = [(e["ecosystem"], re.compile(e["pattern"], re.M), e["protocol"]) for e in data["source_protocols"]]
+    protocols: dict[str, str] = {}
+    for p, text in source_files(context, rel, tuple(exts)):
+        eco = next((e for ext, e in by_ext.items() if p.endswith(ext)), None)
+        if eco is None:
+            continue
+        for rx in compiled_routes.get(eco, ()):
+            for m in rx.finditer(text):
+                r = m.group(1)
+                if eco == "ruby" and not r.startswith("/"):
+                    r = "/" + r
+                if r not in routes:
+                    routes.append(r)
+        for rx in compiled_ports.get(eco, ()):
+            for m in rx.finditer(text):
+                groups = [g for g in m.groups() if g is not None]
+                var = next((g for g in groups if not g.isdigit()), None)
+                num = next((int(g) for g in groups if g.isdigit()), None)
+                ports.append((var, num, p))
+        for e, rx, proto in compiled_protocols:
+            if e == eco and proto not in protocols and rx.search(text):
+                protocols[proto] = p
+    return routes, ports, protocols
+
+
+def health_routes_of(routes: list[str], frameworks: list[dict[str, Any]], context: BuildContext | None, rel: str) -> list[str]:
+    names = _data()["health_route_names"]
+    out = [r.rstrip("/") or "/" for r in routes if (r.rstrip("/") or "/") in names]
+    for f in frameworks:
+        for hr in f.get("health_routes", ()):
+            marker = hr.get("route_marker")
+            if marker is None:
+                out.append(hr["route"])
+                continue
+            if context is None:
+                continue
+            for _, text in source_files(context, rel, (".rb", ".php", ".py", ".js", ".ts", ".java", ".kt")):
+                if marker in text:
+                    out.append(hr["route"])
+                    break
+    return list(dict.fromkeys(out))
