@@ -1,10 +1,14 @@
 """Build every corpus app before and after `dockeropt fix` and write docs/benchmarks.md.
 
-For each app in corpus/apps: the original Dockerfile and the one `dockeropt fix`
-produces (every rule, opt-in ones included, default safety) are each built
-cold (the BuildKit cache is emptied first with `docker builder prune -af`),
-inspected (size, layers, user), smoke-tested with the app's app.json, and
-rebuilt after a one-line edit of the app's `touch` source file.
+For each app in corpus/apps (after its app.json `setup`, run once over a copy):
+the original Dockerfile and the one `dockeropt fix` produces (the default rule
+set unless --rules all; default safety) are each built cold (the BuildKit cache
+is emptied first with `docker builder prune -af`), inspected (size, layers,
+user), smoke- and health-tested with the app's app.json, rebuilt after a
+one-line edit of the app's `touch` source file (warm rebuild), and rebuilt once
+more after its dependency manifest (`dep_edit`) was edited without changing any
+dependency (dependency-change rebuild); apps with `add_file` also get the
+added-file check.
 
     python benchmarks/lab_report.py                 # all apps, writes docs/benchmarks.md
     python benchmarks/lab_report.py node-express    # some apps, prints only
@@ -21,6 +25,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +37,13 @@ from dockeropt.runner import fix_file
 from dockeropt.verify import (
     Measurement,
     SmokeSpec,
+    VerifyError,
     _run,
     docker_binary,
     engine_problem,
     measure,
+    prepared_context,
+    setup_cache_dir,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -71,12 +80,23 @@ def fix_in_memory(folder: Path) -> tuple[str, str, list[str]]:
 
 
 def run_app(docker: str, name: str, log: bool = True) -> Row:
-    folder = APPS / name
-    spec = SmokeSpec.load(folder / "app.json")
+    spec = SmokeSpec.load(APPS / name / "app.json")
+    with tempfile.TemporaryDirectory(prefix="dockeropt-bench-") as tmp:
+        if log and spec.setup is not None:
+            print(f"[{name}] set-up in {spec.setup.image}", file=sys.stderr, flush=True)
+        try:
+            folder = prepared_context(docker, APPS / name, spec, Path(tmp), cache_dir=setup_cache_dir())
+        except VerifyError as exc:
+            raise SystemExit(f"lab_report: {name}: {exc}") from None
+        return _run_prepared(docker, name, folder, spec, log)
+
+
+def _run_prepared(docker: str, name: str, folder: Path, spec: SmokeSpec, log: bool) -> Row:
     original, fixed, rules = fix_in_memory(folder)
     tag = f"dockeropt-bench-{name}:{uuid.uuid4().hex[:6]}"
-    manifest = next((m for m in MANIFESTS if (folder / m).is_file()), None)
+    manifest = spec.dep_edit or next((m for m in MANIFESTS if (folder / m).is_file()), None)
     common = dict(dockerfile=folder / "Dockerfile", touch=spec.touch, cold=True, manifest=manifest)
+    t0 = time.monotonic()
     if log:
         print(f"[{name}] building the original (cold)", file=sys.stderr, flush=True)
     before = measure(docker, folder, original, spec, label="original", tag=tag + "-orig", **common)  # type: ignore[arg-type]
@@ -86,6 +106,8 @@ def run_app(docker: str, name: str, log: bool = True) -> Row:
         after = measure(docker, folder, fixed, spec, label="fixed", tag=tag + "-fixed", **common)  # type: ignore[arg-type]
     else:
         after = before
+    if log:
+        print(f"[{name}] done in {time.monotonic() - t0:.0f}s: {_ok(before)} / {_ok(after)}", file=sys.stderr, flush=True)
     for m in (before, after):
         if not m.passed:
             print(f"[{name}] {m.label}: build_ok={m.build_ok} smoke={m.smoke_detail} {m.error}\n{m.build_log}",
@@ -111,7 +133,13 @@ def _change(before: float, after: float, less: str, more: str) -> str:
 
 
 def _ok(m: Measurement) -> str:
-    return "pass" if m.passed else ("build failed" if not m.build_ok else "FAIL")
+    if not m.build_ok:
+        return "build failed"
+    if not m.passed:
+        if m.smoke_ok and m.added_ok is False:
+            return "FAIL (added file)"
+        return "FAIL (health)" if m.health and m.health.split(";")[0] in ("unhealthy", "starting") else "FAIL"
+    return "pass (healthy)" if m.health == "healthy" else "pass"
 
 
 def _user(u: str | None) -> str:
@@ -134,9 +162,14 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
         "- Cold build: after `docker builder prune -af` (no build cache; base images present)."
         " Warm rebuild: the same build again after a one-line comment was appended to the app's"
         " `touch` source file (app.json). Dependency-change rebuild: one more build after the app's"
-        " dependency manifest (package.json, requirements.txt or go.mod) was edited the same way (no new"
-        " packages: it measures what a manifest change invalidates and what cache mounts keep)."
+        " dependency manifest (app.json `dep_edit`) was edited without changing any dependency (a new"
+        " top-level field in package.json; a comment in requirements.txt, Pipfile, pyproject.toml or go.mod):"
+        " it measures what a manifest change invalidates and what cache mounts keep."
         " Ready: seconds from `docker run` to the smoke test passing.",
+        "- Smoke/health: the app.json probe (HTTP, FastCGI, gRPC health or a command); where the image has a"
+        " HEALTHCHECK, the container is started on a non-default port (where the app reads its port) and must"
+        " also turn `healthy` (\"pass (healthy)\"); apps with `add_file` must also serve a file added to the"
+        " context after the first build (see docs/verify.md).",
         "- Timings are wall-clock seconds on a shared machine and vary by a few seconds between runs;"
         " dependency downloads go over the network. Cold builds are the least reliable figure: another"
         " build on the same engine between the prune and the build can refill the cache.",
@@ -144,9 +177,9 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
         " the fix are listed but left out of the totals.",
         "",
         "| app | rules | size before | size after | size ratio | layers | user before → after"
-        " | cold before | cold after | warm before | warm after | warm ratio | dep-change before | dep-change after"
-        " | ready before | ready after | smoke before / after |",
-        "|---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        " | cold before | cold after | cold ratio | warm before | warm after | warm ratio | dep-change before"
+        " | dep-change after | dep-change ratio | ready before | ready after | smoke/health before / after |",
+        "|---|---|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for r in rows:
         b, a = r.before, r.after
@@ -154,8 +187,10 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
             f"| {r.app} | {', '.join(r.rules) or '(none)'} | {_mb(b.size)} | {_mb(a.size)} | {_r(b.size, a.size)}"
             f" | {b.layers if b.layers is not None else '-'} → {a.layers if a.layers is not None else '-'}"
             f" | {_user(b.user)} → {_user(a.user)}"
-            f" | {_s(b.cold_seconds)} | {_s(a.cold_seconds)} | {_s(b.warm_seconds)} | {_s(a.warm_seconds)}"
+            f" | {_s(b.cold_seconds)} | {_s(a.cold_seconds)} | {_r(b.cold_seconds, a.cold_seconds)}"
+            f" | {_s(b.warm_seconds)} | {_s(a.warm_seconds)}"
             f" | {_r(b.warm_seconds, a.warm_seconds)} | {_s(b.dep_seconds)} | {_s(a.dep_seconds)}"
+            f" | {_r(b.dep_seconds, a.dep_seconds)}"
             f" | {_s(b.ready_seconds)} | {_s(a.ready_seconds)}"
             f" | {_ok(b)} / {_ok(a)} |"
         )
@@ -176,9 +211,16 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
     passed = sum(1 for r in rows if r.after.passed)
     out.append(
         f"| **total** ({len(both)} of {len(rows)} apps: both variants pass) | | **{_mb(sb)}** | **{_mb(sa)}** | **{_r(sb, sa)}** | | |"
-        f" **{_s(cb)}** | **{_s(ca)}** | **{_s(wb)}** | **{_s(wa)}** | **{_r(wb, wa)}** | **{_s(db)}** | **{_s(da)}** | | |"
+        f" **{_s(cb)}** | **{_s(ca)}** | **{_r(cb, ca)}** | **{_s(wb)}** | **{_s(wa)}** | **{_r(wb, wa)}**"
+        f" | **{_s(db)}** | **{_s(da)}** | **{_r(db, da)}** | | |"
         f" {passed}/{len(rows)} pass after |"
     )
+    failed = [(r, m) for r in rows for m in ((r.before,) if r.after is r.before else (r.before, r.after)) if not m.passed]
+    if failed:
+        out += ["", "Failures (left out of the totals):", ""]
+        for r, m in failed:
+            why = m.error if not m.build_ok else (m.added_detail if m.smoke_ok and m.added_ok is False else m.smoke_detail)
+            out.append(f"- {r.app} {m.label}: {_ok(m)}: {why.replace('|', '/')[:300]}")
     out += [
         "",
         f"Size ratio (sum after / sum before): **{_r(sb, sa)}** ({_change(sb, sa, 'smaller', 'larger')})."

@@ -120,6 +120,33 @@ def copy_app(app: App, dest: Path) -> Path:
     return target
 
 
+_PREPARED: dict[str, Path] = {}
+
+
+def prepared_app(docker: str, app: App, base: Path) -> Path:
+    """The app folder as a user's checkout has it: a copy with the app.json set-up run (lockfiles
+    that embed a registry's address, a jar...), made once per session and shared by the tests."""
+    if app.name not in _PREPARED:
+        from dockeropt.verify import VerifyError, run_setup, setup_cache_dir
+
+        folder = base / "prepared" / app.name
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(app.path, folder, symlinks=True)
+        try:
+            run_setup(docker, folder, app.spec, cache_dir=setup_cache_dir())
+        except VerifyError as exc:
+            pytest.fail(f"{app.name}: {exc}", pytrace=False)
+        _PREPARED[app.name] = folder
+    return _PREPARED[app.name]
+
+
+def copy_folder(src: Path, dest: Path) -> Path:
+    shutil.copytree(src, dest, symlinks=True)
+    return dest
+
+
 def fix_in_place(folder: Path, rules: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real CLI, `dockeropt fix Dockerfile`, in ``folder`` with every rule (opt-in ones too)."""
     argv = [sys.executable, "-m", "dockeropt", "fix", "Dockerfile"]

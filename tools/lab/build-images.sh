@@ -17,6 +17,7 @@ DOCKER=${DOCKER:-/usr/bin/docker}     # the engine's 20.10 client (BuildKit with
 LAB_STATE=${LAB_STATE:-/var/tmp/dockeropt-lab}
 CTX=$LAB_STATE/context
 LOGS=$LAB_STATE/logs
+RECIPES=$LAB_STATE/recipes   # per tag: the recipe hash and image id it was last built as
 ROOTFS_IMAGE=dockeropt-lab/rootfs:bookworm
 export DOCKER_BUILDKIT=1
 
@@ -35,7 +36,7 @@ for a in "$@"; do
 done
 
 "$DOCKER" info >/dev/null 2>&1 || die "docker engine not running (run tools/lab/engine.sh)"
-mkdir -p "$LAB_STATE" "$LOGS"
+mkdir -p "$LAB_STATE" "$LOGS" "$RECIPES"
 T_START=$(date +%s)
 BUILT=()
 declare -A DONE=()
@@ -68,6 +69,15 @@ debian_mirror() {
     return 1
 }
 
+# The npm registry this machine's npm uses (for corepack in the node stand-ins;
+# read at run time, never committed). Empty when npm is not installed here.
+npm_registry() {
+    if [ -n "${LAB_NPM_REGISTRY+x}" ]; then echo "${LAB_NPM_REGISTRY%/}"; return; fi
+    local r=""
+    command -v npm >/dev/null 2>&1 && r=$(npm config get registry 2>/dev/null || true)
+    echo "${r%/}"
+}
+
 stage_context() {
     rm -rf "$CTX"
     mkdir -p "$CTX/host/ca/extra" "$CTX/host/apt/sources.list.d"
@@ -91,10 +101,52 @@ selected() {  # is $1 one of the requested tags (or were none requested)?
     local t; for t in "${ONLY[@]}"; do [ "$t" = "$1" ] && return 0; done
     return 1
 }
-needed() {    # should tag $1 be (re)built now?
+needed() {    # should tag $1 be (re)built now? ([$2: the recipe it must have been built from])
     [ -n "${DONE[$1]:-}" ] && return 1
     [ $FORCE = 1 ] && return 0
-    ! have "$1"
+    have "$1" || return 0
+    [ -z "${2:-}" ] && return 1
+    # built from another recipe (an older Dockerfile, other build args) or by hand: rebuild
+    # (with the BuildKit cache still there, unchanged steps are cache hits and keep the image id)
+    [ "$(cat "$RECIPES/$(echo "$1" | tr '/:' '__')" 2>/dev/null)" != "$2 $("$DOCKER" image inspect --format '{{.Id}}' "$1")" ]
+}
+remember() {  # remember TAG RECIPE: TAG (its current image id) was built from RECIPE
+    echo "$2 $("$DOCKER" image inspect --format '{{.Id}}' "$1")" >"$RECIPES/$(echo "$1" | tr '/:' '__')"
+}
+
+# recipe DOCKERFILE [build args...]: a hash of what a stand-in is built from (its
+# Dockerfile, the shared helpers, its own folder, the build args; not host files)
+recipe() {
+    local df=$1; shift
+    local dirs=("$HERE/images/common") own=$HERE/images/$(basename "$df" .Dockerfile)
+    [ -d "$own" ] && dirs+=("$own")
+    { cat "$HERE/images/$df"; printf '%s\n' "$@"; find "${dirs[@]}" -type f | LC_ALL=C sort | xargs cat; } |
+        sha256sum | cut -c1-16
+}
+
+# stand TAG DOCKERFILE [build args...]: build TAG if missing or built from another recipe
+stand() {
+    local tag=$1 df=$2; shift 2
+    local r; r=$(recipe "$df" "$@")
+    if needed "$tag" "$r"; then
+        build "$tag" -f "$CTX/$df" "$@"
+        remember "$tag" "$r"
+    fi
+    return 0
+}
+
+# alias TAG BASE: TAG names the same image as BASE (retagged whenever BASE was rebuilt)
+alias_of() {
+    local tag=$1 base=$2
+    ensure "$base"
+    local want got
+    want=$("$DOCKER" image inspect --format '{{.Id}}' "$base")
+    got=$("$DOCKER" image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
+    if [ "$want" != "$got" ]; then
+        "$DOCKER" tag "$base" "$tag"; BUILT+=("$tag")
+        say "tagged $tag (alias of $base)"
+    fi
+    DONE[$tag]=1
 }
 
 # build TAG [docker build args...]: build from the staged context
@@ -154,59 +206,67 @@ ensure() {
             needed "$tag" && rootfs ;;
         debian:bookworm)
             ensure "$ROOTFS_IMAGE"
-            needed "$tag" && build "$tag" -f "$CTX/debian.Dockerfile" ;;
+            stand "$tag" debian.Dockerfile ;;
         debian:bookworm-slim)
             ensure debian:bookworm
-            needed "$tag" && build "$tag" -f "$CTX/debian-slim.Dockerfile" ;;
+            stand "$tag" debian-slim.Dockerfile ;;
         python:3.11)
             ensure debian:bookworm
-            needed "$tag" && build "$tag" -f "$CTX/python.Dockerfile" \
+            stand "$tag" python.Dockerfile \
                 --build-arg BASE=debian:bookworm \
                 --build-arg EXTRA_PACKAGES="python3-dev build-essential git curl" ;;
         python:3.11-slim)
             ensure debian:bookworm-slim
-            needed "$tag" && build "$tag" -f "$CTX/python.Dockerfile" \
+            stand "$tag" python.Dockerfile \
                 --build-arg BASE=debian:bookworm-slim ;;
         node:18)
             ensure debian:bookworm
-            needed "$tag" && build "$tag" -f "$CTX/node.Dockerfile" \
+            stand "$tag" node.Dockerfile \
                 --build-arg BASE=debian:bookworm \
                 --build-arg EXTRA_PACKAGES="git build-essential python3 curl ca-certificates" \
-                --build-arg INSTALL_YARN=1 ;;
+                --build-arg INSTALL_YARN=1 \
+                --build-arg LAB_NPM_REGISTRY="$(npm_registry)" ;;
         node:18-slim)
             ensure debian:bookworm-slim
-            needed "$tag" && build "$tag" -f "$CTX/node.Dockerfile" \
-                --build-arg BASE=debian:bookworm-slim ;;
+            stand "$tag" node.Dockerfile \
+                --build-arg BASE=debian:bookworm-slim \
+                --build-arg LAB_NPM_REGISTRY="$(npm_registry)" ;;
         golang:1.19)
             ensure debian:bookworm
-            needed "$tag" && build "$tag" -f "$CTX/golang.Dockerfile" ;;
+            stand "$tag" golang.Dockerfile ;;
         eclipse-temurin:17-jdk)
             ensure debian:bookworm
-            needed "$tag" && build "$tag" -f "$CTX/temurin.Dockerfile" \
+            stand "$tag" temurin.Dockerfile \
                 --build-arg PACKAGE=openjdk-17-jdk-headless ;;
         eclipse-temurin:17-jre)
             ensure debian:bookworm
-            needed "$tag" && build "$tag" -f "$CTX/temurin.Dockerfile" \
+            stand "$tag" temurin.Dockerfile \
                 --build-arg PACKAGE=openjdk-17-jre-headless ;;
-        openjdk:17-jdk-slim)
-            ensure eclipse-temurin:17-jdk
-            if needed "$tag"; then
-                "$DOCKER" tag eclipse-temurin:17-jdk "$tag"; DONE[$tag]=1; BUILT+=("$tag")
-                say "tagged $tag (alias of eclipse-temurin:17-jdk)"
-            fi ;;
+        openjdk:17-jdk-slim|openjdk:17|openjdk:17-jdk)
+            alias_of "$tag" eclipse-temurin:17-jdk ;;
+        nginx:1.22)
+            ensure debian:bookworm-slim
+            stand "$tag" nginx.Dockerfile ;;
+        php:8.2-fpm)
+            ensure debian:bookworm
+            stand "$tag" php.Dockerfile ;;
+        debian:12) alias_of "$tag" debian:bookworm ;;
+        debian:12-slim) alias_of "$tag" debian:bookworm-slim ;;
+        python:3.11-bookworm) alias_of "$tag" python:3.11 ;;
+        python:3.11-slim-bookworm) alias_of "$tag" python:3.11-slim ;;
+        node:18-bookworm) alias_of "$tag" node:18 ;;
+        node:18-bookworm-slim) alias_of "$tag" node:18-slim ;;
         gcr.io/distroless/*-debian12|gcr.io/distroless/*-debian12:latest)
             local name=${tag%:latest}
             local target=${name#gcr.io/distroless/}; target=${target%-debian12}
             ensure debian:bookworm
             [ "$target" = java17 ] && ensure eclipse-temurin:17-jre
-            if needed "$name:latest"; then
-                build "$name:latest" -f "$CTX/distroless.Dockerfile" --target "$target"
-            fi ;;
+            stand "$name:latest" distroless.Dockerfile --target "$target" ;;
         gcr.io/distroless/*-debian12:nonroot)
             local name=${tag%:nonroot}
             local target=${name#gcr.io/distroless/}; target=${target%-debian12}
             ensure "$name:latest"
-            needed "$tag" && build "$tag" -f "$CTX/distroless.Dockerfile" --target "$target" \
+            stand "$tag" distroless.Dockerfile --target "$target" \
                 --build-arg DL_USER=65532:65532 --build-arg DL_WORKDIR=/home/nonroot ;;
         *) die "unknown tag $tag" ;;
     esac
@@ -218,7 +278,9 @@ ALL_TAGS=(
     python:3.11 python:3.11-slim
     node:18 node:18-slim
     golang:1.19
-    eclipse-temurin:17-jdk eclipse-temurin:17-jre openjdk:17-jdk-slim
+    eclipse-temurin:17-jdk eclipse-temurin:17-jre openjdk:17-jdk-slim openjdk:17 openjdk:17-jdk
+    nginx:1.22 php:8.2-fpm
+    debian:12 debian:12-slim python:3.11-bookworm python:3.11-slim-bookworm node:18-bookworm node:18-bookworm-slim
 )
 for d in static base cc python3 nodejs18 java17; do
     ALL_TAGS+=("gcr.io/distroless/$d-debian12:latest" "gcr.io/distroless/$d-debian12:nonroot")

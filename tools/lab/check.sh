@@ -41,6 +41,12 @@ run "node:18 npm install (registry through the egress)" node:18 sh -c \
     'cd "$(mktemp -d)" && npm install --no-audit --no-fund is-number@7 >/dev/null && node -e "console.log(require(\"is-number\")(1) ? \"npm ok\" : \"bad\")"'
 run "node:18-slim node -e" node:18-slim node -e 'console.log(process.version)'
 run "node:18-slim has no gcc, has user node" node:18-slim sh -c '! command -v gcc && id node && echo ok'
+run "node:18 / node:18-slim: yarn 1 and corepack, no pnpm until corepack enable" node:18-slim sh -c \
+    'yarn --version | grep -q "^1\." && corepack --version && ! command -v pnpm && echo corepack ok'
+run "nginx:1.22 config test, user nginx 101" nginx:1.22 sh -c 'nginx -t 2>&1 | tail -n1 && test "$(id -u nginx)" = 101'
+run "php:8.2-fpm php-fpm -t, listens on 9000" php:8.2-fpm sh -c \
+    'php-fpm -t 2>&1 | tail -n1 && grep -rq "^listen = 9000" /usr/local/etc/php-fpm.d/ && php -r "echo PHP_VERSION, PHP_EOL;"'
+run "openjdk:17 java -version" openjdk:17 sh -c 'java -version 2>&1 | head -n1'
 run "golang:1.19 go version" golang:1.19 go version
 run "golang:1.19 env" golang:1.19 sh -c 'test "$(pwd)" = /go && test "$(go env GOPROXY)" = off && test -z "$(go env GOFLAGS)" && git --version'
 run "golang:1.19 build hello" golang:1.19 sh -c \
@@ -61,7 +67,7 @@ done
 echo
 echo "lab images:"
 "$DOCKER" image ls --format '{{.Repository}}:{{.Tag}}\t{{.Size}}' |
-    grep -E '^(debian|python|node|golang|eclipse-temurin|openjdk|gcr\.io/distroless/[a-z0-9]+-debian12|dockeropt-lab/rootfs):' |
+    grep -E '^(debian|python|node|golang|eclipse-temurin|openjdk|nginx|php|gcr\.io/distroless/[a-z0-9]+-debian12|dockeropt-lab/rootfs):' |
     sort | awk -F'\t' '{printf "%-46s %s\n", $1, $2}'
 echo
 if [ $fails -gt 0 ]; then echo "check.sh: $fails check(s) failed"; exit 1; fi

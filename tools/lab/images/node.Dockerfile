@@ -19,4 +19,23 @@ RUN --mount=type=cache,id=dockeropt-lab-apt-archives,target=/var/cache/apt/archi
     groupadd --gid 1000 node; \
     useradd --uid 1000 --gid node --shell /bin/bash --create-home node; \
     node --version; npm --version
+# Like the official node images (slim ones too): yarn 1 and corepack on PATH.
+# (0.33 is the last corepack release whose engines include node 18)
+ARG COREPACK_VERSION=0.33.0
+# this machine's network only (see debian.Dockerfile): corepack's default
+# download host for yarn 2+ is not reachable, the npm registry is; and the
+# egress serves npm metadata without signatures, which corepack checks
+# (COREPACK_INTEGRITY_KEYS=0 skips that). The registry is set by build-images.sh
+# from the host's npm configuration (empty: corepack's defaults).
+ARG LAB_NPM_REGISTRY=""
+# corepack's npm package also links yarn/pnpm shims; like the official images,
+# only `corepack` is on PATH until `corepack enable`, and yarn is yarn 1.
+RUN set -e; \
+    npm install -g --force corepack@$COREPACK_VERSION; \
+    rm -f /usr/local/bin/yarn /usr/local/bin/yarnpkg /usr/local/bin/pnpm /usr/local/bin/pnpx; \
+    npm install -g --force yarn@1; \
+    npm cache clean --force; rm -rf /root/.npm; \
+    yarn --version; corepack --version; ! command -v pnpm
+ENV COREPACK_NPM_REGISTRY=$LAB_NPM_REGISTRY \
+    COREPACK_INTEGRITY_KEYS=0
 CMD ["node"]

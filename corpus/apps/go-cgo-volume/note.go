@@ -1,0 +1,5 @@
+package main
+
+func note() string {
+	return "health check"
+}

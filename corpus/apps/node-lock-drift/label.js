@@ -1,0 +1,5 @@
+function label() {
+  return "lock <drift>";
+}
+
+module.exports = { label };

@@ -1,0 +1,5 @@
+function uptime() {
+  return Math.round(process.uptime());
+}
+
+module.exports = { uptime };

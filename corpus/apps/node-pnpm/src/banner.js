@@ -1,0 +1,5 @@
+function banner() {
+  return "hello from a pnpm app\n";
+}
+
+module.exports = { banner };

@@ -1,0 +1,5 @@
+function message() {
+  return "hello <from> a $PORT app";
+}
+
+module.exports = { message };

@@ -1,0 +1,5 @@
+function banner() {
+  return "hello from a yarn berry app\n";
+}
+
+module.exports = { banner };

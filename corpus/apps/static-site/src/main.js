@@ -1,0 +1,3 @@
+import { greeting } from "./greeting.js";
+
+document.getElementById("app").textContent = greeting("static site");
