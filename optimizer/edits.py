@@ -133,14 +133,39 @@ def _conflicts(edit: Edit, taken: list[Edit]) -> bool:
     return False
 
 
+class _Regions:
+    """Edits already taken or reserved, bucketed by offset so a conflict check looks at neighbours only."""
+
+    _SIZE = 4096
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, list[Edit]] = {}
+
+    def _keys(self, start: int, end: int) -> range:
+        return range(max(start - 1, 0) // self._SIZE, (end + 1) // self._SIZE + 1)
+
+    def add(self, edit: Edit) -> None:
+        for k in self._keys(edit.range.start, edit.range.end):
+            self._buckets.setdefault(k, []).append(edit)
+
+    def conflicts(self, edit: Edit) -> bool:
+        seen: set[int] = set()
+        for k in self._keys(edit.range.start, edit.range.end):
+            near = [t for t in self._buckets.get(k, ()) if id(t) not in seen]
+            seen.update(id(t) for t in near)
+            if near and _conflicts(edit, near):
+                return True
+        return False
+
+
 def select_fixes(changes: Sequence[Change], min_safety: Safety) -> tuple[list[Change], list[Change]]:
     """Pick fixes to apply now: allowed safety, no overlap with an earlier pick.
 
     Returns ``(applied, deferred)``; deferred fixes may apply on a later round.
     """
-    taken: list[Edit] = []
+    taken = _Regions()
     taken_files: set[str] = set()
-    reserved: list[Edit] = []
+    reserved = _Regions()
     applied: list[Change] = []
     deferred: list[Change] = []
     # lower rule ids first: fine-grained build-speed fixes land before stage restructuring,
@@ -149,16 +174,18 @@ def select_fixes(changes: Sequence[Change], min_safety: Safety) -> tuple[list[Ch
         assert ch.fix is not None
         if ch.fix.safety < min_safety:
             continue
-        if any(_conflicts(e, taken) for e in ch.fix.edits):
+        if any(taken.conflicts(e) for e in ch.fix.edits):
             deferred.append(ch)
             # a deferred fix keeps its region: a higher rule id must not rewrite it first
             # (a stage restructuring waits for the build-speed fixes, then applies before later rules)
-            reserved.extend(ch.fix.edits)
+            for e in ch.fix.edits:
+                reserved.add(e)
             continue
-        if any(_conflicts(e, reserved) for e in ch.fix.edits) or any(f.path in taken_files for f in ch.fix.files):
+        if any(reserved.conflicts(e) for e in ch.fix.edits) or any(f.path in taken_files for f in ch.fix.files):
             deferred.append(ch)
             continue
-        taken.extend(ch.fix.edits)
+        for e in ch.fix.edits:
+            taken.add(e)
         taken_files.update(f.path for f in ch.fix.files)
         applied.append(ch)
     return applied, deferred

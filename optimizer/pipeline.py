@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import bisect
 import collections
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -113,8 +114,17 @@ def _untouched_survive(old: str, new: str, edits: Sequence[Edit]) -> bool:
     if isinstance(old_cmds, str) or isinstance(new_parsed, str):
         return False
     new_cmds = collections.Counter(c.original for c in new_parsed)
+    # touched line spans merged and sorted: a command is touched when a span reaches into it
+    spans: list[list[int]] = []
+    for a, b in sorted(touched):
+        if spans and a <= spans[-1][1] + 1:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    firsts = [sp[0] for sp in spans]
     for c in old_cmds:
-        if any(not (c.end_line < a or c.start_line > b) for a, b in touched):
+        i = bisect.bisect_right(firsts, c.end_line) - 1
+        if i >= 0 and spans[i][1] >= c.start_line:
             continue
         if new_cmds[c.original] <= 0:
             return False
