@@ -25,12 +25,7 @@ FACES = ("cli", "lsp", "formats", "migrate", "settings", "runner", "report", "ve
 PASS_MODULE = re.compile(r"^do\d{3}_")
 
 # pass-to-pass imports that are still being removed (issue 10); this set only ever shrinks
-KNOWN_PASS_IMPORTS = {
-    ("do102_cache_mounts", "do101_split_dependency_copy"),
-    ("do104_apt_hygiene", "do102_cache_mounts"),
-    ("do105_apk_dnf_hygiene", "do109_merge_installs"),
-    ("do106_pip_no_cache", "do102_cache_mounts"),
-}
+KNOWN_PASS_IMPORTS: set[tuple[str, str]] = set()
 KNOWN_DEFER_USERS = {"_final_stage", "do202_slim_base", "do301_non_root_user", "do402_init_process"}
 
 

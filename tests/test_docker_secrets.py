@@ -67,6 +67,14 @@ def test_secret_build_arg_becomes_secret_mount(tmp_path: Path) -> None:
     finally:
         subprocess.run([docker, "rmi", "-f", tag], capture_output=True)
 
+    # required=true: a pipeline that still passes only --build-arg fails at once, naming the secret,
+    # instead of building with an empty token (and failing later with a 401)
+    tag1 = "dockeropt-e2e-secret:no-secret"
+    missing = _build(docker, ctx, tag1, "--no-cache", "--build-arg", f"NPM_TOKEN={TOKEN}")
+    subprocess.run([docker, "rmi", "-f", tag1], capture_output=True)
+    assert missing.returncode != 0, "a build without --secret must fail"
+    assert "npm_token" in missing.stderr and TOKEN not in missing.stderr, missing.stderr[-2000:]
+
     # the original, for contrast, leaks the token into the image config
     (ctx / "Dockerfile").write_text(DOCKERFILE)
     tag0 = "dockeropt-e2e-secret:original"

@@ -10,10 +10,10 @@ import pytest
 from dockeropt.config import Config
 from dockeropt.context import BuildContext
 from dockeropt.edits import apply_edits
+from dockeropt.model import ImageModel
+from dockeropt.model.project import context_file, lock_mismatch, node_major
 from dockeropt.rules import PassContext, load_passes
 from dockeropt.syntax import parse
-from dockeropt.transforms._hygiene import context_source_at, node_major
-from dockeropt.transforms.do107_npm_install import _lock_in_sync
 from harness import assert_sound, run_fix
 
 MINE = ["DO105", "DO106", "DO107", "DO108", "DO109"]
@@ -60,19 +60,15 @@ def _check(rule: str, text: str, enabled: set[str], context: Path | None = None)
 )
 def test_context_source_at(tmp_path: Path, dockerfile: str, target: str, expected: str | None) -> None:
     _write(tmp_path, {"package.json": "{}", "package-lock.json": "{}", "web/package.json": "{}", "web/package-lock.json": "{}"})
-    doc = parse(dockerfile)
-    stage = doc.stages[0]
-    run = stage.instructions[-1]
-    ctx = PassContext(context=BuildContext(tmp_path))
-    assert context_source_at(doc, stage, run, target, ctx) == expected
+    m = ImageModel.build(parse(dockerfile), BuildContext(tmp_path))
+    assert context_file(m, m.doc.instructions[-1], target) == expected
 
 
 def test_dockerignored_lockfile_is_not_copied(tmp_path: Path) -> None:
     _write(tmp_path, {"package.json": "{}", "package-lock.json": "{}", ".dockerignore": "package-lock.json\n"})
-    doc = parse("FROM node\nWORKDIR /app\nCOPY . .\nRUN x\n")
-    ctx = PassContext(context=BuildContext(tmp_path))
-    assert context_source_at(doc, doc.stages[0], doc.stages[0].instructions[-1], "/app/package-lock.json", ctx) is None
-    assert context_source_at(doc, doc.stages[0], doc.stages[0].instructions[-1], "/app/package.json", ctx) == "package.json"
+    m = ImageModel.build(parse("FROM node\nWORKDIR /app\nCOPY . .\nRUN x\n"), BuildContext(tmp_path))
+    assert context_file(m, m.doc.instructions[-1], "/app/package-lock.json") is None
+    assert context_file(m, m.doc.instructions[-1], "/app/package.json") == "package.json"
 
 
 @pytest.mark.parametrize(
@@ -90,19 +86,25 @@ def test_dockerignored_lockfile_is_not_copied(tmp_path: Path) -> None:
     ],
 )
 def test_node_major(text: str, major: int | None) -> None:
-    doc = parse(text)
-    assert node_major(doc, doc.stages[-1]) == major
+    m = ImageModel.build(parse(text))
+    assert node_major(m.graph.nodes[-1].image) == major
 
 
-def test_lock_in_sync() -> None:
+def test_lock_mismatch() -> None:
     pkg = {"dependencies": {"a": "^1.0.0"}, "devDependencies": {"b": "^2.0.0"}}
     v3 = {"lockfileVersion": 3, "packages": {"": {"dependencies": {"a": "^1.0.0"}, "devDependencies": {"b": "^2.0.0"}}}}
-    assert _lock_in_sync(pkg, v3) is None
+    assert lock_mismatch(pkg, v3) is None
     stale = {"lockfileVersion": 3, "packages": {"": {"dependencies": {"a": "^0.9.0"}, "devDependencies": {"b": "^2.0.0"}}}}
-    assert _lock_in_sync(pkg, stale) is not None
-    assert _lock_in_sync(pkg, {"lockfileVersion": 1, "dependencies": {"a": {}, "b": {}}}) is None
-    assert _lock_in_sync(pkg, {"lockfileVersion": 1, "dependencies": {"a": {}}}) is not None
-    assert _lock_in_sync(pkg, {"name": "x"}) is not None
+    assert lock_mismatch(pkg, stale) is not None
+    assert lock_mismatch(pkg, {"lockfileVersion": 1, "dependencies": {"a": {}, "b": {}}}) is None
+    assert lock_mismatch(pkg, {"lockfileVersion": 1, "dependencies": {"a": {}}}) is not None
+    assert lock_mismatch(pkg, {"name": "x"}) is not None
+    # a dependency the lockfile records as a devDependency: npm ci --omit=dev would leave it out
+    assert lock_mismatch(pkg, {"lockfileVersion": 1, "dependencies": {"a": {"dev": True}, "b": {"dev": True}}}) is not None
+    # optionalDependencies are compared too
+    opt = {**pkg, "optionalDependencies": {"c": "^1"}}
+    assert lock_mismatch(opt, v3) == "its optionalDependencies differ from package.json's"
+    assert lock_mismatch(pkg, [1, 2]) is not None
 
 
 # --------------------------------------------------------------------------- the bars from the issue
@@ -176,25 +178,35 @@ def test_edits_leave_the_rest_of_the_script_byte_identical() -> None:
 # --------------------------------------------------------------------------- passes deferring to each other
 
 
-def test_pip_defers_to_cache_mounts() -> None:
+def test_pip_no_cache_waits_for_cache_mounts() -> None:
+    """DO106 runs after DO102: where DO102 mounts pip's cache, no --no-cache-dir; where it cannot, DO106 still acts."""
     text = "FROM python:3.12\nRUN pip install flask\n"
-    assert _check("DO106", text, set())
-    assert not _check("DO106", text, {"DO102"})
+    assert _fix(text, ["DO106"]) == "FROM python:3.12\nRUN pip install --no-cache-dir flask\n"
+    assert _fix(text, ["DO102", "DO106"]) == "FROM python:3.12\nRUN --mount=type=cache,target=/root/.cache/pip pip install flask\n"
+    unknown = "FROM python:3.12\nUSER app\nRUN pip install --user flask\n"
+    assert "--no-cache-dir" in _fix(unknown, ["DO102", "DO106"])
+    # the mount DO102 would add is not there (DO102 is not selected): DO106 acts
+    assert "--no-cache-dir" in _fix(text, ["DO106", "DO104"])
 
 
-def test_apk_and_dnf_defer_only_where_do102_mounts_their_cache() -> None:
-    from dockeropt.catalog.packages import catalog
+def test_pip_no_cache_declares_its_order() -> None:
+    passes = load_passes()
+    assert "DO102" in passes["DO106"].after and "DO102" in passes["DO104"].after
+    assert "DO109" in passes["DO105"].after and "DO103" in passes["DO109"].after
 
+
+def test_apk_and_dnf_clean_where_no_mount_covers_their_cache() -> None:
     text = "FROM alpine\nRUN apk add curl\nFROM fedora\nRUN dnf install -y git\n"
-    found = _check("DO105", text, {"DO102"})
-    expected = int(not catalog().by_id["apk"].mount) + int(not catalog().by_id["dnf"].mount)
-    assert len(found) == expected
+    fixed = _fix(text, ["DO102", "DO105"])
+    assert "apk add --no-cache curl" in fixed and "dnf install -y git && dnf clean all" in fixed
+    mounted = "FROM fedora\nRUN --mount=type=cache,target=/var/cache/dnf dnf install -y git\n"
+    assert _fix(mounted, ["DO102", "DO105"]) == mounted
 
 
 def test_merge_leaves_a_lone_apt_update_to_do103() -> None:
     text = "FROM debian\nRUN apt-get update\nRUN apt-get install -y curl\n"
-    assert _check("DO109", text, set())
-    assert not _check("DO109", text, {"DO103"})
+    assert _fix(text, ["DO109"]) != text
+    assert _fix(text, ["DO103", "DO109"]) == "FROM debian\nRUN apt-get update && apt-get install -y curl\n"
 
 
 def test_dnf_clean_goes_once_at_the_end_of_the_merged_run() -> None:

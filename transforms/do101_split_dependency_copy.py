@@ -2,461 +2,81 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
-from dockeropt.analysis import copy_spec, full_context_copy, leading_comment_start, resolve, workdirs
-from dockeropt.context import BuildContext
+from dockeropt.analysis import leading_comment_start
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import Command, RunScript, run_script
-from dockeropt.syntax import Dockerfile, Instruction, Stage
+from dockeropt.model import CopyFacts, ImageModel, RunFacts, StageNode
+from dockeropt.model.deps import (
+    ContextView,
+    DepInstall,
+    ToolInstall,
+    command_text,
+    install_rule,
+    is_prefetch,
+    keeps_shell_state,
+    read_install,
+    source_free,
+    tool_install,
+)
+from dockeropt.model.frontend import DIRECTIVE, mount_plan
+from dockeropt.model.mounts import bind_flag, bind_target, bindable
+from dockeropt.model.runs import Action
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.shell import RunScript
+from dockeropt.syntax import Dockerfile, Instruction
 
-# --------------------------------------------------------------------------- install detection
-
-
-@dataclass
-class Install:
-    """A dependency install (or build) found in a RUN, and how to cache it."""
-
-    ecosystem: str
-    mode: str  # "move": the command only needs manifests; "prefetch": insert a download step
-    manifests: list[str]  # context-relative paths (relative to the command's folder)
-    optional: list[str] = field(default_factory=list)  # copied only when present in the context
-    optional_dirs: list[str] = field(default_factory=list)  # folders copied when present
-    moved_command: str | None = None  # replacement text for the moved command (flags added)
-    after_copy: list[str] = field(default_factory=list)  # commands to run after the source copy
-    prefetch: str | None = None  # the download command for mode "prefetch"
-    blocker: str | None = None  # why the install needs the source (display-only note)
-    missing: str | None = None  # a required manifest the build context lacks
-    safety: Safety = Safety.SAFE
-    detail: str = ""
-    bind_ok: bool = False  # the install never writes its manifests: they may be read-only bind mounts
-
-
-def _flags_and_positionals(args: Sequence[str | None]) -> tuple[list[str], list[str | None]]:
-    flags: list[str] = []
-    pos: list[str | None] = []
-    for a in args:
-        if a is not None and a.startswith("-"):
-            flags.append(a)
-        else:
-            pos.append(a)
-    return flags, pos
-
-
-def _node(cmd: Command, ctx: _Ctx) -> Install | None:
-    args = cmd.args
-    name = cmd.name
-    if name not in ("npm", "yarn", "pnpm") or cmd.name is None:
-        return None
-    if name == "npm":
-        if not args or args[0] not in ("install", "i", "ci", "clean-install", "install-clean", "isntall"):
-            return None
-        flags, pos = _flags_and_positionals(args[1:])
-        if pos or any(f in ("-g", "--global") for f in flags):
-            return None  # installs named packages, not the manifest's
-        lock_required = args[0] != "install" and args[0] != "i"
-        inst = Install("npm", "move", ["package.json"], optional=["package-lock.json", "npm-shrinkwrap.json", ".npmrc"])
-        inst.bind_ok = lock_required  # npm ci never rewrites package-lock.json; npm install may
-        if lock_required and ctx.context is None:
-            inst.manifests = ["package*.json"]
-            inst.optional = [".npmrc"]
-        return _check_package_json(inst, ctx)
-    if name == "yarn":
-        if args and args[0] != "install":
-            if args[0] is None or not args[0].startswith("-"):
-                return None
-        flags, pos = _flags_and_positionals(args[1:] if args and args[0] == "install" else args)
-        if pos:
-            return None
-        inst = Install("yarn", "move", ["package.json"], optional=["yarn.lock", ".yarnrc.yml", ".yarnrc", ".npmrc"], optional_dirs=[".yarn/releases", ".yarn/plugins", ".yarn/patches"])
-        if any(f in ("--frozen-lockfile", "--immutable") for f in flags):
-            inst.manifests.append("yarn.lock")
-            inst.optional.remove("yarn.lock")
-            inst.bind_ok = True
-        return _check_package_json(inst, ctx)
-    if name == "pnpm":
-        if not args or args[0] not in ("install", "i"):
-            return None
-        flags, pos = _flags_and_positionals(args[1:])
-        if pos:
-            return None
-        inst = Install("pnpm", "move", ["package.json"], optional=["pnpm-lock.yaml", ".npmrc", ".pnpmfile.cjs"], optional_dirs=["patches"])
-        if "--frozen-lockfile" in flags:
-            inst.manifests.append("pnpm-lock.yaml")
-            inst.optional.remove("pnpm-lock.yaml")
-            inst.bind_ok = True
-        if ctx.exists("pnpm-workspace.yaml"):
-            inst.blocker = "pnpm-workspace.yaml declares workspace packages, whose package.json files the install reads"
-        return _check_package_json(inst, ctx)
-    return None
-
-
-_LIFECYCLE = ("preinstall", "install", "postinstall", "prepare", "prepublish", "preprepare", "postprepare")
-
-
-def _check_package_json(inst: Install, ctx: _Ctx) -> Install:
-    if inst.blocker:
-        return inst
-    text = ctx.read("package.json")
-    if text is None:
-        if ctx.context is not None:
-            inst.missing = "package.json"
-        else:
-            inst.safety = Safety.REVIEW
-            inst.detail = "No build context was given, so package.json's lifecycle scripts could not be checked."
-        return inst
-    try:
-        pkg = json.loads(text)
-    except ValueError:
-        inst.blocker = "package.json is not valid JSON"
-        return inst
-    if not isinstance(pkg, dict):
-        inst.blocker = "package.json is not a JSON object"
-        return inst
-    scripts = pkg.get("scripts") or {}
-    hooks = [h for h in _LIFECYCLE if isinstance(scripts, dict) and h in scripts]
-    if hooks:
-        inst.blocker = f"package.json runs the '{hooks[0]}' lifecycle script during install, which may read source files"
-        return inst
-    if pkg.get("workspaces"):
-        inst.blocker = "package.json declares workspaces, whose own package.json files the install reads"
-        return inst
-    for section in ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies"):
-        deps = pkg.get(section) or {}
-        if isinstance(deps, dict):
-            for dep, spec in deps.items():
-                if isinstance(spec, str) and spec.startswith(("file:", "link:", "workspace:", "portal:", ".", "/")):
-                    inst.blocker = f"dependency '{dep}' comes from a local path ({spec}), which the install reads"
-                    return inst
-    return inst
-
-
-_PIP_NAMES = re.compile(r"^pip(\d+(\.\d+)?)?$")
-
-
-def _pip_args(cmd: Command) -> list[str | None] | None:
-    """Arguments after ``install`` for pip/pip3/python -m pip/uv pip; None if not a pip install."""
-    name = cmd.name
-    args = cmd.args
-    if name is None:
-        return None
-    if _PIP_NAMES.match(name):
-        return args[1:] if args and args[0] == "install" else None
-    if re.match(r"^python(\d+(\.\d+)?)?$", name):
-        if len(args) >= 3 and args[0] == "-m" and args[1] == "pip" and args[2] == "install":
-            return args[3:]
-        return None
-    if name == "uv" and len(args) >= 2 and args[0] == "pip" and args[1] == "install":
-        return args[2:]
-    return None
-
-
-def _local_spec(spec: str) -> bool:
-    return spec in (".", "..") or spec.startswith(("./", "../", "/", "file:")) or (
-        "/" in spec and not re.match(r"^[A-Za-z][\w.+-]*://", spec) and "@" not in spec
-    )
-
-
-_REQ_OPTS = {"-r": "req", "--requirement": "req", "-c": "con", "--constraint": "con"}
-_OPTS_WITH_VALUE = {
-    "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--target", "-t", "--prefix", "--root",
-    "--platform", "--python-version", "--implementation", "--abi", "--trusted-host", "--cache-dir", "--src",
-    "--upgrade-strategy", "--progress-bar", "--log", "--proxy", "--retries", "--timeout", "--cert", "--client-cert",
-    "--only-binary", "--no-binary", "--global-option", "--config-settings", "-C", "--python", "--report",
-}
-
-
-def _pip(cmd: Command, ctx: _Ctx) -> Install | None:
-    args = _pip_args(cmd)
-    if args is None:
-        return None
-    files: list[str] = []
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a is None:
-            return None  # an expansion: we cannot tell what is installed
-        if a in _REQ_OPTS:
-            if i + 1 >= len(args) or args[i + 1] is None:
-                return None
-            files.append(args[i + 1] or "")
-            i += 2
-            continue
-        m = re.match(r"^(-r|-c)(.+)$|^(--requirement|--constraint)=(.+)$", a)
-        if m:
-            files.append(m.group(2) or m.group(4))
-            i += 1
-            continue
-        if a in ("-e", "--editable"):
-            return Install("pip", "move", [], blocker="pip installs the project itself in editable mode (-e), which needs the source")
-        if a in _OPTS_WITH_VALUE:
-            i += 2
-            continue
-        if a.startswith("-"):
-            i += 1
-            continue
-        if _local_spec(a):
-            return Install("pip", "move", [], blocker=f"pip installs '{a}' from the build context, which needs the source")
-        i += 1
-    if not files:
-        return None
-    inst = Install("pip", "move", [], bind_ok=True)
-    seen: list[str] = []
-    queue = [posixpath.normpath(f) for f in files]
-    while queue:
-        f = queue.pop(0)
-        if f in seen:
-            continue
-        if f.startswith("../") or f.startswith("/") or "$" in f:
-            return Install("pip", "move", [], blocker=f"requirement file '{f}' lies outside the copied context")
-        seen.append(f)
-        text = ctx.read(f)
-        if text is None:
-            if ctx.context is not None:
-                return Install("pip", "move", [], blocker=f"requirement file '{f}' is not in the build context")
-            inst.safety = Safety.REVIEW
-            inst.detail = "No build context was given, so nested requirement files could not be checked."
-            continue
-        base = posixpath.dirname(f)
-        for raw in text.splitlines():
-            line = raw.split(" #", 1)[0].strip()
-            if not line or line.startswith("#"):
-                continue
-            m = re.match(r"^(-r|--requirement|-c|--constraint)[\s=]*(\S+)", line)
-            if m:
-                queue.append(posixpath.normpath(posixpath.join(base, m.group(2))))
-                continue
-            if line.startswith(("-e", "--editable")):
-                return Install("pip", "move", [], blocker=f"'{f}' installs a local project in editable mode, which needs the source")
-            spec = line.split(";", 1)[0].strip()
-            if _local_spec(spec) or " @ file:" in line:
-                return Install("pip", "move", [], blocker=f"'{f}' installs '{spec}' from the build context, which needs the source")
-    inst.manifests = seen
-    return inst
-
-
-def _python_tools(cmd: Command, ctx: _Ctx) -> Install | None:
-    name, args = cmd.name, cmd.args
-    if name == "poetry" and args and args[0] == "install":
-        flags, _ = _flags_and_positionals(args[1:])
-        if "--only-root" in flags:
-            return None
-        inst = Install("poetry", "move", ["pyproject.toml"], optional=["poetry.lock", "poetry.toml"])
-        text = ctx.read("pyproject.toml")
-        if text is not None and re.search(r"\bpath\s*=", text):
-            inst.blocker = "pyproject.toml has path dependencies, which the install reads from the source"
-            return inst
-        if "--no-root" not in flags:
-            inst.moved_command = _append_flag(cmd, "--no-root")
-            inst.after_copy = [_cmd_text(cmd)]
-            inst.safety = Safety.REVIEW
-            inst.detail = "The dependencies install with --no-root before the source copy; the project itself installs after it."
-        return inst
-    if name == "pipenv" and args and args[0] in ("install", "sync"):
-        flags, pos = _flags_and_positionals(args[1:])
-        if pos:
-            return None
-        return Install("pipenv", "move", ["Pipfile"], optional=["Pipfile.lock"])
-    if name == "uv" and args and args[0] == "sync":
-        flags, _ = _flags_and_positionals(args[1:])
-        inst = Install("uv", "move", ["pyproject.toml"], optional=["uv.lock", ".python-version"])
-        inst.bind_ok = any(f in ("--locked", "--frozen") for f in flags)  # otherwise uv may rewrite uv.lock
-        text = ctx.read("pyproject.toml")
-        if text is not None and ("[tool.uv.workspace]" in text or re.search(r"\bpath\s*=", text)):
-            inst.blocker = "pyproject.toml declares a uv workspace or path sources, which the install reads from the source"
-            return inst
-        if "--no-install-project" not in flags and "--only-install-project" not in flags:
-            inst.moved_command = _append_flag(cmd, "--no-install-project")
-            inst.after_copy = [_cmd_text(cmd)]
-            inst.safety = Safety.REVIEW
-            inst.detail = "The dependencies install with --no-install-project before the source copy; the project itself installs after it."
-        return inst
-    return None
-
-
-def _other(cmd: Command, ctx: _Ctx) -> Install | None:
-    name, args = cmd.name, cmd.args
-    if name == "go" and args:
-        if args[:2] == ["mod", "download"]:
-            return Install("go", "move", ["go.mod"], optional=["go.sum", "go.work", "go.work.sum"], bind_ok=True)
-        if args[0] in ("build", "install", "test", "vet", "run", "generate"):
-            if not ctx.exists("go.mod") or ctx.context is None:
-                return None
-            text = ctx.read("go.mod") or ""
-            if re.search(r"^\s*replace\s.*=>\s*\.", text, re.M):
-                return Install("go", "prefetch", [], blocker="go.mod replaces a module with a local folder, which the download reads")
-            return Install("go", "prefetch", ["go.mod"], optional=["go.sum"], prefetch="go mod download", bind_ok=True)
-        return None
-    if name == "bundle" and (not args or args[0] == "install"):
-        inst = Install("bundler", "move", ["Gemfile"], optional=["Gemfile.lock", ".ruby-version"])
-        text = ctx.read("Gemfile")
-        if text is not None and (re.search(r"^\s*gemspec\b", text, re.M) or re.search(r"\bpath:\s", text)):
-            inst.blocker = "the Gemfile loads a gemspec or a path gem, which needs the source"
-        return inst
-    if name == "composer" and args and args[0] == "install":
-        inst = Install("composer", "move", ["composer.json"], optional=["composer.lock", "auth.json"])
-        text = ctx.read("composer.json")
-        flags, _ = _flags_and_positionals(args[1:])
-        if text is not None and '"path"' in text:
-            inst.blocker = "composer.json has a path repository, which the install reads from the source"
-            return inst
-        extra = [f for f in ("--no-scripts", "--no-autoloader") if f not in flags]
-        if extra:
-            inst.moved_command = _append_flag(cmd, " ".join(extra))
-        dump = "composer dump-autoload --optimize" + (" --no-dev" if "--no-dev" in flags else "")
-        inst.after_copy = [dump]
-        if "--no-scripts" not in flags and text is not None and "post-install-cmd" in text:
-            inst.after_copy.append("composer run-script post-install-cmd")
-        inst.safety = Safety.REVIEW
-        inst.detail = "Composer installs without scripts and autoloader first; the autoloader is dumped after the source copy."
-        return inst
-    if name in ("mvn", "mvnw") and args:
-        goals = [a for a in args if a is not None and not a.startswith("-")]
-        if not any(g in ("package", "install", "verify", "compile", "test") for g in goals):
-            return None
-        if ctx.context is None or not ctx.exists("pom.xml"):
-            return None
-        pom = ctx.read("pom.xml") or ""
-        if "<modules>" in pom:
-            return Install("maven", "prefetch", [], blocker="a multi-module pom.xml needs every module's pom.xml")
-        keep = [a for a in args if a in ("-B", "--batch-mode", "-q", "--quiet", "-ntp", "--no-transfer-progress", "-U")]
-        if any(a in ("-s", "--settings", "-f", "--file") for a in args if a):
-            return Install("maven", "prefetch", [], blocker="the build names its own settings or pom file")
-        exe = cmd.effective()[0].text
-        inst = Install("maven", "prefetch", ["pom.xml"], prefetch=" ".join([exe, *keep, "dependency:go-offline"]), safety=Safety.REVIEW)
-        if exe.endswith("mvnw"):
-            inst.manifests.append("mvnw")
-            inst.optional_dirs.append(".mvn")
-        inst.detail = "Maven's dependency:go-offline fetches most, not always all, plugins and dependencies."
-        return inst
-    if name in ("gradle", "gradlew") and args:
-        if not any(a in ("build", "assemble", "bootJar", "jar", "installDist", "shadowJar") for a in args):
-            return None
-        if ctx.context is None:
-            return None
-        settings = ctx.read("settings.gradle") or ctx.read("settings.gradle.kts") or ""
-        if re.search(r"^\s*include\b", settings, re.M):
-            return Install("gradle", "prefetch", [], blocker="a multi-project Gradle build needs every subproject's build file")
-        build = [f for f in ("build.gradle", "build.gradle.kts") if ctx.exists(f)]
-        if not build:
-            return None
-        exe = cmd.effective()[0].text
-        inst = Install(
-            "gradle", "prefetch", build,
-            optional=["settings.gradle", "settings.gradle.kts", "gradle.properties"],
-            prefetch=f"{exe} dependencies --no-daemon",
-            safety=Safety.REVIEW,
-        )
-        if exe.endswith("gradlew"):
-            inst.manifests.append("gradlew")
-            inst.optional_dirs.append("gradle")
-        inst.detail = "`gradle dependencies` resolves the root project's configurations ahead of the source copy."
-        return inst
-    return None
-
-
-_DETECTORS: tuple[Callable[[Command, _Ctx], Install | None], ...] = (_node, _pip, _python_tools, _other)
-
-
-_BIND_UNSAFE = re.compile(r"[\s,=\"'$*?\[\]\\]")
-
-
-def bind_mount_flags(mounts: Sequence[tuple[str, str]]) -> str:
-    """``--mount=type=bind,source=…,target=…`` flags, one per (source, target)."""
-    return " ".join(f"--mount=type=bind,source={src},target={dst}" for src, dst in mounts)
-
-
-def bind_target(target_abs: str, run_workdir: str | None) -> str:
-    """A mount target as the install sees it: relative to the RUN's WORKDIR when inside it (as docker init writes)."""
-    if run_workdir and run_workdir != "/" and target_abs.startswith(run_workdir.rstrip("/") + "/"):
-        return target_abs[len(run_workdir.rstrip("/")) + 1 :]
-    return target_abs
-
-
-def bindable(path: str) -> bool:
-    """Can ``path`` be written in a --mount flag as it is (no CSV quoting, no globs, no variables)?"""
-    return bool(path) and not _BIND_UNSAFE.search(path)
-
-
-def _cmd_text(cmd: Command) -> str:
-    return " ".join(w.text for w in (*cmd.assignments, *cmd.argv))
-
-
-def _append_flag(cmd: Command, flag: str) -> str:
-    return f"{_cmd_text(cmd)} {flag}"
-
-
-def _is_prefetch(cmd: Command, ecosystem: str) -> bool:
-    """A dependency download that already runs ahead of the source copy."""
-    args = [a for a in cmd.args if a is not None]
-    if ecosystem == "go":
-        return cmd.name == "go" and args[:2] == ["mod", "download"]
-    if ecosystem == "maven":
-        return cmd.name in ("mvn", "mvnw") and any(a.startswith("dependency:") for a in args)
-    if ecosystem == "gradle":
-        return cmd.name in ("gradle", "gradlew") and "dependencies" in args
-    return False
-
-
-# commands that cannot read the application source, so a RUN of only these may run before the copy
-_SOURCE_FREE = {
-    "apt-get", "apt", "apk", "yum", "dnf", "microdnf", "useradd", "groupadd", "adduser", "addgroup", "mkdir",
-    "corepack", "update-ca-certificates", "ln", "true", "echo", "set", "export", "locale-gen", "dpkg-reconfigure",
-    "cd",
-}
-# package-manager cache maintenance
-_CACHE_CLEAN = {("npm", "cache"), ("yarn", "cache"), ("pnpm", "store"), ("pip", "cache"), ("pip3", "cache"), ("gem", "cleanup")}
-# "<tool> config ..." only writes the tool's own settings
-_CONFIG_TOOLS = {"poetry", "npm", "yarn", "pnpm", "composer", "bundle", "pip", "pip3", "git"}
-
-
-def _source_free(cmd: Command) -> bool:
-    name = cmd.name
-    if name is None:
-        return False
-    if name in _SOURCE_FREE:
-        return True
-    if name in _CONFIG_TOOLS and cmd.args[:1] == ["config"]:
-        return True
-    if (name, (cmd.args or [None])[0]) in _CACHE_CLEAN:
-        return True
-    if name == "rm":
-        return all(
-            a is not None and (a.startswith("-") or a.startswith(("/var/lib/apt", "/var/cache", "/tmp/", "/root/.cache", "/root/.npm", "~/.cache", "~/.npm")))
-            for a in cmd.args
-        )
-    if name == "npm" and cmd.args[:1] in (["install"], ["i"]) and any(a in ("-g", "--global") for a in cmd.args):
-        return True
-    if _pip_args(cmd) is not None:
-        rest = _pip_args(cmd) or []
-        return all(a is not None and not _local_spec(a) and a not in _REQ_OPTS and not a.startswith(("-r", "-c", "--req", "--con", "-e")) for a in rest)
-    return False
-
-
-# --------------------------------------------------------------------------- pass
-
-
-@dataclass
-class _Ctx:
-    context: BuildContext | None
-    subdir: str  # the install's folder relative to the context root ("" = root)
-
-    def path(self, rel: str) -> str:
-        return posixpath.normpath(posixpath.join(self.subdir, rel)) if self.subdir else rel
-
-    def exists(self, rel: str) -> bool:
-        return self.context is not None and self.context.exists(self.path(rel))
-
-    def read(self, rel: str) -> str | None:
-        return self.context.read_text(self.path(rel)) if self.context is not None else None
-
-
+# instructions a moved install may pass without changing what it sees (WORKDIR is checked on its own)
 _MOVABLE_PAST = {"ENV", "ARG", "USER", "SHELL", "LABEL", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK", "CMD", "ENTRYPOINT", "MAINTAINER"}
+# instructions that may sit between a manifest COPY and its install without changing what a tool install sees
+_STATELESS = {"LABEL", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK", "CMD", "ENTRYPOINT", "MAINTAINER"}
+
+
+def _one_line(ins: Instruction) -> str:
+    return " ".join(ins.line_text().split())
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _source_folder(m: ImageModel, cf: CopyFacts | None) -> str | None:
+    """The build-context folder a COPY brings whole (``.`` for ``COPY . .``, ``app`` for ``COPY app/ .``), or None."""
+    if cf is None or not cf.from_context or cf.heredoc or len(cf.sources) != 1 or not cf.dest_is_dir:
+        return None
+    src = cf.sources[0]
+    if cf.is_remote(src) or any(ch in src for ch in "*?["):
+        return None
+    norm = posixpath.normpath(src).lstrip("/") or "."
+    if norm == ".":
+        return "."
+    if norm.startswith(".."):
+        return None
+    if src.endswith("/") or (m.context is not None and m.context.is_dir(norm)):
+        return norm
+    return None
+
+
+def _relate(cwd: str | None, dest: str) -> str | None:
+    """``cwd`` relative to the copy's destination ("" = the destination itself); None when outside or unknown."""
+    if cwd is None:
+        return None
+    rel = posixpath.relpath(cwd, dest)
+    if rel.startswith(".."):
+        return None
+    return "" if rel == "." else rel
+
+
+@dataclass(frozen=True)
+class _Found:
+    run: Instruction
+    facts: RunFacts
+    action: Action
+    inst: DepInstall
+    view: ContextView
 
 
 @register
@@ -464,21 +84,31 @@ class SplitDependencyCopy(Pass):
     """Install dependencies from their manifests before copying the source.
 
     What it does:
-        When a stage copies the whole build context (`COPY . .`, `ADD . /app`)
-        and only then installs dependencies, this pass copies just the
-        dependency manifests first, runs the install, and copies the rest of
-        the source after it. Instructions the install depends on (WORKDIR,
-        ENV, ARG, USER, SHELL) keep their order relative to it. A RUN that
-        installs and then builds (`npm ci && npm run build`) is split so only
-        the install moves. For builds without a separate install (go build,
-        mvn package, gradle build) it inserts a download step (`go mod
-        download`, `mvn dependency:go-offline`, `gradle dependencies`).
+        When a stage copies the whole build context (`COPY . .`, `ADD .
+        /app`) or a whole app folder (`COPY app/ .`) and only then installs
+        dependencies, this pass copies just the dependency manifests first,
+        runs the install, and copies the rest of the source after it.
+        Instructions the install depends on (WORKDIR, ENV, ARG, USER, SHELL)
+        keep their order relative to it. Layers follow how often they
+        change: system packages and RUNs that never read the source stay
+        first, tools a RUN installs before its dependency install
+        (`pip install uv==0.4.18`, `npm i -g pnpm@9`, `corepack enable`)
+        get their own layer before the manifests, then the manifests and the
+        install, then the source. A RUN that installs and then builds (`npm
+        ci && npm run build`) is split so only the install moves. For builds
+        without a separate install (go build, mvn package, gradle build) it
+        inserts a download step (`go mod download`, `mvn
+        dependency:go-offline`, `gradle dependencies`). Where the manifests
+        are already copied first but the RUN installs its tool in the same
+        layer as the dependencies, the tool install moves before the
+        manifest COPY, so a manifest edit no longer reinstalls the tool.
 
         Ecosystems: npm, yarn, pnpm, pip (requirement files named by -r/-c,
         nested ones included), poetry (--no-root), pipenv, uv
         (--no-install-project), go, bundler, composer (--no-scripts
         --no-autoloader, then dump-autoload), maven and gradle. Cargo needs a
-        dummy-source build and is not handled yet.
+        dummy-source build and is not handled yet. Heredoc and exec-form
+        RUNs are read too: one that only installs moves as a whole.
 
         Only manifests that exist in the build context and are not excluded by
         .dockerignore are copied; without a context, only names the Dockerfile
@@ -495,15 +125,17 @@ class SplitDependencyCopy(Pass):
         target where the install reads it (relative to WORKDIR). The later
         `COPY . .` still puts the manifests in the image. Only installs that
         never write their manifests are mounted (npm ci, yarn/pnpm with a
-        frozen lockfile, pip -r, uv sync --locked/--frozen, go mod download);
-        the others keep the COPY, and the explanation says why.
+        frozen lockfile, pip -r, uv sync --locked/--frozen, go mod download),
+        and only where the Dockerfile frontend has `RUN --mount`; the others
+        keep the COPY, and the explanation says why.
 
     Why:
         Docker reuses a layer only while everything it depends on is
         unchanged. After `COPY . .`, any source edit invalidates the layer, so
         the dependency install runs again on every build. With the manifests
         copied first, the install layer stays cached until a manifest changes,
-        which typically halves warm rebuild times.
+        which typically halves warm rebuild times; with the tool in its own
+        layer, a manifest edit reruns only the dependency install.
 
     Example:
         # before
@@ -520,247 +152,335 @@ class SplitDependencyCopy(Pass):
     Fix safety:
         Safe when the build context was checked: the install sees the same
         manifests, environment and working folder as before. Review when no
-        context was known (lifecycle scripts could not be checked), and when
+        context was known (lifecycle scripts could not be checked), when
         flags are added to the install (poetry --no-root, uv
         --no-install-project, composer --no-scripts --no-autoloader) or a
-        download step is inserted for Maven or Gradle.
+        download step is inserted for Maven or Gradle, and when a tool
+        install moves to its own layer (an unpinned tool then stays at the
+        version of its first build until that layer is rebuilt).
     """
 
     id = "DO101"
     name = "split-dependency-copy"
+    messages = {
+        "missing": Message(
+            "{label} manifests not found in the build context",
+            "The build context has no {path} (or .dockerignore excludes it), so the manifests were not split out. If "
+            "the image is built from another folder, pass it with --context.",
+        ),
+        "blocker": Message(
+            "{label} install needs the source; manifests not split",
+            "{reason}, so the install cannot run before `{copy}`. Leave it, or make the install independent of the "
+            "source to get a cached dependency layer.",
+        ),
+        "folder": Message(
+            "{label} install runs in a folder dockeropt cannot relate to the copy",
+            "The install's working folder could not be matched to the destination of the full copy (variables or an "
+            "absolute `cd`), so the manifests were not split out.",
+        ),
+        "whole_run": Message(
+            "{label} install shares its {form} RUN with other commands; manifests not split",
+            "The RUN on line {line} installs with `{install}` but also runs `{other}`, and dockeropt does not split "
+            "a {form} RUN. Put the install in a RUN of its own to get a cached dependency layer.",
+        ),
+        "prefetch": Message(
+            "Fetch {label} dependencies before copying the source",
+            "{verb} {shown} and runs `{prefetch}` before `{copy}`, so a source edit no longer downloads every "
+            "dependency again; the download layer stays cached until a manifest changes.{detail} Check that the "
+            "build still finds its dependencies offline in the cache.{bind}",
+        ),
+        "move": Message(
+            "Copy {label} manifests and install before copying the source",
+            "Copies {shown} first and runs `{install}` before `{copy}`, so editing the source no longer re-runs the "
+            "dependency install: that layer stays cached until a manifest changes.{extra} Check: the install must "
+            "not read other files from the build context.",
+        ),
+        "move_bind": Message(
+            "Install {label} dependencies from bind-mounted manifests before copying the source",
+            "Mounts {shown} first and runs `{install}` before `{copy}`, so editing the source no longer re-runs the "
+            "dependency install: that layer stays cached until a manifest changes.{extra} Check: the install must "
+            "not read other files from the build context.",
+        ),
+        "tools": Message(
+            "Move `{tools}` to its own layer before the manifests",
+            "`{tools}` ran in the same RUN as `{install}`, after `{copy}`, so every manifest edit installed the tool "
+            "again. It now runs in its own RUN before the manifest copy, which stays cached until the tool line "
+            "changes.{pin}",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
-        for stage in doc.stages:
-            yield from self._stage(doc, stage, ctx)
-
-    def _stage(self, doc: Dockerfile, stage: Stage, ctx: PassContext) -> Iterable[Change]:
-        body = stage.body
-        wd = workdirs(stage)
-        for fi, full in enumerate(body):
-            spec = full_context_copy(full)
-            if spec is None:
+        m = ctx.model(doc)
+        for node in m.graph.nodes:
+            found = list(self._stage(m, node, ctx))
+            if found:
+                yield from found
                 continue
-            if len(spec.sources) != 1 or "$" in full.args:
+            yield from self._tools_before_manifests(m, node)
+
+    # ------------------------------------------------------------------ finding the install after the source copy
+
+    def _stage(self, m: ImageModel, node: StageNode, ctx: PassContext) -> Iterable[Change]:
+        body = node.stage.body
+        for fi, full in enumerate(body):
+            cf = m.copy(full)
+            src_dir = _source_folder(m, cf)
+            if src_dir is None or cf is None:
+                continue
+            if "$" in full.args:
                 return
-            # the first RUN after the copy that installs or builds dependencies
-            between: list[Instruction] = []
+            dest = cf.dest.rstrip("/") or "/"
             for ins in body[fi + 1 :]:
                 if ins.keyword == "RUN":
-                    found = self._find_install(doc, ins, full, ctx, wd, stage)
+                    facts = m.run(ins)
+                    found = self._find_install(m, node, full, cf, src_dir, ins, facts, ctx) if facts is not None else None
                     if found is not None:
                         yield from found
                         return
-                    rs = run_script(ins)
-                    if rs is None or not rs.script.ok or not all(_source_free(c) for c in rs.script.commands):
+                    if facts is None or facts.script is None or not facts.script.ok:
                         return
-                elif ins.keyword not in _MOVABLE_PAST and not (ins.keyword == "WORKDIR"):
+                    home = m.state(ins).home
+                    if not all(source_free(a, dest, home) for a in facts.actions):
+                        return
+                elif ins.keyword not in _MOVABLE_PAST and ins.keyword != "WORKDIR":
                     return
-                between.append(ins)
-            return
+            if src_dir == ".":
+                return  # the whole context was copied and nothing installs from it
 
     def _find_install(
-        self, doc: Dockerfile, run: Instruction, full: Instruction, ctx: PassContext, wd: dict[int, str | None], stage: Stage
+        self, m: ImageModel, node: StageNode, full: Instruction, cf: CopyFacts, src_dir: str, run: Instruction,
+        facts: RunFacts, ctx: PassContext,
     ) -> list[Change] | None:
-        rs = run_script(run)
-        if rs is None or run.heredocs or not rs.script.ok:
+        if facts.script is None or not facts.script.ok:
             return None
-        spec = copy_spec(full)
-        assert spec is not None
-        dest_abs = resolve(wd[full.index], spec.dest)
-        for ci, cmd in enumerate(rs.script.commands):
-            run_cwd = wd[run.index]
-            cwd = run_cwd if cmd.cwd is None else (resolve(run_cwd, cmd.cwd) if cmd.cwd != "?" else None)
-            if cwd is None or dest_abs is None:
-                sub = None
-            else:
-                rel = posixpath.relpath(cwd, dest_abs) if cwd.split("/")[0] == dest_abs.split("/")[0] else None
-                sub = None if rel is None or rel.startswith("..") else ("" if rel == "." else rel)
-            sctx = _Ctx(ctx.context, sub or "")
-            inst = None
-            for det in _DETECTORS:
-                inst = det(cmd, sctx)
-                if inst is not None:
-                    break
+        dest = cf.dest.rstrip("/") or "/"
+        for a in facts.actions:
+            if install_rule(a) is None:
+                continue
+            sub = _relate(a.cwd, dest)
+            if sub is None and src_dir != ".":
+                return None  # a folder copy that is not this install's project: not the source copy
+            base = "" if src_dir == "." else src_dir
+            view = ContextView(ctx.context, posixpath.normpath(posixpath.join(base, sub or "")) if (base or sub) else "")
+            inst = read_install(a, view)
             if inst is None:
                 continue
-            if self._already_installed(doc, stage, full, inst):
+            if self._already_installed(m, node, full, inst):
                 return []
-            if inst.missing or (
-                ctx.context is not None and sub is not None
-                and any("*" not in m and not sctx.exists(m) for m in inst.manifests)
-            ):
-                missing = inst.missing or next(m for m in inst.manifests if not sctx.exists(m))
-                return [self.change(
-                    f"{inst.ecosystem} manifests not found in the build context",
-                    f"The build context has no {sctx.path(missing)} (or .dockerignore excludes it), so the manifests "
-                    "were not split out. If the image is built from another folder, pass it with --context.",
-                    run,
-                )]
+            missing = inst.missing
+            if missing is None and ctx.context is not None and sub is not None:
+                missing = next((x for x in inst.manifests if "*" not in x and not view.exists(x)), None)
+            if missing is not None:
+                return [self.say("missing", run, label=inst.label, path=view.path(missing))]
             if inst.blocker:
-                return [self.change(
-                    f"{inst.ecosystem} install needs the source; manifests not split",
-                    f"{inst.blocker[0].upper() + inst.blocker[1:]}, so the install cannot run before `{' '.join(full.line_text().split())}`. "
-                    "Leave it, or make the install independent of the source to get a cached dependency layer.",
-                    run,
-                )]
+                return [self.say("blocker", run, label=inst.label, reason=inst.blocker[0].upper() + inst.blocker[1:],
+                                 copy=_one_line(full))]
             if sub is None:
-                return [self.change(
-                    f"{inst.ecosystem} install runs in a folder dockeropt cannot relate to the copy",
-                    "The install's working folder could not be matched to the destination of the full copy (variables or an absolute `cd`), so the manifests were not split out.",
-                    run,
-                )]
+                return [self.say("folder", run, label=inst.label)]
             if inst.mode == "prefetch" and any(
-                i.keyword in ("ENV", "ARG", "WORKDIR", "USER", "SHELL")
-                for i in stage.body if full.index < i.index < run.index
+                i.keyword in ("ENV", "ARG", "WORKDIR", "USER", "SHELL") for i in node.stage.body if full.index < i.index < run.index
             ):
                 return []
-            return self._rewrite(doc, stage, full, run, rs, ci, inst, sctx, ctx)
+            return self._rewrite(m, node, full, cf, src_dir, _Found(run, facts, a, inst, view), ctx)
         return None
 
-    def _already_installed(self, doc: Dockerfile, stage: Stage, full: Instruction, inst: Install) -> bool:
+    def _already_installed(self, m: ImageModel, node: StageNode, full: Instruction, inst: DepInstall) -> bool:
         """The same ecosystem already installs from manifests earlier in the stage."""
-        for ins in stage.body:
+        for ins, facts in m.stage_runs(node.index):
             if ins.index >= full.index:
                 break
-            rs = run_script(ins)
-            if rs is None or not rs.script.ok:
-                continue
-            for cmd in rs.script.commands:
-                for det in _DETECTORS:
-                    other = det(cmd, _Ctx(None, ""))
-                    if other is not None and other.ecosystem == inst.ecosystem:
-                        return True
-                if _is_prefetch(cmd, inst.ecosystem):
+            for a in facts.actions:
+                rule = install_rule(a)
+                if (rule is not None and rule["label"] == inst.label) or is_prefetch(a) == inst.label:
                     return True
         return False
 
-    def _manifest_copies(self, full: Instruction, inst: Install, sctx: _Ctx, nl: str) -> tuple[list[str], list[str]] | None:
-        spec = copy_spec(full)
-        assert spec is not None
+    # ------------------------------------------------------------------ what to copy
+
+    def _manifest_copies(self, m: ImageModel, full: Instruction, cf: CopyFacts, src_dir: str, f: _Found) -> tuple[list[str], list[str]] | None:
+        inst, view = f.inst, f.view
         files = list(inst.manifests)
-        if sctx.context is not None:
-            for m in inst.manifests:
-                if "*" not in m and not sctx.exists(m):
-                    return None
-            files += [o for o in inst.optional if sctx.exists(o)]
-            dirs = [d for d in inst.optional_dirs if sctx.context.is_dir(sctx.path(d))]
-        else:
-            dirs = []
-        flags = " ".join(f.raw for f in full.flags if f.name in ("chown", "chmod", "link"))
-        prefix = f"COPY {flags} " if flags else "COPY "
-        groups: dict[str, list[str]] = {}
-        for f in files:
-            path = sctx.path(f)
-            groups.setdefault(posixpath.dirname(path), []).append(path)
+        dirs: list[str] = []
+        if view.context is not None:
+            if any("*" not in x and not view.exists(x) for x in inst.manifests):
+                return None
+            files += [o for o in inst.optional if view.exists(o)]
+            dirs = [d for d in inst.optional_dirs if view.is_dir(d)]
+        flags = " ".join(fl.raw for fl in full.flags if fl.name in ("chown", "chmod", "link"))
+        head = f"COPY {flags} " if flags else "COPY "
+        written = full.words[-1]
+        base = "" if src_dir == "." else src_dir
+
+        def image_rel(context_path: str) -> str:
+            return posixpath.relpath(context_path, base) if base else context_path
 
         def target(rel_dir: str) -> str:
-            t = posixpath.join(spec.dest, rel_dir) if rel_dir else spec.dest
+            t = posixpath.join(written, rel_dir) if rel_dir else written
             return t if t.endswith("/") else t + "/"
 
-        lines = [prefix + " ".join(paths) + " " + target(parent) for parent, paths in groups.items()]
+        groups: dict[str, list[str]] = {}
+        for x in files:
+            path = view.path(x)
+            groups.setdefault(posixpath.dirname(image_rel(path)), []).append(path)
+        lines = [m.style.line(head + " ".join(paths) + " " + target(parent)) for parent, paths in groups.items()]
         for d in dirs:
-            lines.append(prefix + sctx.path(d) + " " + target(sctx.path(d)))
-        shown = [p for ps in groups.values() for p in ps] + [sctx.path(d) + "/" for d in dirs]
+            lines.append(m.style.line(head + view.path(d) + " " + target(image_rel(view.path(d)))))
+        shown = [p for ps in groups.values() for p in ps] + [view.path(d) + "/" for d in dirs]
         return lines, shown
 
-    def _bind_mounts(
-        self, stage: Stage, full: Instruction, run: Instruction, inst: Install, sctx: _Ctx
-    ) -> tuple[list[tuple[str, str]] | None, str]:
+    def _bind_mounts(self, m: ImageModel, node: StageNode, full: Instruction, cf: CopyFacts, src_dir: str, f: _Found,
+                     syntax_directive: bool) -> tuple[list[tuple[str, str]] | None, str]:
         """(source, target) bind mounts that give the install its manifests, or (None, why they are copied)."""
+        inst, view = f.inst, f.view
+        allowed, _directive = mount_plan(m.frontend, m.doc.directive("syntax") is not None, syntax_directive)
+        if not allowed:
+            return None, f"the build uses {m.frontend.label}, which has no `RUN --mount`"
         if not inst.bind_ok:
-            return None, f"this {inst.ecosystem} install may rewrite its lockfile, and bind mounts are read-only"
-        if any("*" in m for m in inst.manifests):
+            return None, f"this {inst.label} install may rewrite its lockfile, and bind mounts are read-only"
+        if any("*" in x for x in inst.manifests):
             return None, "without a build context the exact manifest files are not known"
         if full.flag("chown") or full.flag("chmod"):
             return None, "the copy sets ownership or modes the install may rely on"
-        spec = copy_spec(full)
-        assert spec is not None
-        wd = workdirs(stage)
-        dest_abs = resolve(wd[full.index], spec.dest)
+        dest = cf.dest.rstrip("/") or "/"
         # the prefetch RUN goes right before the full copy; a moved install keeps its own place after `middle`
-        run_wd = wd[full.index] if inst.mode == "prefetch" else wd[run.index]
-        if dest_abs is None or run_wd is None:
+        run_wd = m.state(full).workdir if inst.mode == "prefetch" else m.state(f.run).workdir
+        if run_wd is None:
             return None, "the install's folder is not known"
         names = list(inst.manifests)
-        if sctx.context is not None:
-            names += [o for o in inst.optional if sctx.exists(o)]
-            names += [d for d in inst.optional_dirs if sctx.context.is_dir(sctx.path(d))]
+        if view.context is not None:
+            names += [o for o in inst.optional if view.exists(o)]
+            names += [d for d in inst.optional_dirs if view.is_dir(d)]
+        base = "" if src_dir == "." else src_dir
         mounts: list[tuple[str, str]] = []
         for name in names:
-            src = sctx.path(name)
-            target = bind_target(posixpath.join(dest_abs, src), run_wd)
-            if not bindable(src) or not bindable(target):
+            src = view.path(name)
+            rel = posixpath.relpath(src, base) if base else src
+            tgt = bind_target(posixpath.join(dest, rel), run_wd)
+            if not bindable(src) or not bindable(tgt):
                 return None, f"`{src}` cannot be written in a --mount flag as it is"
-            mounts.append((src, target))
+            mounts.append((src, tgt))
         return (mounts, "") if mounts else (None, "")
 
-    def _rewrite(
-        self, doc: Dockerfile, stage: Stage, full: Instruction, run: Instruction, rs: RunScript,
-        ci: int, inst: Install, sctx: _Ctx, ctx: PassContext,
-    ) -> list[Change]:
-        nl = doc.newline
-        text = doc.text
-        copies = self._manifest_copies(full, inst, sctx, nl)
+    # ------------------------------------------------------------------ the rewrite
+
+    def _rewrite(self, m: ImageModel, node: StageNode, full: Instruction, cf: CopyFacts, src_dir: str, f: _Found,
+                 ctx: PassContext) -> list[Change]:
+        nl = m.doc.newline
+        inst = f.inst
+        copies = self._manifest_copies(m, full, cf, src_dir, f)
         if copies is None:
             return []
         copy_lines, shown = copies
-        run_prefix = text[run.range.start : run.args_range.start]
-        mounts, why_copied = self._bind_mounts(stage, full, run, inst, sctx) if ctx.config.bind_mount_style else (None, "")
+        mounts, why_copied = (self._bind_mounts(m, node, full, cf, src_dir, f, ctx.config.syntax_directive)
+                              if ctx.config.bind_mount_style else (None, ""))
+        directive = mount_plan(m.frontend, m.doc.directive("syntax") is not None, ctx.config.syntax_directive)[1]
+        head: list[Edit] = [Edit.insert(1 if m.doc.bom else 0, DIRECTIVE + nl)] if mounts and directive else []
         bind_note = (
             " The manifests are bind-mounted for the install instead of copied into a layer (bind-mount-style); "
-            f"`{' '.join(full.line_text().split())}` still puts them in the image."
+            f"`{_one_line(full)}` still puts them in the image."
+            + (f" Added `{DIRECTIVE}` (syntax_directive) so the mounts use the current Dockerfile frontend." if head else "")
             if mounts else
             f" The manifests are copied, not bind-mounted (bind-mount-style): {why_copied}." if why_copied else ""
         )
-        cmd = rs.script.commands[ci]
-        items = rs.script.items
-        k = cmd.item
+        safety = Safety.REVIEW if inst.review else Safety.SAFE
+        detail = f" {inst.detail}" if inst.detail else ""
         if inst.mode == "prefetch":
             assert inst.prefetch
-            new_lines = [f"RUN {bind_mount_flags(mounts)} {inst.prefetch}"] if mounts else [*copy_lines, f"RUN {inst.prefetch}"]
-            insert = nl.join(new_lines) + nl
-            edits = [Edit.insert(full.full_range.start, insert)]
-            title = f"Fetch {inst.ecosystem} dependencies before copying the source"
-            expl = (
-                f"{'Mounts' if mounts else 'Copies'} {', '.join(shown)} and runs `{inst.prefetch}` before `{' '.join(full.line_text().split())}`, so a source edit no longer "
-                f"downloads every dependency again; the download layer stays cached until a manifest changes. "
-                f"{inst.detail} Check that the build still finds its dependencies offline in the cache."
-                + bind_note
-            )
-            return [self.change(title, expl.strip(), full, edits, inst.safety)]
-        # mode "move": the install (and the source-free commands before it) moves before the copy
+            run_line = m.style.line(f"RUN {' '.join(bind_flag(s, t) for s, t in mounts)} {inst.prefetch}" if mounts else f"RUN {inst.prefetch}")
+            new_lines = [run_line] if mounts else [*copy_lines, run_line]
+            edits = [*head, Edit.insert(full.full_range.start, nl.join(new_lines) + nl)]
+            return [self.say("prefetch", full, edits, safety, label=inst.label, verb="Mounts" if mounts else "Copies",
+                             shown=", ".join(shown), prefetch=inst.prefetch, copy=_one_line(full), detail=detail, bind=bind_note)]
+        rs = f.facts.editable
+        if rs is None:
+            out = self._move_whole(m, node, full, f, copy_lines, shown, mounts, bind_note, safety, detail)
+        else:
+            out = self._move(m, node, full, cf, f, rs, copy_lines, shown, mounts, bind_note, safety, detail)
+        if head and out and out[0].fix is not None:
+            out[0] = replace(out[0], fix=replace(out[0].fix, edits=(*head, *out[0].fix.edits)))
+        return out
+
+    def _move_whole(self, m: ImageModel, node: StageNode, full: Instruction, f: _Found, copy_lines: list[str],
+                    shown: list[str], mounts: list[tuple[str, str]] | None, bind_note: str, safety: Safety, detail: str) -> list[Change]:
+        """A heredoc or exec-form RUN: it moves as a whole when the install is all it does besides source-free commands."""
+        doc = m.doc
+        run, a, inst = f.run, f.action, f.inst
+        form = "heredoc" if run.heredocs else "exec-form"
+        dest = m.copy(full)
+        assert dest is not None
+        home = m.state(run).home
+        others = [b for b in f.facts.actions if b is not a and not source_free(b, dest.dest.rstrip("/") or "/", home)]
+        if others or inst.add_flags or inst.after_copy:
+            other = command_text(others[0]) if others else command_text(a) + " " + " ".join(inst.add_flags)
+            return [self.say("whole_run", run, label=inst.label, form=form, line=run.start_line, install=_short(command_text(a)),
+                             other=_short(other))]
+        if any(i.keyword == "WORKDIR" for i in node.stage.body if full.index < i.index < run.index) and not full.words[-1].startswith("/"):
+            return []
+        nl = doc.newline
+        text = doc.text
+        comment_start = leading_comment_start(full)
+        run_text = text[run.range.start : run.range.end]
+        if mounts:
+            prefix_end = run.flags[0].range.start if run.flags else run.args_range.start
+            run_text = text[run.range.start : prefix_end] + " ".join(bind_flag(s, t) for s, t in mounts) + " " + text[prefix_end : run.range.end]
+        pieces = "" if mounts else "".join(x + nl for x in copy_lines)
+        new = _layered(m, node, full, run, pieces) + run_text + nl + text[comment_start : full.full_range.start] + full.line_text()
+        new += text[run.range.end : run.full_range.end]
+        edits = [Edit.replace(comment_start, run.full_range.end, new)]
+        key = "move_bind" if mounts else "move"
+        return [self.say(key, full, edits, safety, label=inst.label, shown=", ".join(shown), install=_short(command_text(a)),
+                         copy=_one_line(full), extra=detail + bind_note)]
+
+    def _move(self, m: ImageModel, node: StageNode, full: Instruction, cf: CopyFacts, f: _Found, rs: RunScript,
+              copy_lines: list[str], shown: list[str], mounts: list[tuple[str, str]] | None, bind_note: str,
+              safety: Safety, detail: str) -> list[Change]:
+        doc = m.doc
+        nl = doc.newline
+        text = doc.text
+        run, a, inst = f.run, f.action, f.inst
+        dest = cf.dest.rstrip("/") or "/"
+        home = m.state(run).home
+        script = rs.script
+        items = script.items
+        cmd = script.commands[a.index]
+        k = cmd.item
         if not items[k].simple:
             return []
-        spec = copy_spec(full)
-        assert spec is not None
-        if not spec.dest.startswith("/") and any(
-            i.keyword == "WORKDIR" for i in stage.body if full.index < i.index < run.index
+        if not full.words[-1].startswith("/") and any(
+            i.keyword == "WORKDIR" for i in node.stage.body if full.index < i.index < run.index
         ):
             return []  # the full copy would land in another folder after the WORKDIR
+        by_index = {x.index: x for x in f.facts.actions}
         for item in items[: k + 1]:
             for c in item.commands:
-                if c is not None and rs.script.commands[c] is not cmd and not _source_free(rs.script.commands[c]):
+                if c != a.index and not source_free(by_index[c], dest, home):
                     return []
         # source-free commands right after the install (cache cleanup) belong to its layer
-        while k + 1 < len(items) and items[k + 1].simple and items[k + 1].op_before == "&&" and _source_free(
-            rs.script.commands[items[k + 1].commands[0]]
-        ) and rs.script.commands[items[k + 1].commands[0]].name != "cd":
+        while (k + 1 < len(items) and items[k + 1].simple and items[k + 1].op_before == "&&"
+               and source_free(by_index[items[k + 1].commands[0]], dest, home)
+               and not keeps_shell_state(by_index[items[k + 1].commands[0]])):
             k += 1
         rest_items = items[k + 1 :]
-        if rest_items and not all(it.op_before == "&&" for it in rest_items[:1]):
+        if rest_items and rest_items[0].op_before != "&&":
             return []
         if any(it.op_before not in ("&&", None) for it in items[1 : k + 1]):
             return []
-        first = items[0]
+        run_prefix = text[run.range.start : run.args_range.start]
+        # tools installed before the dependency install: their own layer before the manifests (issue 13)
+        tools, tool_items = self._tool_prefix(rs, f, cmd.item, k, items, rest_items, by_index)
+        first = items[tool_items] if tools else items[0]
         install_src = text[rs.physical(first.start, items[k].start).start : rs.physical(items[k].start, items[k].end).end]
-        if inst.moved_command is not None:
+        if inst.add_flags:
             cmd_range = rs.physical(cmd.start, cmd.end)
             before = text[rs.physical(first.start, first.start).start : cmd_range.start]
             after_cmd = text[cmd_range.end : rs.physical(items[k].start, items[k].end).end] if cmd.item < k else ""
-            install_src = before + inst.moved_command + after_cmd
+            install_src = before + command_text(a) + " " + " ".join(inst.add_flags) + after_cmd
         moved_run = run_prefix + install_src
         if mounts:
-            moved_run = run_prefix[:3] + " " + bind_mount_flags(mounts) + run_prefix[3:] + install_src
+            moved_run = run_prefix[:3] + " " + " ".join(bind_flag(s, t) for s, t in mounts) + run_prefix[3:] + install_src
+        tool_run = None
+        if tools:
+            tool_run = run_prefix + text[rs.physical(items[0].start, items[0].end).start : rs.physical(items[tool_items - 1].start, items[tool_items - 1].end).end]
         rest_run = None
         if rest_items:
             rest_start = rs.physical(rest_items[0].start, rest_items[0].end).start
@@ -768,7 +488,7 @@ class SplitDependencyCopy(Pass):
             cds = [
                 text[rs.physical(it.start, it.end).start : rs.physical(it.start, it.end).end]
                 for it in items[: k + 1]
-                if it.simple and rs.script.commands[it.commands[0]].name == "cd"
+                if it.simple and by_index[it.commands[0]].command.name == "cd"
             ]
             rest_run = run_prefix + "".join(c + " && " for c in cds) + text[rest_start : run.range.end]
             # comment lines between the moved part and the rest stay, above the rest
@@ -778,32 +498,131 @@ class SplitDependencyCopy(Pass):
                 rest_run = nl.join(kept) + nl + rest_run
         middle = text[full.full_range.end : run.full_range.start]
         tail_eol = text[run.range.end : run.full_range.end]
-        pieces = [] if mounts else [*copy_lines]
+        pieces = "" if mounts else "".join(x + nl for x in copy_lines)
+        if tool_run is not None:
+            pieces = tool_run + nl + pieces
         comment_start = leading_comment_start(full)
         comments = text[comment_start : full.full_range.start]
         if not pieces:
             # nothing takes the full copy's place: its blank-line separation would double up
-            middle = re.sub(r"^(?:[ \t]*\r?\n)+", "", middle)
-        new = "".join(p + nl for p in pieces) + middle + moved_run + nl + comments + full.line_text()
-        after = [*(f"RUN {c}" for c in inst.after_copy)]
+            new = re.sub(r"^(?:[ \t]*\r?\n)+", "", middle) + moved_run
+        else:
+            new = _layered(m, node, full, run, pieces) + moved_run
+        new += nl + comments + full.line_text()
+        after = [m.style.line(f"RUN {c}") for c in inst.after_copy]
         if rest_run is not None:
             after.append(rest_run)
-        for a in after:
-            new += nl + a
+        for x in after:
+            new += nl + x
         new += tail_eol
         edits = [Edit.replace(comment_start, run.full_range.end, new)]
-        install_name = _cmd_text(cmd) if len(_cmd_text(cmd)) <= 60 else _cmd_text(cmd)[:57] + "..."
-        copy_text = " ".join(full.line_text().split())
-        title = (
-            f"Install {inst.ecosystem} dependencies from bind-mounted manifests before copying the source" if mounts
-            else f"Copy {inst.ecosystem} manifests and install before copying the source"
-        )
-        expl = (
-            f"{'Mounts' if mounts else 'Copies'} {', '.join(shown)} first and runs `{install_name}` before `{copy_text}`, so editing the source no "
-            f"longer re-runs the dependency install: that layer stays cached until a manifest changes."
-            + (" The rest of the RUN stays after the source copy." if rest_run else "")
-            + (f" {inst.detail}" if inst.detail else "")
-            + bind_note
-            + " Check: the install must not read other files from the build context."
-        )
-        return [self.change(title, expl, full, edits, inst.safety)]
+        extra = (" The rest of the RUN stays after the source copy." if rest_run else "") + detail + bind_note
+        if tools:
+            extra += (f" `{_short(' '.join(command_text(t.action) for t in tools))}` runs in its own RUN before the manifests, "
+                      "so a manifest edit does not install the tool again.")
+            if not all(t.pinned for t in tools):
+                extra += " Pin the tool's version so that cached layer holds the version you expect."
+            safety = Safety.REVIEW
+        key = "move_bind" if mounts else "move"
+        return [self.say(key, full, edits, safety, label=inst.label, shown=", ".join(shown), install=_short(command_text(a)),
+                         copy=_one_line(full), extra=extra)]
+
+    def _tool_prefix(self, rs: RunScript, f: _Found, install_item: int, k: int, items: tuple, rest_items: tuple,
+                     by_index: dict[int, Action]) -> tuple[list[ToolInstall], int]:
+        """Tool installs that start the RUN before the dependency install (``pip install uv==0.4 && uv sync``):
+        (the tools, how many leading items they fill). Empty when anything there sets shell state or something
+        later removes what they installed."""
+        tools: list[ToolInstall] = []
+        n = 0
+        for it in items[:install_item]:
+            if not it.simple or (it.op_before not in (None, "&&")):
+                break
+            b = by_index[it.commands[0]]
+            t = tool_install(b)
+            if t is None:
+                break
+            tools.append(t)
+            n += 1
+        if not tools or n != install_item:
+            return [], 0
+        # nothing after them may undo them (a later remove or clean of the same manager)
+        mgrs = {t.action.tool for t in tools}
+        for it in items[install_item:]:
+            for c in it.commands:
+                b = by_index[c]
+                if b.tool in mgrs and b.verb in ("remove", "clean", "prune"):
+                    return [], 0
+        return tools, n
+
+    # ------------------------------------------------------------------ tools before an existing manifest copy
+
+    def _tools_before_manifests(self, m: ImageModel, node: StageNode) -> Iterable[Change]:
+        """``COPY pyproject.toml uv.lock ./`` then ``RUN pip install uv==0.4 && uv sync``: the tool moves before the COPY."""
+        body = node.stage.body
+        for pos, run in enumerate(body):
+            facts = m.run(run)
+            if facts is None or facts.editable is None or pos == 0:
+                continue
+            rs = facts.editable
+            items = rs.script.items
+            by_index = {x.index: x for x in facts.actions}
+            view = ContextView(m.context)
+            found = next(((a, i) for a in facts.actions if (i := read_install(a, view)) is not None), None)
+            if found is None or found[0].command.item == 0:
+                continue
+            install, inst = found
+            copy = None
+            for prev in reversed(body[:pos]):
+                if prev.keyword in _STATELESS:
+                    continue
+                copy = prev
+                break
+            cf = m.copy(copy) if copy is not None else None
+            if copy is None or cf is None or not cf.from_context or cf.whole_context:
+                continue
+            if inst.blocker:
+                continue
+            known = {posixpath.basename(x) for x in (*inst.manifests, *inst.optional)}
+            if not all(posixpath.basename(posixpath.normpath(s)) in known or any(
+                    ch in s for ch in "*?[") for s in cf.sources):
+                continue  # not the manifest copy of this install
+            tools, n = self._tool_prefix(rs, _Found(run, facts, install, inst, ContextView(m.context)), install.command.item,
+                                         install.command.item, items, (), by_index)
+            if not tools or items[n].op_before != "&&":
+                continue
+            doc = m.doc
+            text = doc.text
+            nl = doc.newline
+            run_prefix = text[run.range.start : run.args_range.start]
+            if any(fl.name == "mount" for fl in run.flags):
+                # the tool install would need the same mounts (a cache, a secret): keep the flags on both RUNs
+                pass
+            tool_src = text[rs.physical(items[0].start, items[0].end).start : rs.physical(items[n - 1].start, items[n - 1].end).end]
+            rest_start = rs.physical(items[n].start, items[n].end).start
+            comment_start = leading_comment_start(copy)
+            edits = [
+                Edit.insert(comment_start, run_prefix + tool_src + nl),
+                Edit.delete(rs.physical(items[0].start, items[0].end).start, rest_start),
+            ]
+            names = " ".join(command_text(t.action) for t in tools)
+            pin = "" if all(t.pinned for t in tools) else " Pin the tool's version so that cached layer holds the version you expect."
+            yield self.say("tools", run, edits, Safety.REVIEW, tools=_short(names), install=_short(command_text(install)),
+                           copy=_one_line(copy), pin=pin)
+            return
+
+
+def _layered(m: ImageModel, node: StageNode, full: Instruction, run: Instruction, pieces: str) -> str:
+    """The text between the full copy and the RUN with the manifest copies (``pieces``) placed in it.
+
+    Instructions that were between the two (system packages and other RUNs that never read the source) stay
+    first, so a manifest edit does not rerun them; the RUN's own comments stay above it. With a WORKDIR among
+    them the copies come first, as written before (their destination is relative to the folder in effect).
+    """
+    text = m.doc.text
+    middle = text[full.full_range.end : run.full_range.start]
+    between = [i for i in node.stage.body if full.index < i.index < run.index]
+    runs = [i for i in between if i.keyword == "RUN"]
+    if not pieces or not runs or any(i.keyword == "WORKDIR" for i in between):
+        return pieces + middle
+    cut = runs[-1].full_range.end
+    return text[full.full_range.end : cut] + pieces + text[cut : run.full_range.start]

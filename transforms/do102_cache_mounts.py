@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dockeropt.analysis import copy_spec, full_context_copy, resolve, workdirs
-from dockeropt.catalog import Invocation, Manager, catalog
+from dockeropt.catalog import Manager
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import Command, RunScript, Word, analysis_script, run_script
-from dockeropt.syntax import Dockerfile, Instruction, Stage
-from dockeropt.transforms._runinfo import (
-    ROOT,
-    User,
-    ancestors,
-    descendants,
-    env_at,
-    home_for,
-    later_apt_needs_lists,
-    user_at,
-)
-
-DOCKER_CLEAN = "/etc/apt/apt.conf.d/docker-clean"
-SYNTAX_LINE = "# syntax=docker/dockerfile:1"
+from dockeropt.model import ImageModel, RunFacts
+from dockeropt.model.caches import cache_clean, cache_folders, cache_home, cache_user, covered, env_values, tool_mount
+from dockeropt.model.deps import ContextView, read_install
+from dockeropt.model.frontend import DIRECTIVE, mount_plan
+from dockeropt.model.mounts import bind_flag, bind_target, bindable, cache_flag
+from dockeropt.model.runs import Action
+from dockeropt.model.users import User
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.shell import RunScript, Word
+from dockeropt.syntax import Dockerfile, Instruction
 
 
 @dataclass(frozen=True)
@@ -38,244 +32,217 @@ class Target:
 
 @dataclass
 class Plan:
-    """What DO102 would do to one RUN."""
+    """The cache mounts one RUN can get, before the stage-family check."""
 
     targets: list[Target] = field(default_factory=list)
-    invocations: list[Invocation] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)  # commands whose caches get mounted
     user: User | None = None
-    notes: list[str] = field(default_factory=list)  # why some manager was skipped
-    apt: bool = False
-
-
-def existing_cache_targets(ins: Instruction) -> set[str]:
-    out: set[str] = set()
-    for f in ins.flags:
-        if f.name != "mount" or f.value is None:
-            continue
-        opts = dict(p.partition("=")[::2] for p in f.value.split(","))
-        if opts.get("type") == "cache":
-            t = opts.get("target") or opts.get("dst") or opts.get("destination")
-            if t:
-                out.add(posixpath.normpath(t))
-    return out
-
-
-def _has_file(ctx: PassContext):  # type: ignore[no-untyped-def]
-    if ctx.context is None:
-        return None
-    context = ctx.context
-
-    def has(name: str) -> bool | None:
-        return bool(context.exists(name))
-
-    return has
+    notes: dict[str, str] = field(default_factory=dict)  # manager id -> why it is not mounted ("label: reason")
+    setup: list[tuple[str, ...]] = field(default_factory=list)  # commands a mounted tool needs first (apt's docker-clean)
+    mounted: bool = False  # some tool already has a cache mount on this RUN
 
 
 def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _offline(inv: Invocation, env: dict[str, str | None]) -> bool:
-    m = inv.manager
-    if m.offline_flags and inv.has_flag(*m.offline_flags):
-        return True
-    for k, v in m.offline_env.items():
-        if k in env and (env[k] is None or v in (env[k] or "")):
-            return True
-    return False
-
-
-def _manager_uses(doc: Dockerfile, ins: Instruction, m: Manager, ctx: PassContext) -> list[tuple[Invocation, Command]]:
-    script = analysis_script(ins, doc.text)
-    if script is None or not script.ok:
-        return []
-    out = []
-    for cmd in script.commands:
-        for inv in catalog().match(cmd, _has_file(ctx)):
-            if inv.manager.id == m.id:
-                out.append((inv, cmd))
-    return out
-
-
-def plan_run(doc: Dockerfile, stage: Stage, ins: Instruction, ctx: PassContext, group_check: bool = True) -> Plan | None:
-    """The cache mounts DO102 would add to ``ins`` (None: not a RUN it may edit). Memoised per round."""
-    return ctx.memo(("do102-plan", ins.index, group_check), doc, lambda: _plan_run(doc, stage, ins, ctx, group_check))
-
-
-def _plan_run(doc: Dockerfile, stage: Stage, ins: Instruction, ctx: PassContext, group_check: bool) -> Plan | None:
-    rs = run_script(ins)
-    if rs is None or not rs.script.ok or ins.heredocs:
-        return None
-    plan = Plan()
-    user = user_at(doc, stage, ins)
-    plan.user = user
-    base_env = env_at(doc, stage, ins)
-    have = existing_cache_targets(ins)
-    seen: set[str] = set()
-    for idx, cmd in enumerate(rs.script.commands):
-        for inv in catalog().match(cmd, _has_file(ctx)):
-            m = inv.manager
-            if not inv.downloads or not m.mount:
-                continue
-            env = {**base_env, **rs.script.env_before(idx)}
-            reason = _skip_reason(doc, stage, ins, inv, cmd, env, user, ctx, group_check)
-            if reason:
-                if f"{m.label}: {reason}" not in plan.notes:
-                    plan.notes.append(f"{m.label}: {reason}")
-                continue
-            eff_user = ROOT if m.needs_root else user
-            assert eff_user is not None
-            home = home_for(eff_user, env) if not m.needs_root else "/root"
-            paths = [(c, c.resolve(env, home)) for c in m.caches]
-            if any(p is None for _, p in paths):
-                plan.notes.append(f"{m.label}: its cache folder depends on a value dockeropt cannot know")
-                continue
-            if not eff_user.root and any(_creates_root_owned_parents(p, home) for _, p in paths if p):
-                plan.notes.append(
-                    f"{m.label}: the mount would leave a root-owned folder under {home} in the image, "
-                    f"which user {eff_user.name} could no longer write to"
-                )
-                continue
-            plan.invocations.append(inv)
-            for c, p in paths:
-                assert p is not None
-                if p in have or p in seen:
-                    continue
-                seen.add(p)
-                plan.targets.append(Target(p, c.sharing, m, c.what))
-            if m.id == "apt":
-                plan.apt = True
-    return plan
-
-
 def _creates_root_owned_parents(path: str, home: str | None) -> bool:
     """Would a mount at ``path`` make BuildKit create folders (root-owned) between HOME and it?"""
     if home is None or not _under(path, home):
         return False
-    rel = posixpath.relpath(path, home)
-    return "/" in rel
+    return "/" in posixpath.relpath(path, home)
 
 
-def _skip_reason(
-    doc: Dockerfile,
-    stage: Stage,
-    ins: Instruction,
-    inv: Invocation,
-    cmd: Command,
-    env: dict[str, str | None],
-    user: User | None,
-    ctx: PassContext,
-    group_check: bool,
-) -> str | None:
-    m = inv.manager
-    if "?" in env:
-        return "an ENV, ARG or export dockeropt cannot read may move its cache"
-    if cmd.argv and cmd.argv[0].value == "sudo" and not m.needs_root and not (user and user.root):
-        return "it runs under sudo, so its HOME is not known"
-    if m.needs_root:
-        if not ((user is not None and user.root) or (cmd.argv and cmd.argv[0].value == "sudo")):
-            return "it does not run as root"
-    else:
-        if user is None:
-            return "the user the RUN runs as is not known (base image default)"
-        if not user.root and user.uid is None:
-            return f"the uid of user {user.name} is not known, so the mount's owner cannot be set"
-        if not user.root and home_for(user, env) is None:
-            return f"the home folder of user {user.name} is not known"
-    disabled = m.cache_disabled_by_env(env)
-    if disabled:
-        return f"{disabled} is set, so it does not use a cache"
-    if m.cache_override_flags and inv.has_flag(*m.cache_override_flags):
-        return "a flag on the command moves its cache"
-    if _offline(inv, env):
-        return "it runs offline and reads its packages from the cache"
-    if m.id == "apt":
-        return _apt_reason(doc, stage, ins, cmd)
-    if m.shared_state and group_check:
-        return _group_reason(doc, stage, ins, m, ctx)
-    return None
+class _Planner:
+    """Per-RUN plans and the stage-family checks of one document (each computed once)."""
 
+    def __init__(self, m: ImageModel, ctx: PassContext) -> None:
+        self.m = m
+        self.ctx = ctx
+        self._plans: dict[int, Plan | None] = {}
+        self._family: dict[tuple[int, str], list[tuple[int, str, str]]] = {}
+        self._copies: list[tuple[Instruction, list[str]]] | None = None
+        self._configs: dict[tuple[int, str], list[Instruction]] = {}
 
-def _apt_reason(doc: Dockerfile, stage: Stage, ins: Instruction, cmd: Command) -> str | None:
-    rs = run_script(ins)
-    assert rs is not None
-    updated = False
-    for c in rs.script.commands:
-        for inv in catalog().match(c):
-            if inv.manager.id != "apt":
-                continue
-            if inv.updates_index:
-                updated = True
-            elif inv.downloads and not updated:
-                return "this RUN installs with lists an earlier RUN downloaded; a mount on /var/lib/apt would hide them"
-    later = later_apt_needs_lists(doc, stage, ins)
-    if later is not None:
-        return (
-            f"the RUN on line {later.start_line} installs packages without its own apt-get update, "
-            "so the lists must stay in the image"
-        )
-    return None
+    # ---------------------------------------------------------------- one RUN
 
+    def plan(self, ins: Instruction) -> Plan | None:
+        if ins.index not in self._plans:
+            self._plans[ins.index] = self._plan(ins)
+        return self._plans[ins.index]
 
-def _group_reason(doc: Dockerfile, stage: Stage, ins: Instruction, m: Manager, ctx: PassContext) -> str | None:
-    """Tools whose cache is also where builds read packages (go, cargo, maven, gradle, pnpm):
-    every RUN of the stage family that uses them must get the same mounts."""
-    family = [*reversed(ancestors(doc, stage)), stage, *descendants(doc, stage)]
-    for st in family:
-        for other in st.body:
-            if other.keyword != "RUN":
+    def _plan(self, ins: Instruction) -> Plan | None:
+        facts = self.m.run(ins)
+        if facts is None or facts.editable is None:
+            return None
+        state = self.m.state(ins)
+        plan = Plan(user=state.user)
+        seen: set[str] = set()
+        for a in facts.actions:
+            mgr = a.manager
+            if mgr is None or a.invocation is None or not a.invocation.downloads or not mgr.mount:
                 continue
-            uses = _manager_uses(doc, other, m, ctx)
-            if not uses:
-                script = analysis_script(other, doc.text)
-                if script is None or not script.ok:
-                    if any(p.name and p.name in other.text for p in m.programs):
-                        return f"the RUN on line {other.start_line} may use {m.label} but cannot be read"
+            folders = cache_folders(a)
+            if facts.mounts and tool_mount(facts.mounts, folders) is not None:
+                plan.mounted = True
+                continue  # the tool already has its own cache mount here: never a second or overlapping one
+            reason = self._skip_reason(ins, facts, a, state.user)
+            if reason is None and any(f.path is None for f in folders):
+                reason = "its cache folder depends on a value dockeropt cannot know"
+            user = cache_user(a)
+            home = cache_home(a)
+            if reason is None and user.is_root is not True and any(
+                    _creates_root_owned_parents(f.path, home) for f in folders if f.path):
+                reason = (f"the mount would leave a root-owned folder under {home} in the image, "
+                          f"which user {user.name} could no longer write to")
+            if reason:
+                plan.notes.setdefault(mgr.id, f"{mgr.label}: {reason}")
                 continue
-            st_env = env_at(doc, st, other)
-            for inv, _cmd in uses:
-                if _offline(inv, st_env):
-                    return f"the RUN on line {other.start_line} runs {m.label} offline from the cache"
-            if st not in (stage, *descendants(doc, stage)):
-                continue
-            if other is ins:
-                continue
-            sub = plan_run(doc, st, other, ctx, group_check=False)
-            if sub is None or any(n.startswith(m.label + ":") for n in sub.notes):
-                return f"the RUN on line {other.start_line} also uses {m.label} and cannot get the same mount"
-    # a COPY --from that copies the cache folder out of the stage needs it in the image
-    for st in doc.stages:
-        for other in st.body:
-            if other.keyword not in ("COPY", "ADD") or other.flag("from") is None:
-                continue
-            srcs = other.words[:-1]
-            user = user_at(doc, stage, ins) or ROOT
-            env = env_at(doc, stage, ins)
-            home = home_for(user, env)
-            for c in m.caches:
-                p = c.resolve(env, home)
-                if p is None:
+            plan.actions.append(a)
+            for f in folders:
+                assert f.path is not None
+                if f.path in seen or covered(facts.mounts, f.path) is not None:
                     continue
-                for s in srcs:
-                    if s.startswith("-"):
-                        continue
-                    s = posixpath.normpath(s) if s.startswith("/") else s
-                    if _under(p, s) or _under(s, p):
-                        return f"line {other.start_line} copies {s} out of a stage, so the cache must stay in the image"
-    return None
+                seen.add(f.path)
+                plan.targets.append(Target(f.path, f.dir.sharing, mgr, f.dir.what))
+            if mgr.mount_setup and mgr.mount_setup not in plan.setup:
+                plan.setup.append(mgr.mount_setup)
+        return plan
+
+    def _skip_reason(self, ins: Instruction, facts: RunFacts, a: Action, user: User) -> str | None:
+        mgr = a.manager
+        inv = a.invocation
+        assert mgr is not None and inv is not None
+        env = a.env
+        if env.unreadable is not None:
+            return "an ENV, ARG or export dockeropt cannot read may move its cache"
+        if a.user != user and not mgr.needs_root and user.is_root is not True:
+            return "it runs under sudo, so its HOME is not known"
+        if mgr.needs_root:
+            if a.user.is_root is not True:
+                return "it does not run as root"
+        else:
+            if a.user.is_root is None:
+                return "the user the RUN runs as is not known (base image default)"
+            if a.user.is_root is False and a.user.uid is None:
+                return f"the uid of user {a.user.name} is not known, so the mount's owner cannot be set"
+            if a.user.is_root is False and cache_home(a) is None:
+                return f"the home folder of user {a.user.name} is not known"
+        plain = env_values(a, (*mgr.cache_disable_env, *mgr.cache_moved_by_env))
+        disabled = mgr.cache_disabled_by_env(plain)
+        if disabled:
+            return f"{disabled} is set, so it does not use a cache"
+        moved = next((v for v in mgr.cache_moved_by_env if v in plain), None)
+        if moved:
+            return f"{moved} moves its cache to a folder dockeropt does not follow"
+        if mgr.cache_override_flags and inv.has_flag(*mgr.cache_override_flags):
+            return "a flag on the command moves its cache"
+        if not a.network:
+            return "it runs offline and reads its packages from the cache"
+        if mgr.mount_requires and not self._requirements_met(ins, a, mgr):
+            return mgr.mount_note or "its project setup does not allow a cache mount"
+        if mgr.config_moves_cache:
+            earlier = self._earlier_config(ins, mgr)
+            if earlier is not None:
+                return f"the `{mgr.label} config` on line {earlier.start_line} may move its cache"
+        if mgr.index_update:
+            return self._lists_reason(ins, facts, mgr)
+        return None
+
+    def _requirements_met(self, ins: Instruction, a: Action, mgr: Manager) -> bool:
+        bc = self.ctx.context
+        if bc is None or a.project is None:
+            return False
+        for name, rx in mgr.mount_requires:
+            src = self.m.context_source(ins.stage_index, posixpath.join(a.project, name), ins.index)
+            text = bc.read_text(src) if src else None
+            if text is None or not re.search(rx, text):
+                return False
+        return True
+
+    def _earlier_config(self, ins: Instruction, mgr: Manager) -> Instruction | None:
+        for node in reversed(self.m.chain(ins.stage_index)):
+            for other in node.stage.body:
+                if other.index >= ins.index:
+                    break
+                f = self.m.run(other)
+                if f is not None and any(x.tool == mgr.id and x.verb == "config" for x in f.actions):
+                    return other
+        return None
+
+    def _lists_reason(self, ins: Instruction, facts: RunFacts, mgr: Manager) -> str | None:
+        """A manager with package lists (apt): a mount over them must not hide lists another RUN relies on."""
+        updated = False
+        for a in facts.actions:
+            if a.tool != mgr.id or a.invocation is None:
+                continue
+            if a.invocation.updates_index:
+                updated = True
+            elif a.invocation.downloads and not updated:
+                return "this RUN installs with lists an earlier RUN downloaded; a mount on /var/lib/apt would hide them"
+        later = self.m.later_apt_needs_lists(ins)
+        if later is not None:
+            return (f"the RUN on line {later.start_line} installs packages without its own apt-get update, "
+                    "so the lists must stay in the image")
+        return None
+
+    # ---------------------------------------------------------------- the stage family
+
+    def group_reason(self, ins: Instruction, mgr: Manager, plan: Plan) -> str | None:
+        """Tools whose cache is also where builds read packages (go, cargo, maven, gradle, pnpm, bundler):
+        every RUN of the stage family that uses them must get the same mounts."""
+        stage = ins.stage_index
+        for idx, kind, reason in self._family_events(stage, mgr):
+            if kind == "same" and idx == ins.index:
+                continue
+            return reason
+        # a COPY --from that copies the cache folder out of a stage needs it in the image
+        paths = [t.path for t in plan.targets if t.manager.id == mgr.id]
+        for copy, sources in self._copies_from():
+            for s in sources:
+                if any(_under(p, s) or _under(s, p) for p in paths):
+                    return f"line {copy.start_line} copies {s} out of a stage, so the cache must stay in the image"
+        return None
+
+    def _family_events(self, stage: int, mgr: Manager) -> list[tuple[int, str, str]]:
+        key = (stage, mgr.id)
+        if key in self._family:
+            return self._family[key]
+        g = self.m.graph
+        later = {stage, *g.descendants(stage)}
+        out: list[tuple[int, str, str]] = []
+        for st in g.family(stage):
+            for other, facts in self.m.stage_runs(st):
+                uses = [a for a in facts.actions if a.tool == mgr.id]
+                if not uses:
+                    if (facts.script is None or not facts.script.ok) and any(
+                            p.name and p.name in other.text for p in mgr.programs):
+                        out.append((other.index, "unreadable",
+                                    f"the RUN on line {other.start_line} may use {mgr.label} but cannot be read"))
+                    continue
+                if any(a.invocation is not None and a.invocation.downloads and not a.network for a in uses):
+                    out.append((other.index, "offline", f"the RUN on line {other.start_line} runs {mgr.label} offline from the cache"))
+                if st not in later:
+                    continue
+                sub = self.plan(other)
+                if sub is None or mgr.id in sub.notes:
+                    out.append((other.index, "same",
+                                f"the RUN on line {other.start_line} also uses {mgr.label} and cannot get the same mount"))
+        self._family[key] = out
+        return out
+
+    def _copies_from(self) -> list[tuple[Instruction, list[str]]]:
+        if self._copies is None:
+            self._copies = []
+            for ins in self.m.doc.instructions:
+                if ins.keyword not in ("COPY", "ADD") or ins.flag("from") is None:
+                    continue
+                srcs = [posixpath.normpath(s) if s.startswith("/") else s for s in ins.words[:-1] if not s.startswith("-")]
+                self._copies.append((ins, srcs))
+        return self._copies
 
 
-# --------------------------------------------------------------------------- edits
-
-
-def _mount_text(t: Target, user: User | None) -> str:
-    parts = ["type=cache", f"target={t.path}"]
-    if t.sharing != "shared":
-        parts.append(f"sharing={t.sharing}")
-    if not t.manager.needs_root and user is not None and not user.root and user.uid is not None:
-        parts.append(f"uid={user.uid}")
-        parts.append(f"gid={user.gid if user.gid is not None else user.uid}")
-    return "--mount=" + ",".join(parts)
+# --------------------------------------------------------------------------- cleanups
 
 
 def _item_delete(rs: RunScript, item_index: int) -> tuple[int, int] | None:
@@ -285,7 +252,7 @@ def _item_delete(rs: RunScript, item_index: int) -> tuple[int, int] | None:
     nxt = items[item_index + 1] if item_index + 1 < len(items) else None
     safe_ops = ("&&", ";", "\n")
     if item_index > 0:
-        if it.op_before not in safe_ops or (nxt is not None and nxt.op_before not in (*safe_ops,)):
+        if it.op_before not in safe_ops or (nxt is not None and nxt.op_before not in safe_ops):
             return None
         if it.op_before == "\n" or (nxt is not None and nxt.op_before == "\n"):
             return None
@@ -307,97 +274,6 @@ def _expand_home(pattern: str, home: str | None) -> str | None:
     return pattern
 
 
-@dataclass
-class _Cleanup:
-    edits: list[Edit] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    blocker: str | None = None
-
-
-def _cleanups(doc: Dockerfile, rs: RunScript, plan: Plan, home: str | None) -> _Cleanup:
-    out = _Cleanup()
-    targets = [t.path for t in plan.targets] + list(existing_cache_targets(rs.instruction))
-    managers = {inv.manager.id: inv.manager for inv in plan.invocations}
-    ins = rs.instruction
-    taken: set[int] = set()
-
-    def delete_item(cmd: Command, label: str) -> bool:
-        it = rs.script.items[cmd.item]
-        if not it.simple or cmd.item in taken:
-            return False
-        span = _item_delete(rs, cmd.item)
-        if span is None:
-            return False
-        r = rs.physical(*span)
-        if _has_trivia(ins, r.start, r.end):
-            return False
-        taken.add(cmd.item)
-        out.edits.append(Edit.delete(r.start, r.end))
-        out.removed.append(label)
-        return True
-
-    for cmd in rs.script.commands:
-        # cache-cleaning commands of a mounted manager
-        for m in managers.values():
-            if catalog().is_cache_clean(cmd, m):
-                delete_item(cmd, f"`{rs.source(cmd.start, cmd.end, doc.text)}`")
-        if cmd.name != "rm":
-            continue
-        words = cmd.effective()[1:]
-        paths = [w for w in words if not (w.value or "").startswith("-")]
-        inside: list[Word] = []
-        for w in paths:
-            pat = w.pattern
-            if pat is None:
-                continue
-            pat = _expand_home(pat, home)
-            if pat is None:
-                continue
-            pat = posixpath.normpath(pat) if pat.startswith("/") else pat
-            for t in targets:
-                if _under(pat, t) and (pat == t or _literal_prefix_under(pat, t)):
-                    inside.append(w)
-                    break
-                if _covers(pat, t):
-                    out.blocker = (
-                        f"`{rs.source(cmd.start, cmd.end, doc.text)}` would try to delete the mounted folder {t}"
-                    )
-                    return out
-        if not inside:
-            continue
-        if len(inside) == len(paths):
-            if not delete_item(cmd, f"`{rs.source(cmd.start, cmd.end, doc.text)}`"):
-                if any(posixpath.normpath(_expand_home(w.pattern or "", home) or "") in targets for w in inside):
-                    out.blocker = f"`{rs.source(cmd.start, cmd.end, doc.text)}` deletes a mounted folder and cannot be removed cleanly"
-                    return out
-            continue
-        for w in inside:
-            prev = words[words.index(w) - 1]
-            r = rs.physical(prev.end, w.end)
-            if not ins.logical.is_contiguous(rs.base + prev.end, rs.base + w.end):
-                continue
-            out.edits.append(Edit.delete(r.start, r.end))
-            out.removed.append(f"`{w.text}` from `rm`")
-    # flags that turn the cache off
-    for inv in plan.invocations:
-        flags = inv.flag_words(*inv.manager.no_cache_flags)
-        eff = inv.command.effective()
-        for w in flags:
-            i = eff.index(w)
-            prev = eff[i - 1]
-            if not ins.logical.is_contiguous(rs.base + prev.end, rs.base + w.end):
-                continue
-            r = rs.physical(prev.end, w.end)
-            out.edits.append(Edit.delete(r.start, r.end))
-            out.removed.append(f"`{w.text}`")
-    return out
-
-
-def _literal_prefix_under(pat: str, target: str) -> bool:
-    """Every path ``pat`` can match lies inside ``target`` (and is not the mount point)."""
-    return pat.startswith(target.rstrip("/") + "/")
-
-
 def _covers(pat: str, target: str) -> bool:
     """Does deleting ``pat`` (recursively) reach the mount point ``target`` or a folder above it?"""
     if not pat.startswith("/"):
@@ -413,6 +289,103 @@ def _covers(pat: str, target: str) -> bool:
 
 
 @dataclass
+class _Cleanup:
+    edits: list[Edit] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    blocker: str | None = None
+
+
+def _cleanups(doc: Dockerfile, rs: RunScript, facts: RunFacts, plan: Plan, home: str | None) -> _Cleanup:
+    out = _Cleanup()
+    targets = [t.path for t in plan.targets] + [mt.target for mt in facts.cache_mounts() if mt.target_known and mt.target]
+    managers = {a.manager.id: a.manager for a in plan.actions if a.manager is not None}
+    ins = rs.instruction
+    taken: set[int] = set()
+    commands = rs.script.commands
+
+    def shown(i: int) -> str:
+        c = commands[i]
+        return f"`{rs.source(c.start, c.end, doc.text)}`"
+
+    def delete_item(i: int) -> bool:
+        cmd = commands[i]
+        it = rs.script.items[cmd.item]
+        if not it.simple or cmd.item in taken:
+            return False
+        span = _item_delete(rs, cmd.item)
+        if span is None:
+            return False
+        r = rs.physical(*span)
+        if _has_trivia(ins, r.start, r.end):
+            return False
+        taken.add(cmd.item)
+        out.edits.append(Edit.delete(r.start, r.end))
+        out.removed.append(shown(i))
+        return True
+
+    rm_tools = {a.index for a in facts.actions if a.verb == "fs" and a.tool == "rm"}
+    for i, cmd in enumerate(commands):
+        # cache-cleaning commands of a mounted manager (npm cache clean --force, pip cache purge)
+        if any(cache_clean(cmd, mgr) for mgr in managers.values()):
+            delete_item(i)
+            continue
+        if i not in rm_tools:
+            continue
+        words = cmd.effective()[1:]
+        paths = [w for w in words if not (w.value or "").startswith("-")]
+        inside: list[Word] = []
+        for w in paths:
+            pat = w.pattern
+            if pat is None:
+                continue
+            pat = _expand_home(pat, home)
+            if pat is None:
+                continue
+            pat = posixpath.normpath(pat) if pat.startswith("/") else pat
+            for t in targets:
+                if _under(pat, t) and (pat == t or pat.startswith(t.rstrip("/") + "/")):
+                    inside.append(w)
+                    break
+                if _covers(pat, t):
+                    out.blocker = f"{shown(i)} would try to delete the mounted folder {t}"
+                    return out
+        if not inside:
+            continue
+        if len(inside) == len(paths):
+            if not delete_item(i) and any(
+                    posixpath.normpath(_expand_home(w.pattern or "", home) or "") in targets for w in inside):
+                out.blocker = f"{shown(i)} deletes a mounted folder and cannot be removed cleanly"
+                return out
+            continue
+        for w in inside:
+            prev = words[words.index(w) - 1]
+            if not ins.logical.is_contiguous(rs.base + prev.end, rs.base + w.end):
+                continue
+            r = rs.physical(prev.end, w.end)
+            out.edits.append(Edit.delete(r.start, r.end))
+            out.removed.append(f"`{w.text}` from `rm`")
+    # flags that turn the cache off
+    for a in plan.actions:
+        inv = a.invocation
+        assert inv is not None and a.manager is not None
+        eff = commands[a.index].effective()
+        for w in inv.flag_words(*a.manager.no_cache_flags):
+            i = next((k for k, x in enumerate(eff) if x.start == w.start), None)
+            if i is None or i == 0:
+                continue
+            prev = eff[i - 1]
+            if not ins.logical.is_contiguous(rs.base + prev.end, rs.base + w.end):
+                continue
+            r = rs.physical(prev.end, w.end)
+            out.edits.append(Edit.delete(r.start, r.end))
+            out.removed.append(f"`{w.text}`")
+    return out
+
+
+# --------------------------------------------------------------------------- bind-mount-style
+
+
+@dataclass
 class BindPlan:
     """bind-mount-style: the manifest COPY right before an install RUN becomes bind mounts on it."""
 
@@ -425,57 +398,50 @@ _BETWEEN_OK = frozenset({"ENV", "ARG", "LABEL", "EXPOSE", "USER", "WORKDIR", "ST
                          "ENTRYPOINT", "SHELL", "VOLUME", "MAINTAINER"})
 
 
-def plan_bind(doc: Dockerfile, stage: Stage, run: Instruction, ctx: PassContext) -> BindPlan | None:
-    """`COPY package.json package-lock.json ./` + `RUN npm ci` → bind mounts, when nothing else needs the copy."""
-    from dockeropt.transforms.do101_split_dependency_copy import _DETECTORS, _Ctx, bind_target, bindable
-
-    body = list(stage.body)
+def plan_bind(m: ImageModel, run: Instruction, ctx: PassContext) -> BindPlan | None:
+    """`COPY package.json package-lock.json ./` + `RUN npm ci` -> bind mounts, when nothing else needs the copy."""
+    body = list(m.node(run).stage.body)
     pos = body.index(run)
     if pos == 0 or run.heredocs:
         return None
     prev = body[pos - 1]
-    spec = copy_spec(prev)
-    if spec is None or prev.keyword != "COPY" or spec.from_stage is not None:
+    cf = m.copy(prev)
+    if cf is None or prev.keyword != "COPY" or not cf.from_context or cf.heredoc:
         return None
     if any(f.name != "link" for f in prev.flags) or "$" in prev.args:
         return None  # --chown/--chmod/--from/--parents: the install may rely on them
-    if not (spec.dest.endswith("/") or spec.dest in (".", "./")):
+    written = prev.words[-1]
+    if not (written.endswith("/") or written in (".", "./")):
         return None
-    sources = [posixpath.normpath(src) for src in spec.sources]
+    sources = [posixpath.normpath(src) for src in cf.sources]
     if any("/" in src or not bindable(src) or src in (".", "..") for src in sources):
         return None
     if ctx.context is not None and not all(ctx.context.is_file(src) for src in sources):
         return None
-    wd = workdirs(stage)
-    dest_abs = resolve(wd[prev.index], spec.dest)
-    run_wd = wd[run.index]
-    if dest_abs is None or run_wd is None or posixpath.normpath(dest_abs) != posixpath.normpath(run_wd):
+    dest_abs = cf.dest.rstrip("/") or "/"
+    run_wd = m.state(run).workdir
+    if run_wd is None or dest_abs != posixpath.normpath(run_wd):
         return None
-    rs = run_script(run)
-    if rs is None or not rs.script.ok:
+    facts = m.run(run)
+    if facts is None or facts.editable is None:
         return None
     inst = None
-    for cmd in rs.script.commands:
-        if cmd.cwd is not None:
+    for a in facts.actions:
+        if a.command.cwd is not None:
             continue
-        for det in _DETECTORS:
-            inst = det(cmd, _Ctx(ctx.context, ""))
-            if inst is not None:
-                break
+        inst = read_install(a, ContextView(ctx.context))
         if inst is not None:
             break
     if inst is None or not inst.bind_ok or inst.blocker or inst.missing or inst.mode != "move":
         return None
     known = set(inst.manifests) | set(inst.optional)
-    if not set(sources) <= known or not set(m for m in inst.manifests if "*" not in m) <= set(sources):
+    if not set(sources) <= known or not {x for x in inst.manifests if "*" not in x} <= set(sources):
         return None  # the COPY brings something else, or the install reads a file it does not bring
-    # a later whole-context copy to the same folder must bring the manifests into the image
     full = None
     for ins in body[pos + 1 :]:
-        fspec = full_context_copy(ins)
-        if fspec is not None:
-            full_dest = resolve(wd[ins.index], fspec.dest)
-            if full_dest is not None and posixpath.normpath(full_dest) == posixpath.normpath(dest_abs):
+        fc = m.copy(ins)
+        if fc is not None and fc.whole_context:
+            if (fc.dest.rstrip("/") or "/") == dest_abs:
                 full = ins
             break
         if ins.keyword not in _BETWEEN_OK:
@@ -486,11 +452,17 @@ def plan_bind(doc: Dockerfile, stage: Stage, run: Instruction, ctx: PassContext)
     return BindPlan(prev, mounts, full)
 
 
-def _has_docker_clean_rm(rs: RunScript) -> bool:
+def _has_setup(rs: RunScript, setup: tuple[str, ...]) -> bool:
+    """The script already runs ``setup`` (``rm -f /etc/apt/apt.conf.d/docker-clean``)."""
     for cmd in rs.script.commands:
-        if cmd.name == "rm" and any(w.value == DOCKER_CLEAN for w in cmd.effective()[1:]):
+        words = [w.value for w in cmd.effective()]
+        if words[:1] == [setup[0]] and setup[-1] in words:
             return True
     return False
+
+
+def _one_line(ins: Instruction) -> str:
+    return " ".join(ins.line_text().split())
 
 
 @register
@@ -499,15 +471,22 @@ class CacheMounts(Pass):
 
     What it does:
         Adds `--mount=type=cache,target=…` to each RUN whose package manager
-        downloads (apt-get, pip, uv, poetry, pipenv, npm, yarn, pnpm, go,
-        cargo, maven, gradle, composer), with the cache folders right for
+        downloads (apt-get, pip, uv, poetry, pipenv, npm, yarn classic, yarn
+        berry installing node_modules, pnpm, go, cargo, maven, gradle,
+        dotnet/NuGet, bundler, composer), with the cache folders right for
         the user, HOME and environment in effect (`uid=`/`gid=` when the RUN
         runs as a non-root user whose uid the Dockerfile shows). apt gets
         `sharing=locked` mounts of /var/cache/apt and /var/lib/apt, and the
         RUN removes /etc/apt/apt.conf.d/docker-clean so apt keeps what it
-        downloads. Cleanups the mount makes pointless in the same RUN are
-        removed: `rm -rf /var/lib/apt/lists/*`, `apt-get clean`,
-        `--no-cache-dir`, `npm cache clean`, `rm -rf ~/.cache/pip`.
+        downloads. A tool that needs a setting to use its cache on a mount
+        gets it for that command only (`UV_LINK_MODE=copy uv sync`,
+        `YARN_ENABLE_GLOBAL_CACHE=true yarn install`). Cleanups the mount
+        makes pointless in the same RUN are removed: `rm -rf
+        /var/lib/apt/lists/*`, `apt-get clean`, `--no-cache-dir`, `npm cache
+        clean --force`, `pip cache purge`, `rm -rf ~/.cache/pip`. A RUN that
+        already has a cache mount for a tool (at, under or over its cache
+        folder, or named after it: `id=m2`, `/home/gradle/.gradle`) gets no
+        second one for that tool.
 
         With the `bind-mount-style` setting (off by default), a manifest
         COPY right before the install (`COPY package.json package-lock.json
@@ -534,105 +513,157 @@ class CacheMounts(Pass):
         image no longer contains /etc/apt/apt.conf.d/docker-clean and
         /var/lib/apt stays empty in the image, so apt in images built on
         this one must run `apt-get update` first (it is skipped when a later
-        RUN here installs without one). Go, cargo, maven, gradle and pnpm
-        read packages from their cache, so every RUN of the stage using
-        them gets the same mount, or none does. Skipped, with a note, when
-        the user's uid, HOME or cache folder is not known. Docker 20.10's
-        built-in frontend supports these mounts; a `# syntax=` line is
-        only added when the configuration asks for it.
+        RUN here installs without one). Go, cargo, maven, gradle, pnpm,
+        NuGet and bundler read packages from their cache, so every RUN of
+        the stage using them gets the same mount, or none does. Skipped,
+        with a note, when the user's uid, HOME or cache folder is not known,
+        and when the Dockerfile frontend in effect (`# syntax=`, or the
+        `buildkit` setting) has no `RUN --mount`. Docker 20.10's built-in
+        frontend supports these mounts; a `# syntax=` line is only added
+        when the `syntax_directive` setting asks for it.
     """
 
     id = "DO102"
     name = "cache-mounts"
+    messages = {
+        "mounts": Message(
+            "Add cache mounts",
+            "Added cache mounts for {managers} ({folders}) so downloads are reused between builds without "
+            "entering the image.{extra}",
+        ),
+        "none": Message("No cache mount", "No cache mount was added: {reasons}."),
+        "bind": Message(
+            "Install from bind-mounted manifests",
+            "Bind-mounted {names} for the install instead of copying them into a layer (bind-mount-style): "
+            "`{copy}` is gone, and `{full}` still puts the files in the image.",
+        ),
+        "syntax": Message(
+            "Add a syntax directive",
+            "Added `{line}` so the cache mounts use the current Dockerfile frontend. This makes every build pull "
+            "the frontend image from its registry first; Docker 20.10 and later understand the mounts without it.",
+        ),
+        "frontend": Message(
+            "No cache mounts with this Dockerfile frontend",
+            "No cache mount was added: the build uses {frontend}, which has no {feature}. {advice}",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
+        m = ctx.model(doc)
+        planner = _Planner(m, ctx)
+        allowed, add_directive = mount_plan(m.frontend, doc.directive("syntax") is not None, ctx.config.syntax_directive)
+        if not allowed:
+            first = next((ins for ins in doc.instructions if (p := planner.plan(ins)) is not None and p.targets), None)
+            if first is not None:
+                advice = (
+                    "Change the `# syntax=` line to `docker/dockerfile:1` to get cache mounts."
+                    if doc.directive("syntax") is not None else
+                    "Set `buildkit` to the engine's BuildKit version if it is newer, or enable `syntax_directive` "
+                    f"so dockeropt adds `{DIRECTIVE}`, to get cache mounts."
+                )
+                yield self.say("frontend", first, frontend=m.frontend.label, feature=m.frontend.feature_text("run-mount"),
+                               advice=advice)
+            return
         changes: list[Change] = []
-        for stage in doc.stages:
-            for ins in stage.body:
-                if ins.keyword != "RUN":
-                    continue
-                ch = self._run(doc, stage, ins, ctx)
+        for node in m.graph.nodes:
+            for ins, _facts in m.stage_runs(node.index):
+                ch = self._run(doc, m, planner, ins, ctx)
                 if ch is not None:
                     changes.append(ch)
-        if changes and ctx.config.syntax_directive and doc.directive("syntax") is None and any(c.fix for c in changes):
-            changes.append(
-                self.change(
-                    "add a syntax directive",
-                    f"Added `{SYNTAX_LINE}` so the cache mounts use the current Dockerfile frontend. "
-                    "This makes every build pull the frontend image from its registry first; Docker 20.10 and "
-                    "later understand the mounts without it.",
-                    doc.instructions[0] if doc.instructions else doc.stages[0].from_instruction,
-                    [Edit.insert(0 if not doc.bom else 1, SYNTAX_LINE + doc.newline)],
-                    Safety.SAFE,
-                )
-            )
-        return changes
+        fixes = any(c.fix for c in changes)
+        if fixes and add_directive:
+            changes.append(self.say(
+                "syntax", doc.instructions[0], [Edit.insert(0 if not doc.bom else 1, DIRECTIVE + doc.newline)],
+                Safety.SAFE, line=DIRECTIVE,
+            ))
+        yield from changes
 
-    def _run(self, doc: Dockerfile, stage: Stage, ins: Instruction, ctx: PassContext) -> Change | None:
-        plan = plan_run(doc, stage, ins, ctx)
+    def _run(self, doc: Dockerfile, m: ImageModel, planner: _Planner, ins: Instruction, ctx: PassContext) -> Change | None:
+        plan = planner.plan(ins)
         if plan is None:
             return None
-        rs = run_script(ins)
-        assert rs is not None
-        bind = plan_bind(doc, stage, ins, ctx) if ctx.config.bind_mount_style else None
+        facts = m.run(ins)
+        assert facts is not None and facts.editable is not None
+        rs = facts.editable
+        # the stage-family check: tools that read packages from their cache
+        for a in list(plan.actions):
+            mgr = a.manager
+            assert mgr is not None
+            if not mgr.shared_state:
+                continue
+            reason = planner.group_reason(ins, mgr, plan)
+            if reason is not None:
+                plan.notes.setdefault(mgr.id, f"{mgr.label}: {reason}")
+                plan.actions = [x for x in plan.actions if x.tool != mgr.id]
+                plan.targets = [t for t in plan.targets if t.manager.id != mgr.id]
+        bind = plan_bind(m, ins, ctx) if ctx.config.bind_mount_style else None
         if not plan.targets and bind is not None:
-            return self.change("install from bind-mounted manifests", self._bind_text(bind), ins, self._bind_edits(ins, bind, ""))
+            return self.say("bind", ins, self._bind_edits(ins, bind, ""), **self._bind_fields(bind))
         if not plan.targets:
-            if plan.notes and not plan.invocations and not existing_cache_targets(ins):
-                return self.change(
-                    "no cache mount",
-                    "No cache mount was added: " + "; ".join(plan.notes) + ".",
-                    ins,
-                )
+            if plan.notes and not plan.actions and not plan.mounted and not facts.cache_mounts():
+                return self.say("none", ins, reasons="; ".join(plan.notes.values()))
             return None
         user = plan.user
-        home = "/root" if (user is None or user.root) else home_for(user, env_at(doc, stage, ins))
-        clean = _cleanups(doc, rs, plan, home)
+        home = "/root" if (user is None or user.is_root) else m.state(ins).home
+        clean = _cleanups(doc, rs, facts, plan, home)
         if clean.blocker:
-            return self.change("no cache mount", f"No cache mount was added: {clean.blocker}.", ins)
+            return self.say("none", ins, reasons=clean.blocker)
         edits = list(clean.edits)
-        mounts = " ".join(_mount_text(t, user) for t in plan.targets)
+        mounts = " ".join(self._mount_text(t, user) for t in plan.targets)
         if bind is not None:
             edits.extend(self._bind_edits(ins, bind, mounts))
         else:
             first = ins.flags[0].range.start if ins.flags else ins.logical.physical(ins.args_start, ins.args_start + 1).start
             edits.append(Edit.insert(first, mounts + " "))
-        if plan.apt and not _has_docker_clean_rm(rs):
-            start = rs.physical(0, 1).start
-            edits.append(Edit.insert(start, f"rm -f {DOCKER_CLEAN} && "))
-        managers = sorted({t.manager.label for t in plan.targets})
-        folders = ", ".join(t.path for t in plan.targets)
-        expl = f"Added cache mounts for {', '.join(managers)} ({folders}) so downloads are reused between builds without entering the image."
-        if user is not None and not user.root and any(not t.manager.needs_root for t in plan.targets):
-            expl += f" The mounts belong to uid {user.uid}, the user the RUN runs as."
+        setup = [" ".join(c) for c in plan.setup if not _has_setup(rs, c)]
+        if setup:
+            edits.append(Edit.insert(rs.physical(0, 1).start, "".join(c + " && " for c in setup)))
+        # settings a tool needs to use a cache on a mount, for that command only
+        settings: dict[str, str] = {}
+        for a in plan.actions:
+            mgr = a.manager
+            assert mgr is not None
+            for name, value in mgr.mount_env:
+                if name in a.env:
+                    continue
+                word = rs.script.commands[a.index].effective()[0]
+                edits.append(Edit.insert(rs.physical(word.start, word.start).start, f"{name}={value} "))
+                settings.setdefault(f"`{name}={value}`", mgr.mount_env_note or "")
+        extra = ""
+        if user is not None and user.is_root is False and any(not t.manager.needs_root for t in plan.targets):
+            extra += f" The mounts belong to uid {user.uid}, the user the RUN runs as."
+        for setting, why in settings.items():
+            extra += f" The command gets {setting}" + (f": {why}." if why else ".")
         if clean.removed:
-            expl += f" Removed {', '.join(clean.removed)}: with the mount in place that only threw the cache away."
+            extra += f" Removed {', '.join(clean.removed)}: with the mount in place that only threw the cache away."
         safety = Safety.SAFE
-        if plan.apt:
+        if plan.setup:
             safety = Safety.REVIEW
-            expl += (
+            extra += (
                 " The RUN now deletes /etc/apt/apt.conf.d/docker-clean so apt keeps its downloads in the mount; "
                 "apt lists are no longer in the image, so check that images built FROM this one run apt-get update before installing."
             )
         if plan.notes:
-            expl += " Not mounted: " + "; ".join(plan.notes) + "."
+            extra += " Not mounted: " + "; ".join(plan.notes.values()) + "."
         if bind is not None:
-            expl += " " + self._bind_text(bind)
-        return self.change("add cache mounts", expl, ins, edits, safety)
+            extra += " " + self.messages["bind"].render(**self._bind_fields(bind))[1]
+        managers = sorted({t.manager.label for t in plan.targets})
+        return self.say("mounts", ins, edits, safety, managers=", ".join(managers),
+                        folders=", ".join(t.path for t in plan.targets), extra=extra)
+
+    @staticmethod
+    def _mount_text(t: Target, user: User | None) -> str:
+        uid = gid = None
+        if not t.manager.needs_root and user is not None and user.is_root is False and user.uid is not None:
+            uid, gid = user.uid, user.gid
+        return cache_flag(t.path, t.sharing, uid, gid)
 
     @staticmethod
     def _bind_edits(ins: Instruction, bind: BindPlan, cache_mounts: str) -> list[Edit]:
-        from dockeropt.transforms.do101_split_dependency_copy import bind_mount_flags
-
         first = ins.flags[0].range.start if ins.flags else ins.logical.physical(ins.args_start, ins.args_start + 1).start
-        flags = " ".join(x for x in (cache_mounts, bind_mount_flags(bind.mounts)) if x)
+        flags = " ".join(x for x in (cache_mounts, *(bind_flag(s, t) for s, t in bind.mounts)) if x)
         return [Edit.delete(bind.copy.full_range.start, bind.copy.full_range.end), Edit.insert(first, flags + " ")]
 
     @staticmethod
-    def _bind_text(bind: BindPlan) -> str:
-        names = ", ".join(src for src, _ in bind.mounts)
-        return (
-            f"Bind-mounted {names} for the install instead of copying them into a layer (bind-mount-style): "
-            f"`{' '.join(bind.copy.line_text().split())}` is gone, and `{' '.join(bind.full_copy.line_text().split())}` "
-            "still puts the files in the image."
-        )
+    def _bind_fields(bind: BindPlan) -> dict[str, str]:
+        return {"names": ", ".join(src for src, _ in bind.mounts), "copy": _one_line(bind.copy), "full": _one_line(bind.full_copy)}

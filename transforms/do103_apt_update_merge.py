@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import run_script
+from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.syntax import Dockerfile
-from dockeropt.transforms._apt_edit import apt_invocations, editable
 
 # instructions that may sit between the update and the install without changing what apt sees
 _BETWEEN = {"ENV", "ARG", "LABEL"}
@@ -40,21 +38,27 @@ class AptUpdateMerge(Pass):
 
     id = "DO103"
     name = "apt-update-merge"
+    messages = {
+        "merge": Message(
+            "Merge apt-get update into the install",
+            "Moved `{update}` from its own RUN into the install on line {line}. Alone it is cached separately, so a "
+            "changed install line would reuse stale package lists.",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
-        for stage in doc.stages:
-            body = stage.body
+        m = ctx.model(doc)
+        for node in m.graph.nodes:
+            body = node.stage.body
             for n, ins in enumerate(body):
-                if ins.keyword != "RUN" or ins.flags:
+                facts = m.run(ins)
+                if facts is None or ins.flags or facts.editable is None:
                     continue
-                rs = run_script(ins)
-                if rs is None or not editable(rs):
+                rs = facts.editable
+                apts = facts.by_tool("apt")
+                if len(rs.script.items) != 1 or len(facts.actions) != 1 or len(apts) != 1 or apts[0].invocation is None:
                     continue
-                cmds = rs.script.commands
-                apts = apt_invocations(rs)
-                if len(rs.script.items) != 1 or len(cmds) != 1 or len(apts) != 1 or not apts[0][1].updates_index:
-                    continue
-                if not rs.script.items[0].simple:
+                if not apts[0].invocation.updates_index or not rs.script.items[0].simple:
                     continue
                 target = None
                 for nxt in body[n + 1 :]:
@@ -64,29 +68,21 @@ class AptUpdateMerge(Pass):
                     break
                 if target is None:
                     continue
-                trs = run_script(target)
-                if trs is None or not editable(trs):
+                tfacts = m.run(target)
+                if tfacts is None or tfacts.editable is None:
                     continue
-                tapts = apt_invocations(trs)
-                if not tapts or tapts[0][1].updates_index or not tapts[0][1].installs:
+                trs = tfacts.editable
+                tapts = [a for a in tfacts.by_tool("apt") if a.invocation is not None]
+                if not tapts or tapts[0].invocation.updates_index or not tapts[0].invocation.installs:  # type: ignore[union-attr]
                     continue
-                icmd = trs.script.commands[tapts[0][0]]
+                icmd = tapts[0].command
                 item = trs.script.items[icmd.item]
                 if not item.simple or not (item.op_before in (None, "&&") or trs.script.set_e):
                     continue
-                update_text = rs.source(cmds[0].start, cmds[0].end, doc.text)
+                cmd = apts[0].command
+                update_text = rs.source(cmd.start, cmd.end, doc.text)
                 if "\n" in update_text:
                     continue
                 at = trs.physical(icmd.start, icmd.start + 1).start
-                edits = [
-                    Edit.delete(ins.full_range.start, ins.full_range.end),
-                    Edit.insert(at, f"{update_text} && "),
-                ]
-                yield self.change(
-                    "merge apt-get update into the install",
-                    f"Moved `{update_text}` from its own RUN into the install on line {target.start_line}. "
-                    "Alone it is cached separately, so a changed install line would reuse stale package lists.",
-                    ins,
-                    edits,
-                    Safety.SAFE,
-                )
+                edits = [Edit.delete(ins.full_range.start, ins.full_range.end), Edit.insert(at, f"{update_text} && ")]
+                yield self.say("merge", ins, edits, Safety.SAFE, update=update_text, line=target.start_line)

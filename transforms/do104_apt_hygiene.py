@@ -7,16 +7,13 @@ from collections.abc import Iterable
 
 from dockeropt.catalog import Invocation
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import RunScript, run_script
-from dockeropt.syntax import Dockerfile, Instruction, Stage
-from dockeropt.transforms._apt_edit import apt_invocations, editable
-from dockeropt.transforms._runinfo import later_apt_needs_lists
-from dockeropt.transforms.do102_cache_mounts import existing_cache_targets
+from dockeropt.model import ImageModel, RunFacts
+from dockeropt.model.runs import Action
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.shell import RunScript
+from dockeropt.syntax import Dockerfile, Instruction
 
 _YES = re.compile(r"^-[a-zA-Z]*y[a-zA-Z]*$")
-# packages that reach https servers and only get CA certificates through Recommends
-_NEEDS_CA = {"curl", "wget", "git", "openssl", "gnupg", "gnupg2", "python3-pip", "python3-requests", "libcurl4"}
 LISTS = "/var/lib/apt/lists/*"
 
 
@@ -37,6 +34,7 @@ def _recommends_set(inv: Invocation) -> bool:
 
 
 def _packages(inv: Invocation) -> list[str | None]:
+    """Package words after the subcommand (None: an expansion)."""
     out: list[str | None] = []
     skip = False
     for w in inv.rest:
@@ -61,8 +59,28 @@ def _cleans_lists(rs: RunScript) -> bool:
     return False
 
 
-def _ca_installed_before(stage: Stage, ins: Instruction) -> bool:
-    return any("ca-certificates" in i.text for i in stage.body if i.index < ins.index)
+class _CaFirst:
+    """Where each stage's chain first installs the CA certificates (computed on first use, once per check)."""
+
+    def __init__(self, m: ImageModel) -> None:
+        self.m = m
+        self.first: dict[int, int | None] | None = None
+
+    def before(self, ins: Instruction, ca: str) -> bool:
+        if self.first is None:
+            self.first = self._compute(ca)
+        got = self.first.get(ins.stage_index)
+        return got is not None and got < ins.index
+
+    def _compute(self, ca: str) -> dict[int, int | None]:
+        m = self.m
+        first: dict[int, int | None] = {}
+        for node in m.graph.nodes:
+            own = next((i.index for i, f in m.stage_runs(node.index)
+                        if ca in i.text or any(ca in a.packages for a in f.actions)), None)
+            inherited = first.get(node.parent) if node.parent is not None else None
+            first[node.index] = inherited if inherited is not None else own
+        return first
 
 
 @register
@@ -74,8 +92,10 @@ class AptHygiene(Pass):
         `--no-install-recommends` (and `ca-certificates` when a tool that
         talks https, such as curl, wget or git, would lose it as a
         recommended package), and ends the RUN with
-        `rm -rf /var/lib/apt/lists/*` when the RUN has no cache mount for
-        apt and DO102 (cache-mounts) is not running.
+        `rm -rf /var/lib/apt/lists/*` when the RUN has no cache mount over
+        apt's lists. It runs after DO102 (cache-mounts): while DO102 has a
+        fix for the stage, this rule waits a round and then sees whether
+        the mount is really there.
     Why:
         Without `-y` apt stops at its prompt and the build aborts.
         Recommended packages are often hundreds of megabytes the app never
@@ -96,75 +116,72 @@ class AptHygiene(Pass):
 
     id = "DO104"
     name = "apt-hygiene"
+    after = ("DO102",)
+    messages = {
+        "yes": Message(
+            "Add -y to apt-get install",
+            "Added `-y`: without it apt-get waits for a confirmation no one can give during a build, and the install aborts.",
+        ),
+        "recommends": Message(
+            "Add --no-install-recommends",
+            "Added `--no-install-recommends` so apt installs only required dependencies, often saving tens of "
+            "megabytes.{ca} Check that the app does not rely on a package that came only as a recommendation.",
+        ),
+        "lists": Message(
+            "Remove apt lists",
+            "Added `rm -rf {lists}` at the end of the RUN so the package lists downloaded by apt-get update do not "
+            "stay in the layer. Images built FROM this one must run apt-get update before installing.",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
-        for stage in doc.stages:
-            for ins in stage.body:
-                if ins.keyword != "RUN":
+        m = ctx.model(doc)
+        ca_first = _CaFirst(m)
+        for node in m.graph.nodes:
+            for ins, facts in m.stage_runs(node.index):
+                rs = facts.editable
+                apts = [a for a in facts.by_tool("apt") if a.invocation is not None]
+                if rs is None or not apts:
                     continue
-                rs = run_script(ins)
-                if rs is None or not editable(rs):
-                    continue
-                apts = apt_invocations(rs)
-                if not apts:
-                    continue
-                yield from self._flags(doc, stage, ins, rs, apts)
-                ch = self._lists(doc, stage, ins, rs, apts, ctx)
+                yield from self._flags(m, ins, rs, apts, ca_first)
+                ch = self._lists(m, ins, rs, facts, apts)
                 if ch is not None:
                     yield ch
 
-    def _flags(
-        self, doc: Dockerfile, stage: Stage, ins: Instruction, rs: RunScript, apts: list[tuple[int, Invocation]]
-    ) -> Iterable[Change]:
-        for _, inv in apts:
+    def _flags(self, m: ImageModel, ins: Instruction, rs: RunScript, apts: list[Action], ca_first: _CaFirst) -> Iterable[Change]:
+        for a in apts:
+            inv = a.invocation
+            assert inv is not None
             if inv.subcommand != "install":
                 continue
             anchor = inv.subcommand_end
             at = rs.physical(anchor.start, anchor.end).end
+            where = rs.physical(inv.command.start, inv.command.end)
             if not _has_yes(inv):
-                yield self.change(
-                    "add -y to apt-get install",
-                    "Added `-y`: without it apt-get waits for a confirmation no one can give during a build, and the install aborts.",
-                    rs.physical(inv.command.start, inv.command.end),
-                    [Edit.insert(at, " -y")],
-                    Safety.SAFE,
-                )
-            if not _recommends_set(inv):
-                pkgs = _packages(inv)
-                if not pkgs or any(p is None for p in pkgs):
-                    continue
-                yes = [w for w in inv.rest if w.value is not None and (w.value in ("-y", "--yes", "--assume-yes") or _YES.match(w.value))]
-                nir_at = rs.physical(yes[0].start, yes[0].end).end if yes and ins.logical.is_contiguous(rs.base + anchor.start, rs.base + yes[0].end) else at
-                edits = [Edit.insert(nir_at, " --no-install-recommends")]
-                expl = "Added `--no-install-recommends` so apt installs only required dependencies, often saving tens of megabytes."
-                needs_ca = sorted(set(pkgs) & _NEEDS_CA)  # type: ignore[arg-type]
-                if needs_ca and "ca-certificates" not in pkgs and not _ca_installed_before(stage, ins):
-                    last = [w for w in inv.rest if w.value in pkgs][-1]
-                    edits.append(Edit.insert(rs.physical(last.start, last.end).end, " ca-certificates"))
-                    expl += f" Added `ca-certificates`, which {', '.join(needs_ca)} only recommends, so https keeps working."
-                expl += " Check that the app does not rely on a package that came only as a recommendation."
-                yield self.change(
-                    "add --no-install-recommends",
-                    expl,
-                    rs.physical(inv.command.start, inv.command.end),
-                    edits,
-                    Safety.REVIEW,
-                )
+                yield self.say("yes", where, [Edit.insert(at, " -y")], Safety.SAFE)
+            if _recommends_set(inv):
+                continue
+            pkgs = _packages(inv)
+            if not pkgs or any(p is None for p in pkgs):
+                continue
+            yes = [w for w in inv.rest if w.value is not None and (w.value in ("-y", "--yes", "--assume-yes") or _YES.match(w.value))]
+            contiguous = yes and ins.logical.is_contiguous(rs.base + anchor.start, rs.base + yes[0].end)
+            nir_at = rs.physical(yes[0].start, yes[0].end).end if contiguous else at
+            edits = [Edit.insert(nir_at, " --no-install-recommends")]
+            ca = ""
+            mgr = inv.manager
+            needs_ca = sorted(set(pkgs) & set(mgr.https_packages))  # type: ignore[arg-type]
+            if needs_ca and mgr.ca_package and mgr.ca_package not in pkgs and not ca_first.before(ins, mgr.ca_package):
+                last = [w for w in inv.rest if w.value in pkgs][-1]
+                edits.append(Edit.insert(rs.physical(last.start, last.end).end, f" {mgr.ca_package}"))
+                ca = f" Added `{mgr.ca_package}`, which {', '.join(needs_ca)} only recommends, so https keeps working."
+            yield self.say("recommends", where, edits, Safety.REVIEW, ca=ca)
 
-    def _lists(
-        self,
-        doc: Dockerfile,
-        stage: Stage,
-        ins: Instruction,
-        rs: RunScript,
-        apts: list[tuple[int, Invocation]],
-        ctx: PassContext,
-    ) -> Change | None:
-        if ctx.enabled("DO102"):
-            return None
-        if not any(inv.installs or inv.updates_index for _, inv in apts):
-            return None
-        if any(t == "/var/lib/apt" or t.startswith("/var/lib/apt/") for t in existing_cache_targets(ins)):
+    def _lists(self, m: ImageModel, ins: Instruction, rs: RunScript, facts: RunFacts, apts: list[Action]) -> Change | None:
+        invs = [a.invocation for a in apts if a.invocation is not None]
+        if not any(inv.updates_index for inv in invs):
+            return None  # lists came from an earlier RUN (or none were downloaded); its layer keeps them anyway
+        if any(mt.covers("/var/lib/apt/lists") for mt in facts.cache_mounts()):
             return None
         if _cleans_lists(rs):
             return None
@@ -172,17 +189,7 @@ class AptHygiene(Pass):
         last = items[-1]
         if last.op_before == "&" or rs.script.text.rstrip().endswith("&"):
             return None
-        if not any(inv.updates_index for _, inv in apts):
-            return None  # lists came from an earlier RUN; its layer keeps them anyway
-        later = later_apt_needs_lists(doc, stage, ins)
-        if later is not None:
+        if m.later_apt_needs_lists(ins) is not None:
             return None
         at = rs.physical(last.start, last.end).end
-        return self.change(
-            "remove apt lists",
-            f"Added `rm -rf {LISTS}` at the end of the RUN so the package lists downloaded by apt-get update "
-            "do not stay in the layer. Images built FROM this one must run apt-get update before installing.",
-            ins,
-            [Edit.insert(at, f" && rm -rf {LISTS}")],
-            Safety.REVIEW,
-        )
+        return self.say("lists", ins, [Edit.insert(at, f" && rm -rf {LISTS}")], Safety.REVIEW, lists=LISTS)

@@ -5,39 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import Command, RunScript
-from dockeropt.syntax import Dockerfile, Instruction, Stage
-from dockeropt.transforms._hygiene import (
-    cache_mount_targets,
-    do102_mounts,
-    eff_args,
-    has_flag,
-    insert_after,
-    mount_covers,
-    stage_runs,
-    subcommand,
-    wrapper_prefix,
-)
-from dockeropt.transforms.do109_merge_installs import merges_with_next
+from dockeropt.model import ImageModel, RunFacts
+from dockeropt.model.runs import Action
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.shell import RunScript
+from dockeropt.syntax import Dockerfile, Instruction
 
-# apk options that take no value and may come before the applet
-_APK_VALUELESS = frozenset({
-    "--no-cache", "-U", "--update-cache", "-q", "--quiet", "-v", "--verbose", "--no-progress",
-    "--progress", "-i", "--interactive", "--force-overwrite", "--force-broken-world", "--no-network",
-    "--allow-untrusted", "--purge", "--latest", "-l", "--update", "-u", "--upgrade", "--no-interactive",
-})
-_RPM_MANAGERS = ("dnf", "yum", "microdnf", "tdnf")
-_RPM_VALUELESS = frozenset({
-    "-y", "--assumeyes", "-q", "--quiet", "--nodocs", "--refresh", "--best", "--nobest",
-    "--allowerasing", "--skip-broken", "--noplugins", "-C", "--cacheonly", "--setopt", "--noautoremove",
-    "--disableplugin", "--enablerepo", "--disablerepo", "--installroot", "--releasever",
-})
-_RPM_INSTALLS = frozenset({
-    "install", "in", "reinstall", "update", "upgrade", "up", "distro-sync", "groupinstall", "groupupdate",
-    "group", "makecache", "localinstall", "builddep", "module",
-})
-_CACHE_DIRS = {"dnf": "/var/cache/dnf", "yum": "/var/cache/yum", "microdnf": "/var/cache/yum", "tdnf": "/var/cache/tdnf"}
+_CHANGES_PACKAGES = ("install", "upgrade", "update-index")
+
+
+def _wrapper_prefix(rs: RunScript, a: Action) -> str:
+    """The script text before the command's effective name (``sudo -E ``), or ''."""
+    cmd = a.command
+    eff = cmd.effective()
+    if not eff or not cmd.argv or eff[0] is cmd.argv[0]:
+        return ""
+    return rs.script.text[cmd.argv[0].start : eff[0].start]
+
+
+def _mounted(facts: RunFacts, a: Action) -> bool:
+    """A cache mount over the manager's cache folders (or its cache links)."""
+    mgr = a.manager
+    assert mgr is not None
+    paths = [c.template for c in mgr.caches] + list((mgr.hygiene or {}).get("cache_links", ()))
+    return any(mt.covers(p) for mt in facts.cache_mounts() for p in paths)
 
 
 @register
@@ -52,8 +43,9 @@ class ApkDnfHygiene(Pass):
         in a RUN; for yum also `rm -rf /var/cache/yum`, which `yum clean all`
         leaves behind. RUNs that already clean up, that mount a cache over
         the package cache, or that the shell model cannot parse are left
-        alone. When DO102 (cache-mounts) runs and mounts the manager's cache,
-        DO102 handles that RUN instead.
+        alone. It runs after DO109 (merge-installs), so a clean goes once at
+        the end of the merged RUN, and after DO102 (cache-mounts), so it
+        never cleans a cache DO102 mounts.
 
     Why:
         apk keeps its package index under /var/cache/apk and dnf/yum keep
@@ -77,34 +69,55 @@ class ApkDnfHygiene(Pass):
 
     id = "DO105"
     name = "apk-dnf-hygiene"
+    after = ("DO102", "DO109")
+    messages = {
+        "apk": Message(
+            "Add --no-cache to apk add{and_update}",
+            "`apk add --no-cache` fetches the package index into memory and leaves nothing under /var/cache/apk, "
+            "so the layer no longer carries the index ({count}).{update}",
+        ),
+        "apk_update": Message(
+            "Drop the apk update before apk add --no-cache",
+            "`apk add --no-cache` fetches a fresh package index itself, so the `apk update` right before it only "
+            "left a copy of the index under /var/cache/apk in this layer; it is dropped.",
+        ),
+        "rpm": Message(
+            "Clean the {manager} cache in the same RUN",
+            "Appends `{clean}` after the {manager} install, so repository metadata and downloaded packages under "
+            "{folder} do not stay in this layer.",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
-        for stage in doc.stages:
-            for ins, rs in stage_runs(stage):
-                yield from self._apk(ins, rs, ctx)
-                yield from self._rpm(stage, ins, rs, ctx)
+        m = ctx.model(doc)
+        for node in m.graph.nodes:
+            for ins, facts in m.stage_runs(node.index):
+                if facts.editable is None:
+                    continue
+                yield from self._apk(ins, facts.editable, facts)
+                yield from self._rpm(m, ins, facts.editable, facts)
 
     # ---------------------------------------------------------------- apk
-    def _apk(self, ins: Instruction, rs: RunScript, ctx: PassContext) -> Iterable[Change]:
-        cmds = rs.script.commands
-        adds = [c for c in cmds if c.name == "apk" and _applet(c) == "add"]
-        if not adds:
+    def _apk(self, ins: Instruction, rs: RunScript, facts: RunFacts) -> Iterable[Change]:
+        adds = [a for a in facts.by_tool("apk") if a.verb == "install" and a.invocation is not None]
+        if not adds or any(_mounted(facts, a) for a in adds):
             return
-        if do102_mounts(ctx, "apk"):
-            return
-        targets = cache_mount_targets(ins)
-        if mount_covers(targets, "/var/cache/apk") or mount_covers(targets, "/etc/apk/cache"):
-            return
-        if any(c.name == "ln" and any(a is not None and "/etc/apk/cache" in a for a in c.args) for c in cmds):
+        mgr = adds[0].manager
+        assert mgr is not None
+        links = (mgr.hygiene or {}).get("cache_links", ())
+        if any(a.verb == "fs" and any(w.value is not None and any(x in w.value for x in links) for w in a.command.effective())
+               for a in facts.actions):
             return  # the RUN sets up a persistent apk cache on purpose
+        flag = mgr.no_cache_flags[0]
         edits: list[Edit] = []
         dropped_update = False
-        for cmd in adds:
-            if not has_flag(eff_args(cmd), "--no-cache"):
-                sub = subcommand(cmd, _APK_VALUELESS)
-                assert sub is not None
-                edits.append(insert_after(rs, sub[1], "--no-cache"))
-            upd = self._update_before(rs, cmd)
+        for a in adds:
+            inv = a.invocation
+            assert inv is not None
+            if not inv.has_flag(flag):
+                word = inv.subcommand_end
+                edits.append(Edit.insert(rs.physical(word.start, word.end).end, " " + flag))
+            upd = self._update_before(rs, facts, a)
             if upd is not None:
                 edits.append(upd)
                 dropped_update = True
@@ -112,108 +125,68 @@ class ApkDnfHygiene(Pass):
             return
         n = len([e for e in edits if e.text])
         if n:
-            title = "Add --no-cache to apk add" + (" and drop the apk update before it" if dropped_update else "")
-            expl = (
-                f"`apk add --no-cache` fetches the package index into memory and leaves nothing under /var/cache/apk, "
-                f"so the layer no longer carries the index ({n} command{'s' if n > 1 else ''})."
-                + (" The `apk update` right before it is dropped: `--no-cache` fetches a fresh index itself." if dropped_update else "")
+            yield self.say(
+                "apk", ins, edits, Safety.SAFE, and_update=" and drop the apk update before it" if dropped_update else "",
+                count=f"{n} command{'s' if n > 1 else ''}",
+                update=" The `apk update` right before it is dropped: `--no-cache` fetches a fresh index itself." if dropped_update else "",
             )
         else:
-            title = "Drop the apk update before apk add --no-cache"
-            expl = (
-                "`apk add --no-cache` fetches a fresh package index itself, so the `apk update` right before it only "
-                "left a copy of the index under /var/cache/apk in this layer; it is dropped."
-            )
-        yield self.change(title, expl, ins, edits, Safety.SAFE)
+            yield self.say("apk_update", ins, edits, Safety.SAFE)
 
-    def _update_before(self, rs: RunScript, add: Command) -> Edit | None:
+    def _update_before(self, rs: RunScript, facts: RunFacts, add: Action) -> Edit | None:
         """Delete ``apk update && `` when it is the item right before ``add``, joined by ``&&``."""
         items = rs.script.items
-        k = add.item
+        k = add.command.item
         if k == 0 or items[k].op_before != "&&" or not items[k].simple:
             return None
         prev = items[k - 1]
         if not prev.simple or len(prev.commands) != 1:
             return None
-        upd = rs.script.commands[prev.commands[0]]
-        if upd.name != "apk" or _applet(upd) != "update" or len(eff_args(upd)) != 1 or wrapper_prefix(rs, upd):
+        upd = next((a for a in facts.actions if a.index == prev.commands[0]), None)
+        if upd is None or upd.tool != add.tool or upd.verb != "update-index" or upd.invocation is None:
             return None
-        if upd.assignments:
+        if len(upd.command.effective()) != 2 or _wrapper_prefix(rs, upd) or upd.command.assignments:
             return None
         # the deleted text runs from the update's start up to the add's start
         r = rs.physical(prev.start, items[k].start)
         return Edit.delete(r.start, r.end)
 
     # ---------------------------------------------------------------- dnf / yum
-    def _rpm(self, stage: Stage, ins: Instruction, rs: RunScript, ctx: PassContext) -> Iterable[Change]:
-        cmds = rs.script.commands
-        installs = [c for c in cmds if c.name in _RPM_MANAGERS and _rpm_sub(c) in _RPM_INSTALLS]
+    def _rpm(self, m: ImageModel, ins: Instruction, rs: RunScript, facts: RunFacts) -> Iterable[Change]:
+        rpm = [a for a in facts.actions if a.manager is not None and (a.manager.hygiene or {}).get("clean")]
+        installs = [a for a in rpm if a.verb in _CHANGES_PACKAGES]
         if not installs:
             return
         last = installs[-1]
-        mgr = last.name
-        assert mgr is not None
-        if do102_mounts(ctx, "dnf"):
+        mgr = last.manager
+        assert mgr is not None and last.invocation is not None
+        hyg = mgr.hygiene or {}
+        program = last.command.name or mgr.id
+        if any(_mounted(facts, a) for a in installs):
             return
-        targets = cache_mount_targets(ins)
-        if any(mount_covers(targets, d) for d in set(_CACHE_DIRS.values())) or mount_covers(targets, "/var/cache"):
+        if any(a.index > last.index and (a.verb == "clean" or (a.verb == "fs" and self._removes_cache(a))) for a in facts.actions):
             return
-        last_at = cmds.index(last)
-        if any(_cleans(c) for c in cmds[last_at + 1 :]):
-            return
-        if merges_with_next(stage, ins, ctx):
-            return  # DO109 joins this RUN with the next; the clean goes at the end of the merged RUN
-        if any(c.name in _RPM_MANAGERS and _rpm_sub(c) is None for c in cmds):
-            return  # an option we do not know precedes the subcommand
-        if any(has_flag(eff_args(c), "--installroot") for c in installs):
+        if any(a.invocation is None or a.invocation.subcommand is None for a in rpm):
+            return  # an expansion where the subcommand should be
+        if any(a.invocation is not None and a.invocation.has_flag(*hyg.get("no_clean_flags", ())) for a in installs):
             return
         items = rs.script.items
         if any(it.op_before == "&" for it in items) or rs.script.text.rstrip().endswith("&"):
             return  # background jobs: appending would change what runs in the background
-        item = items[last.item]
+        item = items[last.command.item]
         # the clean goes right after the item holding the last install; keep the script's wrappers
-        prefix = wrapper_prefix(rs, last)
-        clean = f"{prefix}{mgr} clean all"
-        if mgr == "yum":
-            clean += f" && {prefix}rm -rf /var/cache/yum"
+        prefix = _wrapper_prefix(rs, last)
+        clean = prefix + " ".join(w.replace("{program}", program) for w in hyg["clean"])
+        also = hyg.get("clean_also", {}).get(program)
+        if also:
+            clean += f" && {prefix}{' '.join(also)}"
         at = rs.physical(item.start, item.end).end
-        title = f"Clean the {mgr} cache in the same RUN"
-        expl = (
-            f"Appends `{clean}` after the {mgr} install, so repository metadata and downloaded packages under "
-            f"{_CACHE_DIRS[mgr]} do not stay in this layer."
-        )
-        yield self.change(title, expl, ins, [Edit.insert(at, f" && {clean}")], Safety.SAFE)
+        folder = hyg.get("cache_dir", {}).get(program, mgr.caches[0].template if mgr.caches else "/var/cache")
+        yield self.say("rpm", ins, [Edit.insert(at, f" && {clean}")], Safety.SAFE, manager=program, clean=clean, folder=folder)
 
-
-def _applet(cmd: Command) -> str | None:
-    sub = subcommand(cmd, _APK_VALUELESS)
-    return sub[1].value if sub else None
-
-
-def _rpm_sub(cmd: Command) -> str | None:
-    """The dnf/yum subcommand; options with values are skipped when written as ``--opt=value``."""
-    args = eff_args(cmd)
-    i = 0
-    while i < len(args):
-        v = args[i].value
-        if v is None:
-            return None
-        if v.startswith("-"):
-            base = v.split("=", 1)[0]
-            if "=" in v or base in _RPM_VALUELESS and base not in ("--setopt", "--disablerepo", "--enablerepo", "--disableplugin", "--installroot", "--releasever"):
-                i += 1
-                continue
-            if base in ("--setopt", "--disablerepo", "--enablerepo", "--disableplugin", "--installroot", "--releasever"):
-                i += 2
-                continue
-            return None
-        return v
-    return None
-
-
-def _cleans(cmd: Command) -> bool:
-    if cmd.name in _RPM_MANAGERS and _rpm_sub(cmd) == "clean":
-        return True
-    if cmd.name == "rm":
-        return any(a is None or a.startswith("/var/cache") for a in cmd.args if a is None or not a.startswith("-"))
-    return False
+    @staticmethod
+    def _removes_cache(a: Action) -> bool:
+        if a.command.name != "rm":
+            return False
+        return any(w.value is None or w.value.startswith("/var/cache") for w in a.command.effective()[1:]
+                   if w.value is None or not w.value.startswith("-"))

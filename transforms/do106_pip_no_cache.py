@@ -2,52 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import Command, Word
-from dockeropt.syntax import Dockerfile, Instruction, Stage
-from dockeropt.transforms._hygiene import (
-    cache_mount_targets,
-    env_before,
-    has_flag,
-    insert_after,
-    script_sets,
-    stage_runs,
-)
+from dockeropt.model.caches import cache_folders, covered, tool_mount
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.syntax import Dockerfile
 
-_PIP = re.compile(r"^pip(\d+(\.\d+)?)?$")
-_PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
-
-
-def pip_install_word(cmd: Command) -> tuple[Word, tuple[Word, ...]] | None:
-    """The ``install`` word of a pip install (pip, pip3, python -m pip) and the words after it."""
-    eff = cmd.effective()
-    name = cmd.name
-    if name is None:
-        return None
-    if _PIP.match(name):
-        rest = eff[1:]
-    elif _PYTHON.match(name):
-        args = eff[1:]
-        # python [-I|-E|-s|-u|-B] -m pip ...
-        i = 0
-        while i < len(args) and args[i].value in ("-I", "-E", "-s", "-u", "-B", "-q"):
-            i += 1
-        if len(args) < i + 2 or args[i].value != "-m" or args[i + 1].value != "pip":
-            return None
-        rest = args[i + 2 :]
-    else:
-        return None
-    # global options before the subcommand (valueless only)
-    j = 0
-    while j < len(rest) and rest[j].value in ("-q", "--quiet", "-v", "--verbose", "--disable-pip-version-check", "--no-input", "--isolated", "--no-color", "-qq", "-vv"):
-        j += 1
-    if j < len(rest) and rest[j].value == "install":
-        return rest[j], rest[:j] + rest[j + 1 :]
-    return None
+_SETTINGS = ("PIP_NO_CACHE_DIR", "PIP_CACHE_DIR")
 
 
 @register
@@ -57,12 +19,13 @@ class PipNoCache(Pass):
     What it does:
         Adds `--no-cache-dir` after `install` in `pip install`, `pip3
         install` and `python -m pip install` commands of a RUN that has no
-        cache mount over pip's cache (`~/.cache/pip`) and where neither
-        the command nor an earlier ENV sets `PIP_NO_CACHE_DIR` or
-        `PIP_CACHE_DIR`. Where DO102 (cache-mounts) will mount pip's cache
-        on the RUN, this rule stays quiet, so the two never fight; where DO102
-        cannot (an unknown user or HOME), this rule still keeps the cache out
-        of the layer.
+        cache mount over pip's cache (`~/.cache/pip`) and where nothing in
+        effect for the command (ENV, ARG, an export or prefix in the RUN)
+        sets `PIP_NO_CACHE_DIR` or `PIP_CACHE_DIR`. It runs after DO102
+        (cache-mounts): while DO102 has a fix for the stage this rule waits,
+        then sees whether pip's cache is mounted, so the two never fight;
+        where DO102 cannot mount it (an unknown user or HOME), this rule
+        still keeps the cache out of the layer.
 
     Why:
         pip keeps every wheel it downloads or builds in its cache. In an
@@ -82,50 +45,37 @@ class PipNoCache(Pass):
 
     id = "DO106"
     name = "pip-no-cache"
+    after = ("DO102",)
+    messages = {
+        "no_cache": Message(
+            "Add --no-cache-dir to pip install",
+            "pip no longer writes its download and wheel cache into this layer ({count}); the same packages are "
+            "installed. To keep the cache between builds instead, use a cache mount (DO102 cache-mounts).",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
-        for stage in doc.stages:
-            yield from self._stage(doc, stage, ctx)
-
-    @staticmethod
-    def _do102_mounts_pip(doc: Dockerfile, stage: Stage, ins: Instruction, ctx: PassContext) -> bool:
-        """Will DO102 put a cache mount over pip's cache on this RUN? Then it, not we, handles it."""
-        if not ctx.enabled("DO102"):
-            return False
-        from dockeropt.transforms.do102_cache_mounts import plan_run
-
-        plan = plan_run(doc, stage, ins, ctx)
-        return plan is not None and any(t.manager.id == "pip" for t in plan.targets)
-
-    def _stage(self, doc: Dockerfile, stage: Stage, ctx: PassContext) -> Iterable[Change]:
-        for ins, rs in stage_runs(stage):
-            if self._do102_mounts_pip(doc, stage, ins, ctx):
-                continue  # DO102 adds a cache mount for pip instead; never both
-            targets = cache_mount_targets(ins)
-            if any(t == "?" or ".cache" in t or "pip" in t for t in targets):
-                continue
-            if any(env_before(stage, ins, k)[0] for k in ("PIP_NO_CACHE_DIR", "PIP_CACHE_DIR")):
-                continue
-            if script_sets(rs, "PIP_NO_CACHE_DIR") or script_sets(rs, "PIP_CACHE_DIR"):
-                continue
-            edits: list[Edit] = []
-            for cmd in rs.script.commands:
-                found = pip_install_word(cmd)
-                if found is None:
+        m = ctx.model(doc)
+        for node in m.graph.nodes:
+            for ins, facts in m.stage_runs(node.index):
+                rs = facts.editable
+                if rs is None:
                     continue
-                word, rest = found
-                if has_flag(rest, "--no-cache-dir", "--cache-dir"):
+                edits: list[Edit] = []
+                for a in facts.by_tool("pip"):
+                    inv = a.invocation
+                    if inv is None or a.verb != "install" or inv.has_flag("--no-cache-dir", "--cache-dir"):
+                        continue
+                    if any(name in a.env for name in _SETTINGS):
+                        continue
+                    folders = cache_folders(a)
+                    if tool_mount(facts.mounts, folders) is not None:
+                        continue
+                    if any(f.path is None or covered(facts.mounts, f.path) is not None for f in folders) and facts.cache_mounts():
+                        continue  # a cache mount dockeropt cannot place may be pip's
+                    word = inv.subcommand_end
+                    edits.append(Edit.insert(rs.physical(word.start, word.end).end, " --no-cache-dir"))
+                if not edits:
                     continue
-                edits.append(insert_after(rs, word, "--no-cache-dir"))
-            if not edits:
-                continue
-            n = len(edits)
-            yield self.change(
-                "Add --no-cache-dir to pip install",
-                f"pip no longer writes its download and wheel cache into this layer ({n} command{'s' if n > 1 else ''}); "
-                "the same packages are installed. To keep the cache between builds instead, use a cache mount "
-                "(DO102 cache-mounts).",
-                ins,
-                edits,
-                Safety.SAFE,
-            )
+                n = len(edits)
+                yield self.say("no_cache", ins, edits, Safety.SAFE, count=f"{n} command{'s' if n > 1 else ''}")

@@ -3,312 +3,56 @@
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Iterable
 
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import RunScript
-from dockeropt.syntax import Dockerfile, Instruction, Stage
-from dockeropt.transforms._hygiene import (
-    env_before,
-    insert_after,
+from dockeropt.model import ImageModel, RunFacts
+from dockeropt.model.project import (
+    BuildStep,
+    build_step,
+    lock_mismatch,
+    node_data,
     node_major,
-    parsed_run,
-    replace_word,
-    stage_runs,
+    node_project,
+    yarn_flavour,
 )
-from dockeropt.transforms._node import NodeInstall, Project, build_step, node_install, project_at, yarn_flavour
+from dockeropt.model.runs import Action
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.shell import RunScript, Word
+from dockeropt.syntax import Dockerfile, Instruction
 
-_PROD_FLAGS = ("--production", "--production=true", "--only=production", "--only=prod")
-_NO_LOCK = ("--no-package-lock", "--package-lock=false", "--package-lock-only", "--no-shrinkwrap", "-g", "--global",
-            "--prefix", "-w", "--workspace", "--workspaces", "--location", "--lockfile-version")
+
+def _node_install(a: Action) -> bool:
+    return a.ecosystem == "node" and a.manager is not None and a.verb in ("install", "ci", "add")
 
 
-def _lock_in_sync(pkg: dict, lock: dict) -> str | None:  # type: ignore[type-arg]
-    """None when the lockfile records package.json's dependencies; else why not."""
-    version = lock.get("lockfileVersion")
-    sections = ("dependencies", "devDependencies", "optionalDependencies")
-    if isinstance(version, int) and version >= 2:
-        root = (lock.get("packages") or {}).get("")
-        if not isinstance(root, dict):
-            return "the lockfile has no entry for the root package"
-        for s in sections:
-            want = pkg.get(s) or {}
-            have = root.get(s) or {}
-            if want != have:
-                return f"its {s} differ from package.json's"
+def _installs_manifest(a: Action) -> bool:
+    """An npm/yarn/pnpm command that installs the project's manifest dependencies (no named packages)."""
+    return _node_install(a) and a.verb != "add" and not a.packages and not _unknown(a)
+
+
+def _yarn(a: Action) -> bool:
+    return a.manager is not None and a.manager.variant_of == "yarn"
+
+
+def _unknown(a: Action) -> bool:
+    return any(w.value is None for w in a.command.effective()[1:])
+
+
+def _has(a: Action, names: Iterable[str]) -> bool:
+    return any(f in names or f.split("=", 1)[0] in names for f in a.flags)
+
+
+def _replace_word(rs: RunScript, word: Word, text: str) -> Edit | None:
+    """Replace ``word``; None when the word spans a line continuation."""
+    if not rs.instruction.logical.is_contiguous(rs.base + word.start, rs.base + word.end):
         return None
-    if version == 1:
-        locked = lock.get("dependencies") or {}
-        for s in sections:
-            for name in pkg.get(s) or {}:
-                if name not in locked:
-                    return f"'{name}' from package.json is missing from it"
-        return None
-    return "its lockfileVersion is not one dockeropt knows"
+    r = rs.physical(word.start, word.end)
+    return Edit.replace(r.start, r.end, text)
 
 
-@register
-class NpmInstall(Pass):
-    """Use reproducible npm installs and keep devDependencies available to build steps.
-
-    What it does:
-        * `npm install` (no package names) becomes `npm ci`, only when a
-          package-lock.json or npm-shrinkwrap.json exists in the build
-          context, is not excluded by .dockerignore, is copied into the
-          install's folder before the RUN, and records the same dependencies
-          as package.json. A version-3 lockfile also needs a node base image
-          known to ship npm 7 or later.
-        * `--production`, `--only=production` and `--only=prod` become
-          `--omit=dev` on node base images that ship npm 7 or later.
-        * When `ENV NODE_ENV=production` (or a `NODE_ENV=production` prefix)
-          makes an npm, yarn (classic) or pnpm install skip devDependencies
-          but a later build step in the stage (`npm run build`, `npx tsc`,
-          `yarn build`, ...) runs a tool that package.json lists only in
-          devDependencies, the install gets `--include=dev` (npm 7+),
-          `--production=false` (npm 6, yarn classic) or `--prod=false`
-          (pnpm). NODE_ENV stays as it is, so the build and the app still
-          see production. Without a build context to prove it, a note.
-
-    Why:
-        `npm ci` installs exactly what the lockfile records, fails instead of
-        silently resolving new versions, and is faster than `npm install`.
-        `--production` is deprecated since npm 7 and warns on every build.
-        NODE_ENV=production before the install is a classic broken build:
-        the build tool (tsc, vite, next, webpack) is a devDependency, so the
-        build fails with `tsc: not found`.
-
-    Example:
-        # before
-        COPY package.json package-lock.json ./
-        RUN npm install --production
-        # after
-        COPY package.json package-lock.json ./
-        RUN npm ci --omit=dev
-
-    Fix safety:
-        `install` to `ci` is review: `npm ci` deletes an existing
-        node_modules first and fails when the lockfile is out of sync with
-        package.json (dockeropt checks the root dependencies, not every
-        transitive range). `--omit=dev` is safe: the same packages are
-        installed. Adding devDependencies for a build is review: the image
-        now also holds devDependencies unless they are pruned after the
-        build (`npm prune --omit=dev`) or the build moves to its own stage;
-        moving the ENV after the build instead would change what NODE_ENV
-        the build itself sees.
-    """
-
-    id = "DO107"
-    name = "npm-install"
-
-    def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
-        for stage in doc.stages:
-            major = node_major(doc, stage)
-            for ins, rs in stage_runs(stage):
-                for cmd in rs.script.commands:
-                    inst = node_install(cmd)
-                    if inst is None:
-                        continue
-                    if inst.tool == "npm":
-                        yield from self._ci(doc, stage, ins, rs, inst, ctx, major)
-                        yield from self._omit_dev(ins, rs, inst, major)
-                    yield from self._node_env(doc, stage, ins, rs, inst, ctx, major)
-
-    # ---------------------------------------------------------------- install -> ci
-    def _ci(
-        self, doc: Dockerfile, stage: Stage, ins: Instruction, rs: RunScript, inst: NodeInstall,
-        ctx: PassContext, major: int | None,
-    ) -> Iterable[Change]:
-        if inst.verb not in ("install", "i", "isntall") or inst.positionals or inst.unknown:
-            return
-        if inst.has(*_NO_LOCK) or inst.cmd.cwd == "?":
-            return
-        if _adds_packages_before(stage, ins, inst):
-            return  # npm ci would delete packages an earlier command added to node_modules
-        proj = project_at(doc, stage, ins, inst.cmd, ctx)
-        if proj is None or proj.package_json is None:
-            return
-        lock_name = "npm-shrinkwrap.json" if "npm-shrinkwrap.json" in proj.locks else "package-lock.json"
-        lock_src = proj.locks.get(lock_name)
-        bc = ctx.context
-        assert bc is not None
-        if lock_src is None:
-            in_ctx = [n for n in ("package-lock.json", "npm-shrinkwrap.json") if proj.package_json_path and bc.is_file(_sibling(proj.package_json_path, n))]
-            if in_ctx:
-                yield self.change(
-                    f"{in_ctx[0]} is not copied before npm install",
-                    f"The build context has {in_ctx[0]}, but it is not copied into {proj.cwd} before this RUN, so "
-                    "`npm install` resolves versions afresh. Copy it with package.json to use `npm ci`.",
-                    ins,
-                )
-            return
-        npmrc = bc.read_text(proj.locks[".npmrc"]) if ".npmrc" in proj.locks else None
-        if npmrc is not None and "package-lock" in npmrc:
-            return
-        lock_text = bc.read_text(lock_src)
-        try:
-            lock = json.loads(lock_text or "")
-        except ValueError:
-            lock = None
-        why = "it is not valid JSON" if not isinstance(lock, dict) else _lock_in_sync(proj.package_json, lock)
-        if why is None and isinstance(lock, dict):
-            version = lock.get("lockfileVersion")
-            if isinstance(version, int) and version >= 3 and (major is None or major < 15):
-                why = "it is a version-3 lockfile and the base image is not known to ship npm 7 or later"
-        if why is not None:
-            yield self.change(
-                "npm install kept: lockfile not usable by npm ci",
-                f"{lock_name} is copied before this RUN, but {why}; `npm ci` could fail, so `npm install` stays."
-                + (" Regenerate the lockfile with `npm install` and commit it to switch to `npm ci`." if "differ" in why or "missing" in why else ""),
-                ins,
-            )
-            return
-        assert inst.sub is not None
-        edit = replace_word(rs, inst.sub, "ci")
-        if edit is None:
-            return
-        yield self.change(
-            "Use npm ci instead of npm install",
-            f"{lock_name} is copied before this RUN, so `npm ci` installs exactly the locked versions instead of "
-            "resolving new ones, and is faster. Check: `npm ci` deletes an existing node_modules first and fails "
-            "when the lockfile is out of sync with package.json; keep the lockfile committed and current.",
-            ins,
-            [edit],
-            Safety.REVIEW,
-        )
-
-    # ---------------------------------------------------------------- --production -> --omit=dev
-    def _omit_dev(self, ins: Instruction, rs: RunScript, inst: NodeInstall, major: int | None) -> Iterable[Change]:
-        if inst.verb not in ("install", "i", "isntall", "ci", "clean-install"):
-            return
-        words = [w for w in inst.flags if w.value in _PROD_FLAGS]
-        if not words or inst.has("--omit", "--include"):
-            return
-        if major is None or major < 15:
-            return
-        edits: list[Edit] = []
-        for i, w in enumerate(words):
-            e = replace_word(rs, w, "--omit=dev") if i == 0 else _delete_word(rs, w)
-            if e is None:
-                return
-            edits.append(e)
-        yield self.change(
-            f"Replace {words[0].value} with --omit=dev",
-            f"`{words[0].value}` is deprecated since npm 7 and prints a warning on every build; `--omit=dev` "
-            "installs the same packages (dependencies without devDependencies).",
-            ins,
-            edits,
-            Safety.SAFE,
-        )
-
-    # ---------------------------------------------------------------- NODE_ENV=production before a build
-    def _node_env(
-        self, doc: Dockerfile, stage: Stage, ins: Instruction, rs: RunScript, inst: NodeInstall,
-        ctx: PassContext, major: int | None,
-    ) -> Iterable[Change]:
-        if inst.tool == "npm" and inst.verb not in ("install", "i", "isntall", "ci", "clean-install"):
-            return
-        if inst.positionals:
-            return
-        prefix = next((a for a in inst.cmd.assignments if a.text.startswith("NODE_ENV=")), None)
-        if prefix is not None:
-            if prefix.value is None or prefix.text.split("=", 1)[1].strip("'\"") != "production":
-                return
-            source = "The `NODE_ENV=production` prefix"
-        else:
-            is_set, value, env_ins = env_before(stage, ins, "NODE_ENV")
-            if not is_set or value != "production" or env_ins is None:
-                return
-            source = f"`ENV NODE_ENV=production` (line {env_ins.start_line})"
-        if _includes_dev(inst) or _explicit_prod(inst):
-            return
-        proj = project_at(doc, stage, ins, inst.cmd, ctx)
-        pkg = proj.package_json if proj is not None else None
-        if inst.tool == "yarn":
-            flavour = yarn_flavour(proj, ctx)
-            if flavour == "berry":
-                return  # yarn 2+ installs devDependencies whatever NODE_ENV says
-        step = self._later_build(stage, ins, rs, inst, pkg)
-        if step is None:
-            return
-        flag = self._dev_flag(inst, major, proj, ctx)
-        where = f"line {step.ins.start_line}" if step.ins is not ins else "the same RUN"
-        if pkg is None or step.package is None or flag is None:
-            yield self.change(
-                "NODE_ENV=production may leave the build without its tools",
-                f"{source} makes `{_label(inst)}` skip devDependencies, and `{step.label}` ({where}) looks like a "
-                "build step that usually needs them. dockeropt could not check package.json or the tool version; if "
-                "the build fails with 'not found', install devDependencies for the build or set NODE_ENV after it.",
-                ins,
-            )
-            return
-        assert step.tool is not None
-        anchor = inst.sub if inst.sub is not None else inst.cmd.effective()[0]
-        edit = insert_after(rs, anchor, flag)
-        yield self.change(
-            f"Install devDependencies for the build ({flag})",
-            f"{source} makes this install skip devDependencies, but `{step.label}` ({where}) runs `{step.tool}` "
-            f"from {step.package}, which package.json lists only in devDependencies, so the build fails with "
-            f"`{step.tool}: not found`. Added `{flag}`; NODE_ENV stays production for the build and at runtime. "
-            "The image now keeps devDependencies: prune them after the build or build in a separate stage.",
-            ins,
-            [edit],
-            Safety.REVIEW,
-        )
-
-    def _later_build(self, stage: Stage, ins: Instruction, rs: RunScript, inst: NodeInstall, pkg: dict | None):  # type: ignore[no-untyped-def, type-arg]
-        started = False
-        for other in stage.body:
-            if other.index < ins.index:
-                continue
-            ors = rs if other is ins else None
-            if ors is None:
-                ors = parsed_run(other)
-            if ors is None:
-                continue
-            for c in ors.script.commands:
-                if other is ins and not started:
-                    if c is inst.cmd:
-                        started = True
-                    continue
-                step = build_step(c, other, pkg)
-                if step is not None:
-                    return step
-            started = True
-        return None
-
-    def _dev_flag(self, inst: NodeInstall, major: int | None, proj: Project | None, ctx: PassContext) -> str | None:
-        if inst.tool == "npm":
-            if major is None:
-                return None
-            return "--include=dev" if major >= 15 else "--production=false"
-        if inst.tool == "yarn":
-            return "--production=false" if yarn_flavour(proj, ctx) == "classic" else None
-        if inst.tool == "pnpm":
-            return "--prod=false"
-        return None
-
-
-def _includes_dev(inst: NodeInstall) -> bool:
-    vals = inst.flag_values()
-    return any(
-        v in ("--include=dev", "--production=false", "--prod=false", "--dev", "-D", "--also=dev", "--also=development")
-        for v in vals
-    )
-
-
-def _explicit_prod(inst: NodeInstall) -> bool:
-    vals = inst.flag_values()
-    return any(v in (*_PROD_FLAGS, "--omit=dev", "--prod", "-P") for v in vals) or inst.has("--omit")
-
-
-def _sibling(path: str, name: str) -> str:
-    import posixpath
-
-    return posixpath.join(posixpath.dirname(path), name)
-
-
-def _delete_word(rs: RunScript, w) -> Edit | None:  # type: ignore[no-untyped-def]
+def _delete_word(rs: RunScript, w: Word) -> Edit | None:
     """Delete a word and the blank before it (same physical line only)."""
     text = rs.script.text
     start = w.start
@@ -320,22 +64,266 @@ def _delete_word(rs: RunScript, w) -> Edit | None:  # type: ignore[no-untyped-de
     return Edit.delete(r.start, r.end)
 
 
-def _label(inst: NodeInstall) -> str:
-    return " ".join(w.text for w in inst.cmd.effective()[:2])
+def _insert_after(rs: RunScript, word: Word, text: str) -> Edit:
+    return Edit.insert(rs.physical(word.start, word.end).end, " " + text)
 
 
-def _adds_packages_before(stage: Stage, ins: Instruction, inst: NodeInstall) -> bool:
-    """An earlier command of the stage installs named packages locally (``npm install foo``)."""
-    for other in stage.body:
-        if other.index > ins.index:
-            break
-        rs = parsed_run(other)
-        if rs is None:
-            continue
-        for c in rs.script.commands:
-            if c is inst.cmd or (other is ins and c.start >= inst.cmd.start):
+def _label(a: Action) -> str:
+    return " ".join(w.text for w in a.command.effective()[:2])
+
+
+def _sub_word(a: Action) -> Word | None:
+    """The subcommand word (install, i, ci); None for a bare ``yarn``."""
+    inv = a.invocation
+    if inv is None or not inv.subcommand:
+        return None
+    return inv.subcommand_end
+
+
+@register
+class NpmInstall(Pass):
+    """Use reproducible npm installs and keep devDependencies available to build steps.
+
+    What it does:
+        * `npm install` (no package names) becomes `npm ci`, only when a
+          package-lock.json or npm-shrinkwrap.json exists in the build
+          context, is not excluded by .dockerignore, is copied into the
+          install's folder before the RUN, and its root entry records the
+          same dependencies, devDependencies and optionalDependencies as
+          package.json (lockfileVersion 1: every dependency of package.json
+          is locked, as a devDependency when it is one). A version-3
+          lockfile also needs a node base image known to ship npm 7 or
+          later. Otherwise `npm install` stays and a note says why.
+        * `--production`, `--only=production` and `--only=prod` become
+          `--omit=dev` on node base images that ship npm 7 or later.
+        * When NODE_ENV=production (an ENV, an ARG default, or a
+          `NODE_ENV=production` prefix) makes an npm, yarn (classic) or pnpm
+          install skip devDependencies but a later build step in the stage
+          (`npm run build`, `npx tsc`, `yarn build`, ...) runs a tool that
+          package.json lists only in devDependencies, the install gets
+          `--include=dev` (npm 7+), `--production=false` (npm 6, yarn
+          classic) or `--prod=false` (pnpm). NODE_ENV stays as it is, so the
+          build and the app still see production. Without a build context
+          to prove it, a note.
+
+    Why:
+        `npm ci` installs exactly what the lockfile records, fails instead of
+        silently resolving new versions, and is faster than `npm install`.
+        But it refuses a lockfile that is out of sync with package.json
+        ("npm ci can only install packages when your package.json and
+        package-lock.json are in sync"), so dockeropt only switches when the
+        two agree. `--production` is deprecated since npm 7 and warns on
+        every build. NODE_ENV=production before the install is a classic
+        broken build: the build tool (tsc, vite, next, webpack) is a
+        devDependency, so the build fails with `tsc: not found`.
+
+    Example:
+        # before
+        COPY package.json package-lock.json ./
+        RUN npm install --production
+        # after
+        COPY package.json package-lock.json ./
+        RUN npm ci --omit=dev
+
+    Fix safety:
+        `install` to `ci` is review: `npm ci` deletes an existing
+        node_modules first (dockeropt does not switch after an earlier
+        install of named packages), and it checks every transitive range,
+        where dockeropt compares the root dependencies. `--omit=dev` is
+        safe: the same packages are installed. Adding devDependencies for a
+        build is review: the image now also holds devDependencies unless
+        they are pruned after the build (`npm prune --omit=dev`) or the
+        build moves to its own stage; moving the ENV after the build instead
+        would change what NODE_ENV the build itself sees.
+    """
+
+    id = "DO107"
+    name = "npm-install"
+    messages = {
+        "lock_not_copied": Message(
+            "{lock} is not copied before npm install",
+            "The build context has {lock}, but it is not copied into {cwd} before this RUN, so `npm install` resolves "
+            "versions afresh. Copy it with package.json to use `npm ci`.",
+        ),
+        "kept": Message(
+            "`npm install` kept: lockfile not usable by `npm ci`",
+            "{lock} is copied before this RUN, but {why}; `npm ci` could fail, so `npm install` stays.{advice}",
+        ),
+        "ci": Message(
+            "Use npm ci instead of npm install",
+            "{lock} is copied before this RUN, so `npm ci` installs exactly the locked versions instead of resolving "
+            "new ones, and is faster. Check: `npm ci` deletes an existing node_modules first and fails when the "
+            "lockfile is out of sync with package.json; keep the lockfile committed and current.",
+        ),
+        "omit_dev": Message(
+            "Replace {flag} with --omit=dev",
+            "`{flag}` is deprecated since npm 7 and prints a warning on every build; `--omit=dev` installs the same "
+            "packages (dependencies without devDependencies).",
+        ),
+        "node_env_note": Message(
+            "NODE_ENV=production may leave the build without its tools",
+            "{source} makes `{install}` skip devDependencies, and `{step}` ({where}) looks like a build step that "
+            "usually needs them. dockeropt could not check package.json or the tool version; if the build fails with "
+            "'not found', install devDependencies for the build or set NODE_ENV after it.",
+        ),
+        "node_env": Message(
+            "Install devDependencies for the build ({flag})",
+            "{source} makes this install skip devDependencies, but `{step}` ({where}) runs `{tool}` from {package}, "
+            "which package.json lists only in devDependencies, so the build fails with `{tool}: not found`. Added "
+            "`{flag}`; NODE_ENV stays production for the build and at runtime. The image now keeps devDependencies: "
+            "prune them after the build or build in a separate stage.",
+        ),
+    }
+
+    def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
+        m = ctx.model(doc)
+        for node in m.graph.nodes:
+            major = node_major(node.image)
+            runs = list(m.stage_runs(node.index))
+            for pos, (ins, facts) in enumerate(runs):
+                rs = facts.editable
+                if rs is None:
+                    continue
+                for a in facts.actions:
+                    if a.tool == "npm" and a.verb in ("install", "ci") and not _unknown(a):
+                        if not a.packages:
+                            yield from self._ci(m, ins, rs, facts, a, major)
+                        yield from self._omit_dev(rs, ins, a, major)
+                    if _installs_manifest(a):
+                        yield from self._node_env(m, runs, pos, rs, a, major)
+
+    # ---------------------------------------------------------------- install -> ci
+    def _ci(self, m: ImageModel, ins: Instruction, rs: RunScript, facts: RunFacts, a: Action, major: int | None) -> Iterable[Change]:
+        data = node_data()
+        if a.verb != "install" or a.command.cwd == "?" or _has(a, data["ci_blocking_flags"]):
+            return
+        if self._adds_packages_before(m, ins, a):
+            return  # npm ci would delete packages an earlier command added to node_modules
+        proj = node_project(m, ins, a)
+        if proj is None or proj.package_json is None:
+            return
+        lock_name = "npm-shrinkwrap.json" if "npm-shrinkwrap.json" in proj.locks else "package-lock.json"
+        lock_src = proj.locks.get(lock_name)
+        bc = m.context
+        assert bc is not None
+        if lock_src is None:
+            folder = posixpath.dirname(proj.package_json_path or "")
+            in_ctx = [n for n in ("package-lock.json", "npm-shrinkwrap.json") if proj.package_json_path and bc.is_file(posixpath.join(folder, n))]
+            if in_ctx:
+                yield self.say("lock_not_copied", ins, lock=in_ctx[0], cwd=proj.cwd)
+            return
+        npmrc = bc.read_text(proj.locks[".npmrc"]) if ".npmrc" in proj.locks else None
+        if npmrc is not None and "package-lock" in npmrc:
+            return
+        lock_text = bc.read_text(lock_src)
+        try:
+            lock = json.loads(lock_text or "")
+        except ValueError:
+            lock = None
+        why = "it is not valid JSON" if not isinstance(lock, dict) else lock_mismatch(proj.package_json, lock)
+        if why is None and isinstance(lock, dict):
+            version = lock.get("lockfileVersion")
+            if isinstance(version, int) and version >= 3 and (major is None or major < data["npm7_from_node"]):
+                why = "it is a version-3 lockfile and the base image is not known to ship npm 7 or later"
+        if why is not None:
+            advice = (" Regenerate the lockfile with `npm install` and commit it to switch to `npm ci`."
+                      if any(w in why for w in ("differ", "missing", "Dependency", "dependency")) else "")
+            yield self.say("kept", ins, lock=lock_name, why=why, advice=advice)
+            return
+        sub = _sub_word(a)
+        edit = _replace_word(rs, sub, "ci") if sub is not None else None
+        if edit is None:
+            return
+        yield self.say("ci", ins, [edit], Safety.REVIEW, lock=lock_name)
+
+    @staticmethod
+    def _adds_packages_before(m: ImageModel, ins: Instruction, a: Action) -> bool:
+        """An earlier command of the stage installs named packages locally (``npm install foo``)."""
+        for other, facts in m.stage_runs(ins.stage_index):
+            if other.index > ins.index:
                 break
-            prior = node_install(c)
-            if prior is not None and (prior.positionals or prior.unknown) and not prior.has("-g", "--global", "--location"):
-                return True
-    return False
+            for prior in facts.actions:
+                if other.index == ins.index and prior.index >= a.index:
+                    break
+                if _node_install(prior) and (prior.packages or _unknown(prior)):
+                    return True
+        return False
+
+    # ---------------------------------------------------------------- --production -> --omit=dev
+    def _omit_dev(self, rs: RunScript, ins: Instruction, a: Action, major: int | None) -> Iterable[Change]:
+        data = node_data()
+        eff = a.command.effective()
+        words = [w for w in eff[1:] if w.value in data["production_flags"]]
+        if not words or a.has_flag("--omit", "--include"):
+            return
+        if major is None or major < data["npm7_from_node"]:
+            return
+        edits: list[Edit] = []
+        for i, w in enumerate(words):
+            e = _replace_word(rs, w, "--omit=dev") if i == 0 else _delete_word(rs, w)
+            if e is None:
+                return
+            edits.append(e)
+        yield self.say("omit_dev", ins, edits, Safety.SAFE, flag=words[0].value)
+
+    # ---------------------------------------------------------------- NODE_ENV=production before a build
+    def _node_env(self, m: ImageModel, runs: list[tuple[Instruction, RunFacts]], pos: int, rs: RunScript, a: Action,
+                  major: int | None) -> Iterable[Change]:
+        ins = runs[pos][0]
+        data = node_data()
+        prefix = next((w for w in a.command.assignments if w.text.startswith("NODE_ENV=")), None)
+        if prefix is not None:
+            if prefix.value is None or prefix.text.split("=", 1)[1].strip("'\"") != "production":
+                return
+            source = "The `NODE_ENV=production` prefix"
+        else:
+            var = a.env.get("NODE_ENV")
+            if var is None or var.value != "production" or var.instruction is None:
+                return
+            setter = m.doc.instructions[var.instruction]
+            source = f"`{setter.keyword} NODE_ENV=production` (line {setter.start_line})"
+        if any(f in data["includes_dev_flags"] for f in a.flags) or any(
+                f in (*data["production_flags"], *data["explicit_prod_flags"]) for f in a.flags) or a.has_flag("--omit"):
+            return
+        proj = node_project(m, ins, a)
+        pkg = proj.package_json if proj is not None else None
+        flavour = yarn_flavour(proj, m.context) if _yarn(a) else None
+        if _yarn(a) and flavour == "berry":
+            return  # yarn 2+ installs devDependencies whatever NODE_ENV says
+        step = self._later_build(runs, pos, a, pkg)
+        if step is None:
+            return
+        flag = self._dev_flag(a, major, flavour)
+        where = f"line {step.ins.start_line}" if step.ins is not ins else "the same RUN"
+        if pkg is None or step.package is None or flag is None:
+            yield self.say("node_env_note", ins, source=source, install=_label(a), step=step.label, where=where)
+            return
+        assert step.tool is not None
+        anchor = _sub_word(a) or a.command.effective()[0]
+        yield self.say("node_env", ins, [_insert_after(rs, anchor, flag)], Safety.REVIEW, source=source,
+                       step=step.label, where=where, tool=step.tool, package=step.package, flag=flag)
+
+    @staticmethod
+    def _later_build(runs: list[tuple[Instruction, RunFacts]], pos: int, a: Action, pkg: dict | None) -> BuildStep | None:  # type: ignore[type-arg]
+        for other, facts in runs[pos:]:
+            for b in facts.actions:
+                if other is runs[pos][0] and b.index <= a.index:
+                    continue
+                step = build_step(b, other, pkg)
+                if step is not None:
+                    return step
+        return None
+
+    @staticmethod
+    def _dev_flag(a: Action, major: int | None, flavour: str | None) -> str | None:
+        flags = node_data()["dev_flag"]
+        if a.tool == "npm":
+            if major is None:
+                return None
+            return str(flags["npm"] if major >= node_data()["npm7_from_node"] else flags["npm6"])
+        if _yarn(a):
+            return str(flags["yarn-classic"]) if flavour == "classic" else None
+        if a.tool == "pnpm":
+            return str(flags["pnpm"])
+        return None
+

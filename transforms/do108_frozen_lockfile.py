@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable
 
-from dockeropt.edits import Change, Safety
-from dockeropt.rules import Pass, PassContext, register
+from dockeropt.edits import Change, Edit, Safety
+from dockeropt.model import ImageModel
+from dockeropt.model.project import node_data, node_project, yarn_flavour
+from dockeropt.model.runs import Action
+from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.shell import RunScript
-from dockeropt.syntax import Dockerfile, Instruction, Stage
-from dockeropt.transforms._hygiene import env_before, insert_after, script_sets, stage_runs
-from dockeropt.transforms._node import NodeInstall, node_install, project_at, yarn_flavour
+from dockeropt.syntax import Dockerfile, Instruction
 
-_YARN_LOCK_FLAGS = ("--frozen-lockfile", "--immutable", "--pure-lockfile", "--no-lockfile", "--immutable-cache",
-                    "--mode", "--update-checksums", "--refresh-lockfile")
-_PNPM_LOCK_FLAGS = ("--frozen-lockfile", "--no-frozen-lockfile", "--lockfile-only", "--fix-lockfile", "--no-lockfile",
-                    "--resolution-only", "--prefer-frozen-lockfile", "--no-prefer-frozen-lockfile", "--filter", "-F",
-                    "--prefix", "--dir", "-C", "--lockfile-dir", "--global", "-g")
+
+def _lock_mode_set(a: Action, family: str) -> bool:
+    names = node_data()["lock_mode_flags"][family]
+    return any(f in names or f.split("=", 1)[0] in names for f in a.flags)
+
+
+def _env_sets(a: Action, family: str) -> bool:
+    return any(name in a.env for name in node_data()["frozen_env"][family])
+
+
+def _insert_after(rs: RunScript, a: Action, text: str) -> Edit:
+    inv = a.invocation
+    word = inv.subcommand_end if inv is not None and inv.subcommand else a.command.effective()[0]
+    return Edit.insert(rs.physical(word.start, word.end).end, " " + text)
 
 
 @register
@@ -33,8 +44,8 @@ class FrozenLockfile(Pass):
         and the yarn.lock format must agree, otherwise nothing changes.
         Installs that already choose a lockfile mode, name packages, or are
         configured immutable (`YARN_ENABLE_IMMUTABLE_INSTALLS`,
-        `enableImmutableInstalls`, pnpm's `frozen-lockfile` setting) are
-        left alone.
+        `enableImmutableInstalls`, pnpm's `frozen-lockfile` setting, in an
+        ENV, ARG or the RUN itself) are left alone.
 
     Why:
         Without the flag, yarn and pnpm quietly resolve new versions when
@@ -60,80 +71,75 @@ class FrozenLockfile(Pass):
 
     id = "DO108"
     name = "frozen-lockfile"
-
-    def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
-        if ctx.context is None:
-            return
-        for stage in doc.stages:
-            for ins, rs in stage_runs(stage):
-                for cmd in rs.script.commands:
-                    inst = node_install(cmd)
-                    if inst is None or inst.tool == "npm" or inst.positionals or inst.unknown:
-                        continue
-                    if inst.tool == "yarn":
-                        yield from self._yarn(doc, stage, ins, rs, inst, ctx)
-                    else:
-                        yield from self._pnpm(doc, stage, ins, rs, inst, ctx)
-
-    def _yarn(self, doc: Dockerfile, stage: Stage, ins: Instruction, rs: RunScript, inst: NodeInstall, ctx: PassContext) -> Iterable[Change]:
-        if inst.has(*_YARN_LOCK_FLAGS) or inst.cmd.cwd == "?":
-            return
-        for key in ("YARN_ENABLE_IMMUTABLE_INSTALLS", "YARN_FROZEN_LOCKFILE"):
-            if env_before(stage, ins, key)[0] or script_sets(rs, key):
-                return
-        proj = project_at(doc, stage, ins, inst.cmd, ctx)
-        if proj is None or proj.package_json is None or "yarn.lock" not in proj.locks:
-            return
-        flavour = yarn_flavour(proj, ctx)
-        if flavour is None:
-            return
-        assert ctx.context is not None
-        if flavour == "berry":
-            rc = ctx.context.read_text(proj.locks[".yarnrc.yml"]) if ".yarnrc.yml" in proj.locks else ""
-            if rc is None or re.search(r"^\s*enableImmutableInstalls\s*:", rc, re.M):
-                return
-            flag = "--immutable"
-        else:
-            yarnrc = ctx.context.read_text(_sibling(proj.locks["yarn.lock"], ".yarnrc")) or ""
-            if "frozen-lockfile" in yarnrc or "pure-lockfile" in yarnrc:
-                return
-            flag = "--frozen-lockfile"
-        anchor = inst.sub if inst.sub is not None else inst.cmd.effective()[0]
-        yield self.change(
-            f"Add {flag} to yarn install",
-            f"yarn.lock is copied before this RUN ({'yarn 2+' if flavour == 'berry' else 'yarn classic'}), so with "
-            f"`{flag}` the install uses exactly the locked versions and fails if yarn.lock is out of date instead "
-            "of silently resolving new ones. If the build now fails, run `yarn install` locally and commit yarn.lock.",
-            ins,
-            [insert_after(rs, anchor, flag)],
-            Safety.REVIEW,
-        )
-
-    def _pnpm(self, doc: Dockerfile, stage: Stage, ins: Instruction, rs: RunScript, inst: NodeInstall, ctx: PassContext) -> Iterable[Change]:
-        if inst.has(*_PNPM_LOCK_FLAGS) or inst.cmd.cwd == "?":
-            return
-        if env_before(stage, ins, "npm_config_frozen_lockfile")[0] or script_sets(rs, "npm_config_frozen_lockfile"):
-            return
-        proj = project_at(doc, stage, ins, inst.cmd, ctx)
-        if proj is None or proj.package_json is None or "pnpm-lock.yaml" not in proj.locks:
-            return
-        assert ctx.context is not None
-        npmrc = ctx.context.read_text(proj.locks[".npmrc"]) if ".npmrc" in proj.locks else ""
-        if npmrc is None or "frozen-lockfile" in npmrc or "lockfile" in npmrc:
-            return
-        assert inst.sub is not None
-        yield self.change(
+    messages = {
+        "yarn": Message(
+            "Add {flag} to yarn install",
+            "yarn.lock is copied before this RUN ({flavour}), so with `{flag}` the install uses exactly the locked "
+            "versions and fails if yarn.lock is out of date instead of silently resolving new ones. If the build now "
+            "fails, run `yarn install` locally and commit yarn.lock.",
+        ),
+        "pnpm": Message(
             "Add --frozen-lockfile to pnpm install",
             "pnpm-lock.yaml is copied before this RUN, so with `--frozen-lockfile` the install uses exactly the "
             "locked versions and fails if the lockfile is out of date instead of rewriting it. If the build now "
             "fails, run `pnpm install` locally with the same pnpm version and commit pnpm-lock.yaml.",
-            ins,
-            [insert_after(rs, inst.sub, "--frozen-lockfile")],
-            Safety.REVIEW,
-        )
+        ),
+    }
 
+    def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
+        if ctx.context is None:
+            return
+        m = ctx.model(doc)
+        for node in m.graph.nodes:
+            for ins, facts in m.stage_runs(node.index):
+                rs = facts.editable
+                if rs is None:
+                    continue
+                for a in facts.actions:
+                    mgr = a.manager
+                    if mgr is None or a.ecosystem != "node" or a.verb != "install" or a.packages:
+                        continue
+                    if any(w.value is None for w in a.command.effective()[1:]) or a.command.cwd == "?":
+                        continue
+                    family = mgr.variant_of or mgr.id
+                    if family == "yarn":
+                        yield from self._yarn(m, ins, rs, a)
+                    elif family in node_data()["lock_mode_flags"]:
+                        yield from self._pnpm(m, ins, rs, a)
 
-def _sibling(path: str, name: str) -> str:
-    import posixpath
+    def _yarn(self, m: ImageModel, ins: Instruction, rs: RunScript, a: Action) -> Iterable[Change]:
+        if _lock_mode_set(a, "yarn") or _env_sets(a, "yarn"):
+            return
+        proj = node_project(m, ins, a)
+        if proj is None or proj.package_json is None or "yarn.lock" not in proj.locks:
+            return
+        bc = m.context
+        assert bc is not None
+        flavour = yarn_flavour(proj, bc)
+        if flavour is None:
+            return
+        if flavour == "berry":
+            rc = bc.read_text(proj.locks[".yarnrc.yml"]) if ".yarnrc.yml" in proj.locks else ""
+            if rc is None or re.search(r"^\s*enableImmutableInstalls\s*:", rc, re.M):
+                return
+            flag = "--immutable"
+        else:
+            yarnrc = bc.read_text(posixpath.join(posixpath.dirname(proj.locks["yarn.lock"]), ".yarnrc")) or ""
+            if "frozen-lockfile" in yarnrc or "pure-lockfile" in yarnrc:
+                return
+            flag = "--frozen-lockfile"
+        yield self.say("yarn", ins, [_insert_after(rs, a, flag)], Safety.REVIEW, flag=flag,
+                       flavour="yarn 2+" if flavour == "berry" else "yarn classic")
 
-    return posixpath.join(posixpath.dirname(path), name)
+    def _pnpm(self, m: ImageModel, ins: Instruction, rs: RunScript, a: Action) -> Iterable[Change]:
+        if _lock_mode_set(a, "pnpm") or _env_sets(a, "pnpm"):
+            return
+        proj = node_project(m, ins, a)
+        if proj is None or proj.package_json is None or "pnpm-lock.yaml" not in proj.locks:
+            return
+        bc = m.context
+        assert bc is not None
+        npmrc = bc.read_text(proj.locks[".npmrc"]) if ".npmrc" in proj.locks else ""
+        if npmrc is None or "frozen-lockfile" in npmrc or "lockfile" in npmrc:
+            return
+        yield self.say("pnpm", ins, [_insert_after(rs, a, "--frozen-lockfile")], Safety.REVIEW)

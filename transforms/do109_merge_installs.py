@@ -3,31 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 
+from dockeropt.catalog import catalog
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import RunScript
-from dockeropt.syntax import Dockerfile, Instruction, Stage
-from dockeropt.transforms._hygiene import parsed_run, subcommand
+from dockeropt.model import ImageModel, RunFacts
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.syntax import Dockerfile, Instruction
 
-_FAMILIES = {
-    "apt-get": "apt", "apt": "apt",
-    "apk": "apk",
-    "dnf": "rpm", "yum": "rpm", "microdnf": "rpm", "tdnf": "rpm",
-}
-_CACHE_PREFIXES = {
-    "apt": ("/var/lib/apt/lists", "/var/cache/apt"),
-    "apk": ("/var/cache/apk",),
-    "rpm": ("/var/cache/dnf", "/var/cache/yum", "/var/cache/tdnf"),
-}
-_INSTALL_VERBS = frozenset({"install", "add", "reinstall", "groupinstall", "localinstall"})
-_APT_VALUELESS = frozenset({"-y", "-yq", "-qq", "-q", "--yes", "--assume-yes", "--no-install-recommends",
-                            "--no-install-suggests", "--quiet", "-f", "--fix-broken", "--fix-missing"})
+# package-manager families whose consecutive RUNs merge: the system package managers
+_SYSTEM = ("deb", "alpine", "rpm")
 
 
-def _family(rs: RunScript) -> tuple[str, bool] | None:
-    """(family, installs) when every command of the script is a package-manager or cache-cleanup
-    command of one family, joined only by ``&&``; else None."""
+@cache
+def _manager_prefixes(manager_id: str) -> tuple[str, ...]:
+    mgr = catalog().by_id[manager_id]
+    out = [c.template for c in mgr.caches if c.template.startswith("/")]
+    out += [p.rstrip("*").rstrip("/") for p in mgr.cache_clean_paths if p.startswith("/")]
+    out += list((mgr.hygiene or {}).get("cache_dir", {}).values())
+    return tuple(dict.fromkeys(out))
+
+
+def _cache_prefixes(facts: RunFacts) -> tuple[str, ...]:
+    out: list[str] = []
+    for mid in dict.fromkeys(a.manager.id for a in facts.actions if a.manager is not None):
+        out += _manager_prefixes(mid)
+    return tuple(out)
+
+
+def _family(facts: RunFacts) -> tuple[str, bool] | None:
+    """(family, installs) when every command of the script is a system package-manager command of one family
+    (or an ``rm`` of that manager's cache folders), joined only by ``&&``; else None."""
+    rs = facts.editable
+    if rs is None:
+        return None
     script = rs.script
     if not script.items or not script.only_and_chain() or not all(it.simple for it in script.items):
         return None
@@ -36,88 +45,71 @@ def _family(rs: RunScript) -> tuple[str, bool] | None:
     family: str | None = None
     installs = False
     cleanups = []
-    for c in script.commands:
-        fam = _FAMILIES.get(c.name or "")
-        if fam is None:
-            if c.name == "rm":
-                cleanups.append(c)
+    for a in facts.actions:
+        mgr = a.manager
+        if mgr is None:
+            if a.verb == "fs" and a.command.name == "rm":
+                cleanups.append(a)
                 continue
             return None
-        if family is not None and fam != family:
+        if mgr.ecosystem not in _SYSTEM or (family is not None and mgr.ecosystem != family):
             return None
-        family = fam
-        sub = subcommand(c, _APT_VALUELESS) if fam == "apt" else subcommand(c, frozenset({"-y", "--assumeyes", "-q", "--quiet", "--no-cache", "-U", "--update-cache", "--nodocs"}))
-        if sub is None:
+        family = mgr.ecosystem
+        if a.invocation is None or a.invocation.subcommand is None or a.verb in ("unknown", "other"):
             return None
-        if sub[1].value in _INSTALL_VERBS:
+        if a.verb == "install":
             installs = True
     if family is None:
         return None
-    for c in cleanups:
-        paths = [w.text for w in c.effective()[1:] if not w.text.startswith("-")]
-        if not paths or not all(p.startswith(_CACHE_PREFIXES[family]) for p in paths):
+    prefixes = _cache_prefixes(facts)
+    for a in cleanups:
+        paths = [w.text for w in a.command.effective()[1:] if not w.text.startswith("-")]
+        if not paths or not all(p.startswith(prefixes) for p in paths):
             return None
     return family, installs
 
 
-def _only_update(rs: RunScript) -> bool:
-    cmds = rs.script.commands
-    return len(cmds) == 1 and cmds[0].name in ("apt-get", "apt") and cmds[0].args[-1:] == ["update"]
-
-
-def merge_groups(stage: Stage, ctx: PassContext) -> list[list[tuple[Instruction, RunScript]]]:
+def merge_groups(m: ImageModel, stage: int) -> list[list[Instruction]]:
     """Runs of two or more consecutive RUNs that DO109 merges."""
-    if any(i.keyword == "SHELL" for i in stage.body):
+    body = m.graph[stage].stage.body
+    if any(i.keyword == "SHELL" for i in body):
         return []
-    groups: list[list[tuple[Instruction, RunScript]]] = []
-    current: list[tuple[Instruction, RunScript, str, bool]] = []
+    groups: list[list[Instruction]] = []
+    current: list[tuple[Instruction, str, bool]] = []
 
     def flush() -> None:
-        if len(current) >= 2 and any(inst for _, _, _, inst in current):
-            groups.append([(i, r) for i, r, _, _ in current])
+        if len(current) >= 2 and any(inst for _, _, inst in current):
+            groups.append([i for i, _, _ in current])
         current.clear()
 
-    for ins in stage.body:
-        rs = parsed_run(ins)
-        fam = _family(rs) if rs is not None else None
-        if rs is None or fam is None:
+    for ins in body:
+        facts = m.run(ins)
+        fam = _family(facts) if facts is not None else None
+        if fam is None:
             flush()
             continue
         if current:
-            prev_ins, prev_rs, prev_fam, _ = current[-1]
+            prev, prev_fam, _ = current[-1]
             joinable = (
                 prev_fam == fam[0]
-                and [f.raw for f in prev_ins.flags] == [f.raw for f in ins.flags]
-                and prev_ins.index + 1 == ins.index
+                and [f.raw for f in prev.flags] == [f.raw for f in ins.flags]
+                and prev.index + 1 == ins.index
                 and all(t.kind == "blank" for t in ins.leading_trivia)
-                and not (ctx.enabled("DO103") and _only_update(prev_rs))
             )
             if not joinable:
                 flush()
-        current.append((ins, rs, fam[0], fam[1]))
+        current.append((ins, fam[0], fam[1]))
     flush()
     return groups
 
 
-def merges_with_next(stage: Stage, ins: Instruction, ctx: PassContext) -> bool:
-    """DO109 will join ``ins`` with the RUN after it (other passes defer edits at its end)."""
-    if not ctx.enabled("DO109"):
-        return False
-    for g in merge_groups(stage, ctx):
-        if any(i is ins for i, _ in g[:-1]):
-            return True
-    return False
-
-
-def _indent(doc: Dockerfile, group: list[tuple[Instruction, RunScript]]) -> str:
-    candidates = [i for i, _ in group] + [i for i in doc.instructions if i.keyword == "RUN"]
-    for ins in candidates:
+def _indent(m: ImageModel, group: list[Instruction]) -> str:
+    for ins in [*group, *(i for i in m.doc.instructions if i.keyword == "RUN")]:
         if ins.is_multiline:
-            lines = ins.line_text().splitlines()
-            for line in lines[1:]:
+            for line in ins.line_text().splitlines()[1:]:
                 if line.strip() and not line.lstrip().startswith("#"):
-                    return line[: len(line) - len(line.lstrip(" \t"))] or "    "
-    return "    "
+                    return line[: len(line) - len(line.lstrip(" \t"))] or m.style.indent
+    return m.style.indent
 
 
 @register
@@ -133,7 +125,8 @@ class MergeInstalls(Pass):
         package-manager family, identical RUN flags and mounts, nothing but
         blank lines between them, shell-form scripts that parse cleanly and
         are joined only by `&&`, no heredocs, no SHELL instruction in the
-        stage. A lone `apt-get update` is left to DO103 when it runs.
+        stage. It runs after DO103 (apt-update-merge), which moves a lone
+        `apt-get update` into the install after it.
 
     Why:
         Each RUN is a layer: files one install writes and the next deletes
@@ -157,30 +150,27 @@ class MergeInstalls(Pass):
 
     id = "DO109"
     name = "merge-installs"
+    after = ("DO103",)
+    messages = {
+        "merge": Message(
+            "Merge {count} consecutive package-install RUNs",
+            "The RUNs on lines {lines} only run package-manager commands, so they are joined with `&&` into one RUN: "
+            "the same commands run in the same order and stop at the same failure, with fewer layers.{cleanup}",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
+        m = ctx.model(doc)
         esc = doc.escape
         nl = doc.newline
-        for stage in doc.stages:
-            for group in merge_groups(stage, ctx):
-                indent = _indent(doc, group)
-                edits = []
-                for (a, _), (b, _) in zip(group, group[1:]):
-                    edits.append(Edit.replace(a.range.end, b.args_range.start, f" && {esc}{nl}{indent}"))
-                first = group[0][0]
-                lines = ", ".join(str(i.start_line) for i, _ in group)
-                last_rs = group[-1][1]
-                cleans = any(
-                    c.name == "rm" or (len(c.args) > 0 and c.args[-1] in ("clean", "all", "autoclean"))
-                    for c in last_rs.script.commands
-                )
-                yield self.change(
-                    f"Merge {len(group)} consecutive package-install RUNs",
-                    f"The RUNs on lines {lines} only run package-manager commands, so they are joined with `&&` "
-                    "into one RUN: the same commands run in the same order and stop at the same failure, with "
-                    "fewer layers."
-                    + (" The cleanup at its end now also removes what the earlier commands wrote." if cleans else ""),
-                    first,
-                    edits,
-                    Safety.SAFE,
+        for node in m.graph.nodes:
+            for group in merge_groups(m, node.index):
+                indent = _indent(m, group)
+                edits = [Edit.replace(a.range.end, b.args_range.start, f" && {esc}{nl}{indent}") for a, b in zip(group, group[1:])]
+                last = m.run(group[-1])
+                assert last is not None
+                cleans = any(a.verb == "clean" or (a.verb == "fs" and a.command.name == "rm") for a in last.actions)
+                yield self.say(
+                    "merge", group[0], edits, Safety.SAFE, count=len(group), lines=", ".join(str(i.start_line) for i in group),
+                    cleanup=" The cleanup at its end now also removes what the earlier commands wrote." if cleans else "",
                 )

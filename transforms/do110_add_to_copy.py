@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from dockeropt.context import BuildContext
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
+from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.syntax import Dockerfile, Instruction
 
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
@@ -87,6 +87,13 @@ class AddToCopy(Pass):
 
     id = "DO110"
     name = "add-to-copy"
+    messages = {
+        "copy": Message(
+            "Use COPY for local files",
+            "`ADD` also unpacks tar archives and downloads URLs; these sources ({sources}) are plain local files or "
+            "folders, so `COPY` does the same thing and says so.",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         for ins in doc.instructions:
@@ -106,11 +113,4 @@ class AddToCopy(Pass):
         start = ins.logical.offsets[len(ins.logical.text) - len(ins.logical.text.lstrip())]
         kw = ins.keyword_raw
         new_kw = "COPY" if kw.isupper() else ("copy" if kw.islower() else "Copy")
-        return self.change(
-            "Use COPY for local files",
-            f"`ADD` also unpacks tar archives and downloads URLs; these sources ({', '.join(ins.words[:-1])}) are plain "
-            "local files or folders, so `COPY` does the same thing and says so.",
-            ins,
-            [Edit.replace(start, start + len(kw), new_kw)],
-            Safety.SAFE,
-        )
+        return self.say("copy", ins, [Edit.replace(start, start + len(kw), new_kw)], Safety.SAFE, sources=", ".join(ins.words[:-1]))

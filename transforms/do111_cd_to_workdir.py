@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from dockeropt.analysis import BASE, copy_spec, workdirs
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import run_script
+from dockeropt.model import ImageModel
+from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.syntax import Dockerfile as Doc
 from dockeropt.syntax import Instruction, Stage
 
@@ -17,12 +16,18 @@ _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_./@+-]+$")
 _USES_CWD = frozenset({"RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK", "ONBUILD"})
 
 
-def _relative_mount(ins: Instruction) -> bool:
-    for value in ins.flag_values("mount"):
-        for part in value.split(","):
-            key, _, v = part.partition("=")
-            if key.strip() in ("target", "dst", "destination") and not v.strip().startswith("/"):
-                return True
+def _relative_mount(m: ImageModel, ins: Instruction) -> bool:
+    facts = m.run(ins)
+    if facts is None:
+        return True
+    return any(mt.target is None or not mt.target.startswith("/") for mt in facts.mounts)
+
+
+def _workdir_written(m: ImageModel, ins: Instruction) -> bool:
+    """A WORKDIR instruction of the stage (or a stage it is built FROM) set the folder ``ins`` runs in."""
+    for node in m.chain(ins.stage_index):
+        if any(i.keyword == "WORKDIR" and i.index < ins.index for i in node.stage.body):
+            return True
     return False
 
 
@@ -38,8 +43,7 @@ def _needs_restore(stage: Stage, run: Instruction) -> bool:
         if ins.keyword in _USES_CWD:
             return True
         if ins.keyword in ("COPY", "ADD"):
-            spec = copy_spec(ins)
-            if spec is None or not spec.dest.startswith("/"):
+            if ins.heredocs or len(ins.words) < 2 or not ins.words[-1].startswith("/"):
                 return True
     return True  # the stage's image (a --target, the final image, a stage built FROM it) keeps its WORKDIR
 
@@ -85,20 +89,28 @@ class CdToWorkdir(Pass):
 
     id = "DO111"
     name = "cd-to-workdir"
+    messages = {
+        "workdir": Message(
+            "Use WORKDIR {target} instead of cd",
+            "`cd {target}` becomes `WORKDIR {target}`, so the folder the RUN works in is stated, not hidden in the "
+            "script.{restore}",
+        ),
+    }
 
     def check(self, doc: Doc, ctx: PassContext) -> Iterable[Change]:
+        m = ctx.model(doc)
         out: list[Change] = []
-        for stage in doc.stages:
-            wds = workdirs(stage)
-            for ins in stage.body:
-                ch = self._run(doc, stage, ins, wds.get(ins.index))
+        for node in m.graph.nodes:
+            for ins in node.stage.body:
+                ch = self._run(m, node.stage, ins)
                 if ch is not None:
                     out.append(ch)
         return out
 
-    def _run(self, doc: Doc, stage: Stage, run: Instruction, wd: str | None) -> Change | None:
-        rs = run_script(run)
-        if rs is None or not rs.script.ok or len(rs.script.items) < 2:
+    def _run(self, m: ImageModel, stage: Stage, run: Instruction) -> Change | None:
+        facts = m.run(run)
+        rs = facts.editable if facts is not None else None
+        if rs is None or len(rs.script.items) < 2:
             return None
         first, second = rs.script.items[0], rs.script.items[1]
         if not first.simple or second.op_before != "&&":
@@ -109,22 +121,21 @@ class CdToWorkdir(Pass):
         target = cmd.argv[1].value
         if target is None or target in ("-", ".") or not _PLAIN_PATH.match(target) or cmd.argv[1].text != target:
             return None
-        if _relative_mount(run):
+        if _relative_mount(m, run):
             return None
+        doc = m.doc
         text = doc.text
         nl = doc.newline
         restore = _needs_restore(stage, run)
-        if restore and (wd is None or wd.startswith(BASE)):
-            return None  # the folder to go back to is the base image's default, unknown here
-        lower = run.keyword_raw.islower()
-        workdir_kw = "workdir" if lower else "WORKDIR"
+        wd = m.state(run).workdir
+        if restore and (wd is None or not _workdir_written(m, run)):
+            return None  # the folder to go back to is the base image's default, not stated in the file
+        workdir_kw = m.style.kw("WORKDIR")
         prefix = text[run.range.start : run.args_range.start]  # "RUN --mount=… "
         rest_start = rs.physical(second.start, second.end).start
         new = f"{workdir_kw} {target}{nl}{prefix}{text[rest_start : run.range.end]}"
         if restore:
             new += f"{nl}{workdir_kw} {wd}"
         edit = Edit.replace(run.range.start, run.range.end, new)
-        expl = f"`cd {target}` becomes `WORKDIR {target}`, so the folder the RUN works in is stated, not hidden in the script."
-        if restore:
-            expl += f" A `WORKDIR {wd}` after it keeps the later instructions and the image in the folder they had."
-        return self.change(f"Use WORKDIR {target} instead of cd", expl, run, [edit], Safety.SAFE)
+        extra = f" A `WORKDIR {wd}` after it keeps the later instructions and the image in the folder they had." if restore else ""
+        return self.say("workdir", run, [edit], Safety.SAFE, target=target, restore=extra)

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from dockeropt.context import BuildContext, is_ignored, parse_dockerignore
-from dockeropt.edits import Change, FileChange, Fix, Safety
-from dockeropt.rules import Pass, PassContext, register
+from dockeropt.edits import Change, FileChange, Safety
+from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.source import TextRange
 from dockeropt.syntax import Dockerfile
 
@@ -183,6 +183,32 @@ class ComposeBuildCache(Pass):
     id = "DO112"
     name = "compose-build-cache"
     default_enabled = False
+    messages = {
+        "unreadable": Message(
+            "Cannot read {file}",
+            "{path} could not be parsed as YAML ({error}), so its services' build caches were not set up. Fix the "
+            "file and run dockeropt again.",
+        ),
+        "outside": Message(
+            "Add a build cache to {file}",
+            "{path} builds this Dockerfile ({names}) but lies outside the build context, so dockeropt does not change "
+            "it. Add `cache_from: [type=local,src=.buildx-cache/<service>]` and `cache_to: "
+            "[type=local,dest=.buildx-cache/<service>,mode=max]` to each service's `build:` by hand.",
+        ),
+        "reformat": Message(
+            "Add a build cache to {path}",
+            "{path} builds this Dockerfile ({names}), but rewriting it would change its formatting, so dockeropt "
+            "leaves it alone. Add `cache_from: [type=local,src=.buildx-cache/<service>]` and `cache_to: "
+            "[type=local,dest=.buildx-cache/<service>,mode=max]` to each service's `build:` by hand.",
+        ),
+        "cache": Message(
+            "Cache compose builds of {services}",
+            "Adds `cache_from`/`cache_to` to the {service_word} {names} in {path}: `docker compose build` now reads "
+            "and writes BuildKit's layer cache in `{cache}/<service>`, so a CI run that keeps that folder rebuilds "
+            "only what changed.{ignore_note} Gitignore `{cache}/`, persist it in CI, and build with the containerd "
+            "image store or a `docker-container` buildx builder (the classic `docker` driver cannot export caches).",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         bc = ctx.context
@@ -233,11 +259,7 @@ class ComposeBuildCache(Pass):
             data, indent = _load(comp.text)
         except Exception as exc:  # ruamel raises many error types for bad YAML
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return Change(
-                self.id, self.name, f"Cannot read {posixpath.basename(shown)}",
-                f"{shown} could not be parsed as YAML ({first}), so its services' build caches were not set up. "
-                "Fix the file and run dockeropt again.", anchor,
-            )
+            return self.say("unreadable", anchor, file=posixpath.basename(shown), path=shown, error=first)
         services = data.get("services") if isinstance(data, dict) else None
         if not isinstance(services, dict):
             return None
@@ -256,19 +278,9 @@ class ComposeBuildCache(Pass):
             return None
         names = ", ".join(f"`{n}`" for n, _ in todo)
         if comp.rel is None:
-            return Change(
-                self.id, self.name, f"Add a build cache to {posixpath.basename(shown)}",
-                f"{shown} builds this Dockerfile ({names}) but lies outside the build context, so dockeropt does "
-                "not change it. Add `cache_from: [type=local,src=.buildx-cache/<service>]` and `cache_to: "
-                "[type=local,dest=.buildx-cache/<service>,mode=max]` to each service's `build:` by hand.", anchor,
-            )
+            return self.say("outside", anchor, file=posixpath.basename(shown), path=shown, names=names)
         if indent is None:
-            return Change(
-                self.id, self.name, f"Add a build cache to {comp.rel}",
-                f"{comp.rel} builds this Dockerfile ({names}), but rewriting it would change its formatting, so "
-                "dockeropt leaves it alone. Add `cache_from: [type=local,src=.buildx-cache/<service>]` and `cache_to: "
-                "[type=local,dest=.buildx-cache/<service>,mode=max]` to each service's `build:` by hand.", anchor,
-            )
+            return self.say("reformat", anchor, path=comp.rel, names=names)
         from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
         ignore_dirs: set[Path] = set()
@@ -295,15 +307,8 @@ class ComposeBuildCache(Pass):
             if ignored_in else ""
         )
         service_word = "service" if len(todo) == 1 else "services"
-        expl = (
-            f"Adds `cache_from`/`cache_to` to the {service_word} {names} in {comp.rel}: `docker compose build` now "
-            f"reads and writes BuildKit's layer cache in `{CACHE_DIR}/<service>`, so a CI run that keeps that folder "
-            f"rebuilds only what changed.{ignore_note} Gitignore `{CACHE_DIR}/`, persist it in CI, and build with the "
-            "containerd image store or a `docker-container` buildx builder (the classic `docker` driver cannot export "
-            "caches)."
-        )
-        title = f"Cache compose builds of {', '.join(n for n, _ in todo)}"
-        return Change(self.id, self.name, title, expl, anchor, Fix((), Safety.REVIEW, files=tuple(files)))
+        return self.say("cache", anchor, (), Safety.REVIEW, files=files, services=", ".join(n for n, _ in todo),
+                        service_word=service_word, names=names, path=comp.rel, cache=CACHE_DIR, ignore_note=ignore_note)
 
     @staticmethod
     def _dockerignore(bc: BuildContext, dockerfile: Path, ctx_dir: Path, cache_dir: Path) -> FileChange | None:

@@ -2,37 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
 
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import run_script
-from dockeropt.syntax import Dockerfile, Instruction, Stage
+from dockeropt.model import ImageModel, StageNode
+from dockeropt.model.frontend import DIRECTIVE, mount_plan
+from dockeropt.model.mounts import secret_flag
+from dockeropt.model.values import assignment_spans
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.syntax import Dockerfile, Instruction
 
-_SECRET_NAME = re.compile(
-    r"(^|_)(TOKEN|PASSWORD|PASSWD|PASS|SECRET|SECRETS|APIKEY|API_KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIAL|CREDENTIALS|AUTH|AUTHTOKEN|AUTH_TOKEN)($|_)",
-    re.IGNORECASE,
-)
-# names that hold where a secret is, or who, not the secret itself
-_NOT_SECRET = re.compile(r"(_FILE|_PATH|_DIR|_URL|_HOST|_ID|_USER|_USERNAME|_NAME|_ENABLED|_TYPE)$", re.IGNORECASE)
-# files whose content is credentials: a variable written into one of them is a secret by use
-_CREDENTIAL_FILES = re.compile(r"(\.npmrc|\.yarnrc|pip\.conf|pip\.ini|\.netrc|\.pypirc|\.git-credentials|auth\.json|_authToken|_auth\b)")
 _VAR_REF = r"\$(\{%s([:}?+=-][^}]*)?\}|%s\b)"
 
 
-# credentials read by build tools, never by the app at runtime
-_BUILD_TOOL_CREDENTIAL = re.compile(
-    r"^(NPM_TOKEN|NODE_AUTH_TOKEN|NPM_AUTH_TOKEN|YARN_NPM_AUTH_TOKEN|GITHUB_TOKEN|GH_TOKEN|GITLAB_TOKEN|CI_JOB_TOKEN|"
-    r"PIP_\w+|UV_\w+|POETRY_HTTP_BASIC_\w+|POETRY_PYPI_TOKEN_\w+|BUNDLE_\w+|COMPOSER_AUTH|GOPRIVATE_TOKEN|"
-    r"CARGO_REGISTRIES_\w+_TOKEN|ARTIFACTORY_\w+|NEXUS_\w+)$",
-    re.IGNORECASE,
-)
+@cache
+def _catalog() -> dict[str, Any]:
+    return json.loads(resources.files("dockeropt.catalog").joinpath("secrets.json").read_text(encoding="utf-8"))
+
+
+def _rx(key: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    return re.compile(_catalog()[key], flags)
 
 
 def secret_by_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name)) and not _NOT_SECRET.search(name)
+    return bool(_rx("name").search(name)) and not _rx("not_secret").search(name)
 
 
 @dataclass
@@ -45,26 +44,6 @@ class _Decl:
     literal: bool  # the value is written in the Dockerfile (not a variable reference)
 
 
-def _pairs(ins: Instruction) -> list[tuple[str, str | None, int, int]] | None:
-    """(name, value, logical start, logical end) of ARG/ENV pairs; None when too complex to edit."""
-    text = ins.logical.text
-    args = ins.args
-    base = ins.args_start
-    if ins.keyword == "ENV" and "=" not in args.split(None, 1)[0]:
-        # legacy form: ENV NAME value with spaces
-        parts = args.split(None, 1)
-        return [(parts[0], parts[1] if len(parts) > 1 else "", base, base + len(args))]
-    out: list[tuple[str, str | None, int, int]] = []
-    for m in re.finditer(r"\S+", args):
-        tok = m.group(0)
-        if any(q in tok for q in "'\"\\"):
-            return None
-        name, eq, value = tok.partition("=")
-        out.append((name, value if eq else None, base + m.start(), base + m.end()))
-    del text
-    return out
-
-
 @register
 class SecretMounts(Pass):
     """Pass secrets to RUN through BuildKit secret mounts, not ARG or ENV.
@@ -74,9 +53,13 @@ class SecretMounts(Pass):
         password, secret, api key, npm token, …) or by use (written into
         `.npmrc`, `pip.conf`, `.netrc` and similar credential files). It
         removes the ARG/ENV and gives every later RUN of the stage a
-        `--mount=type=secret,id=<name>` that exports the variable from
-        `/run/secrets/<name>` for that RUN only. The explanation shows the new
-        `docker build --secret id=…,src=…` flag. Secret values are never
+        `--mount=type=secret,id=<name>,required=true` that exports the
+        variable from `/run/secrets/<name>` for that RUN only. `required=true`
+        makes a build that forgets `--secret` fail at once with BuildKit's
+        own error naming the secret, instead of running with an empty token
+        and failing later with a 401. The explanation shows the new
+        `docker build --secret id=…,src=…` flag and what happens to
+        pipelines that still pass `--build-arg`. Secret values are never
         printed in explanations.
 
     Why:
@@ -90,7 +73,7 @@ class SecretMounts(Pass):
         ARG NPM_TOKEN
         RUN echo "//npm.example/:_authToken=${NPM_TOKEN}" > .npmrc && npm ci && rm .npmrc
         # after
-        RUN --mount=type=secret,id=npm_token export NPM_TOKEN="$(cat /run/secrets/npm_token 2>/dev/null)" && echo "//npm.example/:_authToken=${NPM_TOKEN}" > .npmrc && npm ci && rm .npmrc
+        RUN --mount=type=secret,id=npm_token,required=true export NPM_TOKEN="$(cat /run/secrets/npm_token)" && echo "//npm.example/:_authToken=${NPM_TOKEN}" > .npmrc && npm ci && rm .npmrc
         # build with: docker build --secret id=npm_token,src=$HOME/.npm_token .
 
     Fix safety:
@@ -98,120 +81,139 @@ class SecretMounts(Pass):
         `--build-arg`, and the running container no longer sees it. Unsafe
         when the value is written in the Dockerfile itself (it has leaked:
         rotate it, then pass the new one as a secret). Not applied where a
-        later stage inherits the ENV, or a later RUN is in exec form or uses
-        heredocs.
+        later stage inherits the ENV, a later RUN is in exec form or uses
+        heredocs, or the Dockerfile frontend (`# syntax=`, the `buildkit`
+        setting) has no `RUN --mount`.
     """
 
     id = "DO302"
     name = "secret-mounts"
+    messages = {
+        "inherited": Message(
+            "Secret {name} in {where}; a later stage inherits it",
+            "{name} looks like a secret and is baked into the image by {where}, but a later stage builds FROM this "
+            "one and inherits it, so dockeropt did not rewrite it. Pass it with a secret mount "
+            "(RUN --mount=type=secret,id={secret_id}) in each RUN that needs it.",
+        ),
+        "run_form": Message(
+            "Secret {name} in {where}; a RUN cannot take a secret mount here",
+            "{name} looks like a secret baked into the image by {where}. A later RUN is in exec form or uses a "
+            "heredoc, so dockeropt did not rewrite it: add --mount=type=secret,id={secret_id} to the RUNs that need "
+            "it and read /run/secrets/{secret_id}.",
+        ),
+        "frontend": Message(
+            "Secret {name} in {where}; no secret mounts with this Dockerfile frontend",
+            "{name} looks like a secret baked into the image by {where}, but the build uses {frontend}, which has no "
+            "`RUN --mount`, so dockeropt did not rewrite it. Change the `# syntax=` line to `docker/dockerfile:1` or "
+            "set `buildkit` to the engine's newer BuildKit version, then pass it with "
+            "--mount=type=secret,id={secret_id}.",
+        ),
+        "secret": Message(
+            "Pass {name} as a build secret, not {where}",
+            "{name} looks like a secret; {where} {verb} it in the image {recorded} for anyone who pulls it. It now "
+            "reaches {count} RUN(s) through a secret mount that never enters a layer. Build with: docker build "
+            "--secret id={secret_id},src=<file holding {name}> . The mount is `required`: a build without that "
+            "`--secret` stops at the first RUN that needs it with BuildKit's error naming `{secret_id}`, instead of "
+            "running with an empty value, so a pipeline that still passes `--build-arg {name}=…` fails early and "
+            "clearly until it passes the secret instead (its `--build-arg` is then ignored with a warning).{extra}",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
-        for stage in doc.stages:
-            yield from self._stage(doc, stage)
+        m = ctx.model(doc)
+        for node in m.graph.nodes:
+            yield from self._stage(m, node, ctx.config.syntax_directive)
 
-    def _stage(self, doc: Dockerfile, stage: Stage) -> Iterable[Change]:
-        decls = self._declarations(stage)
+    def _stage(self, m: ImageModel, node: StageNode, syntax_directive: bool) -> Iterable[Change]:
+        decls = self._declarations(node)
         if not decls:
             return
-        by_use = self._secret_by_use(stage)
+        by_use = self._secret_by_use(node)
         secrets = [d for d in decls if secret_by_name(d.name) or d.name in by_use]
-        if not secrets:
-            return
         for name in dict.fromkeys(d.name for d in secrets):
             group = [d for d in secrets if d.name == name]
-            yield from self._fix(doc, stage, name, group)
+            yield from self._fix(m, node, name, group, by_use, syntax_directive)
 
-    def _declarations(self, stage: Stage) -> list[_Decl]:
+    def _declarations(self, node: StageNode) -> list[_Decl]:
         out: list[_Decl] = []
-        for ins in stage.body:
+        for ins in node.stage.body:
             if ins.keyword not in ("ARG", "ENV"):
                 continue
-            pairs = _pairs(ins)
-            if pairs is None:
+            spans = assignment_spans(ins)
+            if spans is None:
                 continue
-            for name, value, ls, le in pairs:
-                if len(pairs) == 1:
+            for a, ls, le in spans:
+                if len(spans) == 1:
                     start, end = ins.full_range.start, ins.full_range.end
                 else:
+                    raw = ins.logical.text[ls:le]
+                    if any(q in raw for q in "'\"\\"):
+                        continue  # too complex to take out of a line with other variables
                     r = ins.logical.physical(ls, le)
                     start, end = r.start, r.end
                     # take the separating space before it too
                     while start > ins.range.start and ins.text[start - ins.full_range.start - 1] in " \t":
                         start -= 1
-                literal = value is not None and value != "" and "$" not in value
-                out.append(_Decl(ins, name, value, start, end, literal))
+                literal = a.raw is not None and a.raw != "" and "$" not in a.raw
+                out.append(_Decl(ins, a.name, a.raw, start, end, literal))
         return out
 
-    def _secret_by_use(self, stage: Stage) -> set[str]:
+    def _secret_by_use(self, node: StageNode) -> set[str]:
         names: set[str] = set()
-        for ins in stage.body:
-            if ins.keyword != "RUN":
+        files = _rx("credential_files", 0)
+        for ins in node.stage.body:
+            if ins.keyword != "RUN" or not files.search(ins.args):
                 continue
-            text = ins.args
-            if not _CREDENTIAL_FILES.search(text):
-                continue
-            names.update(m.group(1) or m.group(2) for m in re.finditer(r"\$\{(\w+)[^}]*\}|\$(\w+)", text))
+            names.update(mt.group(1) or mt.group(2) for mt in re.finditer(r"\$\{(\w+)[^}]*\}|\$(\w+)", ins.args))
         return names
 
-    def _fix(self, doc: Dockerfile, stage: Stage, name: str, decls: list[_Decl]) -> Iterable[Change]:
+    def _fix(self, m: ImageModel, node: StageNode, name: str, decls: list[_Decl], by_use: set[str], self_syntax: bool) -> Iterable[Change]:
         first = decls[0].ins
         secret_id = name.lower()
         kinds = sorted({d.ins.keyword for d in decls})
         where = " and ".join(kinds)
-        if "ENV" in kinds and any(
-            s.base.lower() == (stage.name or "").lower() for s in doc.stages if s.index > stage.index and stage.name
-        ):
-            yield self.change(
-                f"Secret {name} in {where}; a later stage inherits it",
-                f"{name} looks like a secret and is baked into the image by {where}, but a later stage builds FROM this "
-                "one and inherits it, so dockeropt did not rewrite it. Pass it with a secret mount "
-                f"(RUN --mount=type=secret,id={secret_id}) in each RUN that needs it.",
-                first,
-            )
+        if "ENV" in kinds and node.children:
+            yield self.say("inherited", first, name=name, where=where, secret_id=secret_id)
             return
-        runs = [i for i in stage.body if i.keyword == "RUN" and i.index > first.index]
+        allowed, directive = mount_plan(m.frontend, m.doc.directive("syntax") is not None, self_syntax)
+        if not allowed:
+            yield self.say("frontend", first, name=name, where=where, frontend=m.frontend.label, secret_id=secret_id)
+            return
+        runs = [i for i in node.stage.body if i.keyword == "RUN" and i.index > first.index]
         edits: list[Edit] = [Edit.delete(d.start, d.end) for d in decls]
+        if directive:
+            edits.insert(0, Edit.insert(1 if m.doc.bom else 0, DIRECTIVE + m.doc.newline))
+        secret_dir = _catalog()["secret_dir"]
         for run in runs:
+            facts = m.run(run)
             if run.json or run.heredocs:
-                yield self.change(
-                    f"Secret {name} in {where}; a RUN cannot take a secret mount here",
-                    f"{name} looks like a secret baked into the image by {where}. A later RUN is in exec form or uses "
-                    f"a heredoc, so dockeropt did not rewrite it: add --mount=type=secret,id={secret_id} to the RUNs "
-                    "that need it and read /run/secrets/" + secret_id + ".",
-                    first,
-                )
+                yield self.say("run_form", first, name=name, where=where, secret_id=secret_id)
                 return
-            rs = run_script(run)
-            if rs is None or not rs.script.ok:
+            if facts is None or facts.editable is None:
                 return
-            if any(f.name == "mount" and f"id={secret_id}" in (f.value or "") for f in run.flags):
+            if any(mt.type == "secret" and mt.id == secret_id for mt in facts.mounts):
                 continue
-            at = run.args_range.start
-            export = f'export {name}="$(cat /run/secrets/{secret_id} 2>/dev/null)" && '
-            edits.append(Edit.insert(at, f"--mount=type=secret,id={secret_id} {export}"))
+            export = f'export {name}="$(cat {secret_dir}/{secret_id})" && '
+            edits.append(Edit.insert(run.args_range.start, f"{secret_flag(secret_id)} {export}"))
         literal = any(d.literal for d in decls)
+        leaks_rx = "|".join(_catalog()["leaks_if_kept"])
         leaks = [
             r for r in runs
-            if re.search(_VAR_REF % (name, name), r.args) and re.search(r">\s*\S*(\.npmrc|pip\.conf|\.netrc|\.pypirc)", r.args)
-            and not re.search(r"\brm\b[^&;|]*(\.npmrc|pip\.conf|\.netrc|\.pypirc)", r.args)
+            if re.search(_VAR_REF % (name, name), r.args) and re.search(rf">\s*\S*({leaks_rx})", r.args)
+            and not re.search(rf"\brm\b[^&;|]*({leaks_rx})", r.args)
         ]
-        expl = (
-            f"{name} looks like a secret; {where} {'record' if len(kinds) > 1 else 'records'} it in the image "
-            + ("config and history" if "ENV" in kinds else "history")
-            + f" for anyone who pulls it. It now reaches {len(runs)} RUN(s) through a secret mount that never enters a layer. "
-            f"Build with: docker build --secret id={secret_id},src=<file holding {name}> ."
-        )
+        extra = f" Added `{DIRECTIVE}` (syntax_directive) so the mounts use the current Dockerfile frontend." if directive else ""
         if literal:
-            expl += " Its value was written in the Dockerfile: treat it as leaked and rotate it."
+            extra += " Its value was written in the Dockerfile: treat it as leaked and rotate it."
         if leaks:
-            expl += " A RUN writes it into a credentials file it does not delete in the same RUN: delete that file in the same RUN, or it stays in the layer."
-        runtime_risk = "ENV" in kinds and not (_BUILD_TOOL_CREDENTIAL.match(name) or name in self._secret_by_use(stage))
+            extra += (" A RUN writes it into a credentials file it does not delete in the same RUN: delete that file "
+                      "in the same RUN, or it stays in the layer.")
+        runtime_risk = "ENV" in kinds and not (_rx("build_tool").match(name) or name in by_use)
         if runtime_risk:
-            expl += f" If the app itself reads {name} when it runs, give it at run time instead (docker run -e, a secret store)."
-        yield self.change(
-            f"Pass {name} as a build secret, not {where}",
-            expl,
-            first,
-            edits,
-            Safety.UNSAFE if literal or runtime_risk else Safety.REVIEW,
+            extra += f" If the app itself reads {name} when it runs, give it at run time instead (docker run -e, a secret store)."
+        yield self.say(
+            "secret", first, edits, Safety.UNSAFE if literal or runtime_risk else Safety.REVIEW,
+            name=name, where=where, verb="record" if len(kinds) > 1 else "records",
+            recorded="config and history" if "ENV" in kinds else "history", count=len(runs), secret_id=secret_id,
+            extra=extra,
         )

@@ -123,6 +123,15 @@ class Manager:
     variant_of: str | None
     variant_files: tuple[str, ...]
     variant_unless_files: tuple[str, ...]
+    cache_ids: tuple[str, ...] = ()  # names an existing cache mount of this tool uses (id or a folder of its target)
+    mount_env: tuple[tuple[str, str], ...] = ()  # variables the command gets with a cache mount (UV_LINK_MODE=copy)
+    mount_env_note: str | None = None  # why (for the explanation)
+    cache_moved_by_env: tuple[str, ...] = ()  # variables that move the cache somewhere dockeropt cannot tell
+    mount_requires: tuple[tuple[str, str], ...] = ()  # (project file, regex) that must match before mounting
+    https_packages: tuple[str, ...] = ()  # packages that reach https servers and get CA certificates only as a recommendation
+    ca_package: str | None = None  # the package with the CA certificates
+    hygiene: Mapping[str, Any] | None = None  # how the hygiene passes clean this manager's cache (clean command, folders)
+    config_moves_cache: bool = False  # an earlier `<tool> config` may move the cache (bundle config set path)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Manager:
@@ -165,6 +174,15 @@ class Manager:
             variant_of=d.get("variant_of"),
             variant_files=t("variant_files"),
             variant_unless_files=t("variant_unless_files"),
+            cache_ids=t("cache_ids"),
+            mount_env=tuple(sorted(d.get("mount_env", {}).items())),
+            mount_env_note=d.get("mount_env_note"),
+            cache_moved_by_env=t("cache_moved_by_env"),
+            mount_requires=tuple(sorted(d.get("mount_requires", {}).items())),
+            config_moves_cache=bool(d.get("config_moves_cache", False)),
+            https_packages=t("https_packages"),
+            ca_package=d.get("ca_package"),
+            hygiene=d.get("hygiene"),
         )
 
     def verb(self, subcommand: str | None) -> str | None:
@@ -252,6 +270,29 @@ class Catalog:
         ]
         self.root_default_images: frozenset[str] = frozenset(data.get("root_default_images", ()))
         self._by_name: dict[str, tuple[Manager, ...]] = {}
+        self._by_words: dict[tuple[object, ...], tuple[tuple[Manager, int], ...]] = {}
+
+    def _programs(self, name: str, following: tuple[str | None, ...]) -> tuple[tuple[Manager, int], ...]:
+        """(manager, words naming the program) for a command called ``name`` followed by ``following``
+        (memoised: the words that can matter are the name and the two after it, as in ``python -m pip``)."""
+        key = (name, following)
+        got = self._by_words.get(key)
+        if got is None:
+            out: list[tuple[Manager, int]] = []
+            for m in self._candidates(name):
+                for p in m.programs:
+                    if not p.matches_name(name):
+                        continue
+                    n = 1 + len(p.then)
+                    if len(following) < len(p.then) or any(following[i] != w for i, w in enumerate(p.then)):
+                        continue
+                    out.append((m, n))
+                    break
+            got = tuple(out)
+            if len(self._by_words) > 8192:
+                self._by_words.clear()
+            self._by_words[key] = got
+        return got
 
     def _candidates(self, name: str) -> tuple[Manager, ...]:
         """Managers with a program that can be called ``name`` (memoised: match() is a hot path)."""
@@ -275,16 +316,9 @@ class Catalog:
             return []
         name = posixpath.basename(eff[0].value)
         found: list[Invocation] = []
-        for m in self._candidates(name):
-            for p in m.programs:
-                if not p.matches_name(name):
-                    continue
-                n = 1 + len(p.then)
-                if len(eff) < n or any(eff[1 + i].value != w for i, w in enumerate(p.then)):
-                    continue
-                sub, rest = _subcommand(m, eff[n:])
-                found.append(Invocation(m, cmd, sub, rest, n))
-                break
+        for m, n in self._programs(name, tuple(w.value for w in eff[1:3])):
+            sub, rest = _subcommand(m, eff[n:])
+            found.append(Invocation(m, cmd, sub, rest, n))
         if not found:
             return []
         longest = max(i.program_words for i in found)

@@ -36,6 +36,7 @@ from dockeropt.context import BuildContext
 from dockeropt.model.files import CopyFacts, OwnerEvent, Ownership, read_copy
 from dockeropt.model.frontend import Frontend, frontend_for
 from dockeropt.model.images import BaseImage
+from dockeropt.model.mounts import mounts_of
 from dockeropt.model.runs import RunFacts, Write, _Context, classify_run
 from dockeropt.model.runtime import (
     Port,
@@ -53,6 +54,7 @@ from dockeropt.model.runtime import (
 from dockeropt.model.stages import StageGraph, StageNode, State, build_states
 from dockeropt.model.style import Style, style_of
 from dockeropt.model.users import User
+from dockeropt.shell import run_script
 from dockeropt.syntax import Dockerfile, Instruction
 
 __all__ = [
@@ -107,7 +109,7 @@ class ImageModel:
             for ins in node.stage.body:
                 st = states[ins.index]
                 if ins.keyword == "RUN":
-                    facts = classify_run(ins, doc.text, st.env, st.user, st.workdir, cx)
+                    facts = _run_facts(ins, doc.text, st, cx, context)
                     runs[ins.index] = facts
                     _record_run(ownership, node.index, ins, facts, st)
                     if _needs_apt_lists(facts):
@@ -330,6 +332,34 @@ class ImageModel:
 
 def _image_default_cmd(program: tuple[str, ...]) -> bool:
     return bool(program) and posixpath.basename(program[0]) in ("php-fpm", "nginx", "apache2-foreground", "httpd-foreground")
+
+
+_RUN_CACHE: dict[tuple[object, ...], RunFacts] = {}
+
+
+def _run_facts(ins: Instruction, doc_text: str, st: State, cx: _Context, context: BuildContext | None) -> RunFacts:
+    """``classify_run``, reused across rebuilds for a RUN whose script and state did not change.
+
+    The pipeline rebuilds the model every round; most RUNs are unchanged or only gained flags (mounts), so their
+    classification is taken from the last build and only the instruction, its mounts and its editable script are
+    refreshed. The key holds everything the classifier reads: the state (``State.key``), the script (the text
+    after the flags, heredoc bodies), the virtualenvs seen so far and the build context's state.
+    """
+    ctx_key = (id(context), str(context.root), context.overlay_version) if context is not None else None
+    key = (st.key, ins.args, ins.json, tuple(h.content for h in ins.heredocs), frozenset(cx.venvs), ctx_key)
+    hit = _RUN_CACHE.get(key)
+    if hit is None:
+        facts = classify_run(ins, doc_text, st.env, st.user, st.workdir, cx)
+        if len(_RUN_CACHE) > 65536:
+            _RUN_CACHE.clear()
+        _RUN_CACHE[key] = facts
+        return facts
+    for a in hit.actions:
+        if a.verb == "venv":
+            cx.venvs.update(w.path for w in a.writes if w.path)
+    rs = run_script(ins)
+    editable = rs if rs is not None and rs.script.ok and not ins.heredocs else None
+    return RunFacts(ins, hit.script, editable, mounts_of(ins), hit.actions, hit.unknown, ins.json)
 
 
 def _workdir_after(ins: Instruction, st: State) -> str | None:

@@ -94,8 +94,8 @@ def read_copy(
             sources.append(s)
             continue
         v = expand(s, env)
-        if v is None:
-            return None
+        if not v:
+            return None  # unknown, or an unset variable (BuildKit would see fewer arguments than written)
         sources.append(v)
     dest_x = expand(raw_dest, env)
     if dest_x is None:

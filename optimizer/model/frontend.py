@@ -103,3 +103,18 @@ def frontend_for(directive: str | None, buildkit: str | None) -> Frontend:
                 return Frontend("setting", None, _version(older[-1]), "stable")
         return Frontend("setting", None, None, "unknown")
     return Frontend("default", None, _version(data["default_builtin"]), "stable")
+
+
+DIRECTIVE = "# syntax=docker/dockerfile:1"
+
+
+def mount_plan(frontend: Frontend, has_directive: bool, syntax_directive: bool) -> tuple[bool, bool]:
+    """May a pass write ``RUN --mount``, and must it add :data:`DIRECTIVE` with it? ``(allowed, add_directive)``.
+
+    One rule for every pass that writes mounts: with the ``syntax_directive`` setting and no ``# syntax=`` line,
+    the pass adds the directive (and the current frontend has mounts); otherwise mounts are allowed only when
+    the frontend in effect has them.
+    """
+    if syntax_directive and not has_directive:
+        return True, True
+    return frontend.supports("run-mount"), False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import posixpath
+import re
 from dataclasses import dataclass
 
 from dockeropt.syntax import Flag, Instruction
@@ -91,3 +92,49 @@ def mounts_of(ins: Instruction) -> tuple[Mount, ...]:
 
 def unreadable_mounts(ins: Instruction) -> bool:
     return any(f.name == "mount" and parse_mount(f) is None for f in ins.flags)
+
+
+# --------------------------------------------------------------------------- writing mounts
+
+_PLAIN = re.compile(r"^[^\s,=\"'$*?\[\]\\]+$")
+
+
+def bindable(path: str) -> bool:
+    """Can ``path`` be written in a ``--mount`` flag as it is (no CSV quoting, globs or variables)?"""
+    return bool(path) and _PLAIN.match(path) is not None
+
+
+def mount_flag(options: list[tuple[str, str]]) -> str:
+    """``--mount=k=v,k=v`` for plain option values (see :func:`bindable`; :func:`parse_mount` reads it back)."""
+    for _, v in options:
+        if not bindable(v):
+            raise ValueError(f"mount option value needs quoting: {v!r}")
+    return "--mount=" + ",".join(f"{k}={v}" for k, v in options)
+
+
+def cache_flag(target: str, sharing: str = "shared", uid: int | None = None, gid: int | None = None) -> str:
+    """A cache mount at ``target`` (``sharing`` left out when it is BuildKit's default, ``shared``)."""
+    opts = [("type", "cache"), ("target", target)]
+    if sharing != "shared":
+        opts.append(("sharing", sharing))
+    if uid is not None:
+        opts += [("uid", str(uid)), ("gid", str(gid if gid is not None else uid))]
+    return mount_flag(opts)
+
+
+def bind_flag(source: str, target: str) -> str:
+    return mount_flag([("type", "bind"), ("source", source), ("target", target)])
+
+
+def secret_flag(secret_id: str, required: bool = True) -> str:
+    opts = [("type", "secret"), ("id", secret_id)]
+    if required:
+        opts.append(("required", "true"))
+    return mount_flag(opts)
+
+
+def bind_target(target_abs: str, run_workdir: str | None) -> str:
+    """A mount target as the RUN sees it: relative to its WORKDIR when inside it (as ``docker init`` writes)."""
+    if run_workdir and run_workdir != "/" and target_abs.startswith(run_workdir.rstrip("/") + "/"):
+        return target_abs[len(run_workdir.rstrip("/")) + 1 :]
+    return target_abs

@@ -39,6 +39,9 @@ class State:
     workdir: str | None  # absolute; None: depends on something unknown
     shell: tuple[str, ...]
     accounts: dict[str, Account]  # accounts known to exist (base image + created so far)
+    # identifies the state across rebuilds of the model: the same key means the same env, user, workdir, shell
+    # and accounts (a hash of the FROM chain and of every instruction, with its index, that changed the state)
+    key: int = 0
 
     @property
     def home(self) -> str | None:
@@ -139,6 +142,7 @@ def build_states(doc: Dockerfile) -> tuple[StageGraph, dict[int, State]]:
             value = None if a.raw is None else expand(a.raw, {k: v.value for k, v in global_vars.items()})
             global_vars[a.name] = Var(value, "arg", ins.index, True)
     global_env = Env(global_vars)
+    global_key = hash(tuple((i.index, i.args) for i in doc.preamble if i.keyword == "ARG"))
 
     nodes: list[StageNode] = []
     finals: list[State] = []  # each stage's state after its last instruction
@@ -152,7 +156,7 @@ def build_states(doc: Dockerfile) -> tuple[StageGraph, dict[int, State]]:
             root, image, ancestors = pn.root, pn.image, (parent, *pn.ancestors)
             pstate = finals[parent]
             env = pstate.env.without({k for k, v in pstate.env.items() if v.origin == "arg"})
-            state = State(env, pstate.user, pstate.workdir, pstate.shell, pstate.accounts)
+            state = State(env, pstate.user, pstate.workdir, pstate.shell, pstate.accounts, hash(("stage", pstate.key)))
             children.setdefault(parent, []).append(stage.index)
         else:
             root, ancestors = stage.index, ()
@@ -165,12 +169,17 @@ def build_states(doc: Dockerfile) -> tuple[StageGraph, dict[int, State]]:
                 user = resolve_user(None, accounts, image.default_user)
                 shell = DEFAULT_SHELL if image.has_shell is not False else ()
                 state = State(env, user, image.workdir, shell, accounts)
+        if parent is None:
+            state = replace(state, key=hash(("image", base, global_key)))
         stage_args: set[str] = set()
         copies: list[int] = []
         copy_images: list[str] = []
         for ins in stage.instructions:
             states[ins.index] = state
-            state = _apply(doc, ins, state, global_env, stage_args, copies, copy_images)
+            after = _apply(doc, ins, state, global_env, stage_args, copies, copy_images)
+            if after is not state:
+                after = replace(after, key=hash((state.key, ins.index, ins.keyword, ins.args)))
+            state = after
         finals.append(state)
         plat = stage.platform
         nodes.append(StageNode(

@@ -333,3 +333,45 @@ def _raw_words(args: str) -> list[str]:
     if cur:
         words.append("".join(cur))
     return words
+
+
+def assignment_spans(ins: Instruction) -> list[tuple[Assignment, int, int]] | None:
+    """Each assignment of an ENV/ARG line with its logical span (offsets into ``ins.logical.text``).
+
+    None when the line cannot be read (:func:`read_assignments`). The legacy
+    ``ENV NAME value with spaces`` form is one span over the whole argument.
+    """
+    pairs = read_assignments(ins)
+    if pairs is None:
+        return None
+    args = ins.args
+    base = ins.args_start
+    if ins.keyword == "ENV" and pairs and len(pairs) == 1 and "=" not in args.split(None, 1)[0]:
+        lead = len(args) - len(args.lstrip())
+        return [(pairs[0], base + lead, base + len(args.rstrip()))]
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    quote: str | None = None
+    i = 0
+    while i < len(args):
+        ch = args[i]
+        if start is None and not ch.isspace():
+            start = i
+        if quote:
+            if ch == quote:
+                quote = None
+            elif ch == "\\" and quote == '"':
+                i += 1
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "\\":
+            i += 1
+        elif ch.isspace() and start is not None:
+            spans.append((start, i))
+            start = None
+        i += 1
+    if start is not None:
+        spans.append((start, len(args)))
+    if len(spans) != len(pairs):
+        return None
+    return [(a, base + s, base + e) for a, (s, e) in zip(pairs, spans)]

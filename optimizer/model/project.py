@@ -1,0 +1,307 @@
+"""The project an install works on: which build-context files reached its folder, and what they say.
+
+* :func:`context_file`: the build-context file that COPY/ADD put at an image
+  path before an instruction (globs, folders and files; the file must exist
+  in the context and not be excluded; a RUN in between that names the file
+  may have changed it, so the proof is void);
+* :func:`node_project`: package.json and the lockfiles in a command's folder;
+  :func:`yarn_flavour` (classic or berry, only when every sign agrees);
+* :func:`lock_mismatch`: whether package-lock.json records package.json's
+  dependencies (``npm ci`` refuses otherwise);
+* :func:`node_major`: the Node.js major of an official node base image;
+* :func:`build_step`: a command that runs a project build (``npm run
+  build``, ``npx tsc``) and the devDependency its tool comes from.
+
+Facts come from the model and the build context; knowledge is data
+(``catalog/installs.json``, section ``node``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import posixpath
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from dockeropt.context import BuildContext
+from dockeropt.model.images import BaseImage
+from dockeropt.shell import Command
+from dockeropt.syntax import Instruction
+
+if TYPE_CHECKING:
+    from dockeropt.model import ImageModel
+    from dockeropt.model.runs import Action
+
+
+@cache
+def node_data() -> dict[str, Any]:
+    data = json.loads(resources.files("dockeropt.catalog").joinpath("installs.json").read_text(encoding="utf-8"))
+    return dict(data["node"])
+
+
+# --------------------------------------------------------------------------- files copied from the context
+
+_GLOB = re.compile(r"[*?\[]")
+_ARCHIVE = re.compile(r"\.(tar|tgz|gz|bz2|xz|zst|tbz2?|txz)$")
+
+
+def context_file(m: ImageModel, ins: Instruction, target: str) -> str | None:
+    """The build-context file COPY/ADD placed at ``target`` (absolute) before ``ins``, in its stage; None when not proven."""
+    bc = m.context
+    if bc is None:
+        return None
+    found: str | None = None
+    name = posixpath.basename(target)
+    for other in m.node(ins).stage.body:
+        if other.index >= ins.index:
+            break
+        if other.keyword == "RUN" and found is not None and name in other.args:
+            found = None  # it may delete or rewrite the file
+            continue
+        cf = m.copy(other)
+        if cf is None or not cf.from_context or cf.heredoc:
+            continue
+        if other.flag("parents") is not None or other.flag("exclude") is not None:
+            continue
+        dest = cf.dest.rstrip("/") or "/"
+        for src in cf.sources:
+            if cf.is_remote(src):
+                continue
+            hit = _places(bc, src, dest, cf.dest_is_dir, target, other.keyword)
+            if hit is not None:
+                found = hit
+    return found
+
+
+def _places(bc: BuildContext, src: str, dest: str, dir_dest: bool, target: str, keyword: str) -> str | None:
+    src_n = posixpath.normpath(src).lstrip("/") or "."
+    if src_n.startswith(".."):
+        return None
+    if _GLOB.search(src_n):
+        parent = posixpath.dirname(src_n)
+        if _GLOB.search(parent) or not dir_dest:
+            return None  # a glob onto a file name: only valid with one match; not worth the guess
+        base = posixpath.basename(target)
+        if posixpath.normpath(posixpath.join(dest, base)) != target or not fnmatch.fnmatchcase(base, posixpath.basename(src_n)):
+            return None
+        cand = posixpath.join(parent, base) if parent else base
+        return cand if bc.is_file(cand) else None
+    if src_n == "." or bc.is_dir(src_n):
+        if target == dest or not target.startswith(dest.rstrip("/") + "/"):
+            return None
+        cand = posixpath.normpath(posixpath.join(src_n, posixpath.relpath(target, dest)))
+        return cand if bc.is_file(cand) else None
+    if not bc.is_file(src_n):
+        return None
+    if keyword == "ADD" and _ARCHIVE.search(src_n):
+        return None
+    if dir_dest:
+        return src_n if posixpath.normpath(posixpath.join(dest, posixpath.basename(src_n))) == target else None
+    return src_n if dest == target else None
+
+
+# --------------------------------------------------------------------------- node projects
+
+
+@dataclass(frozen=True)
+class NodeProject:
+    """The package.json (and lockfiles) a command in ``cwd`` sees, as copied from the context."""
+
+    cwd: str
+    package_json: dict[str, Any] | None
+    package_json_path: str | None  # context path
+    locks: dict[str, str]  # file name in the image -> context path (lockfiles, .yarnrc.yml, .npmrc)
+
+
+def node_project(m: ImageModel, ins: Instruction, a: Action) -> NodeProject | None:
+    """What earlier COPY/ADD instructions put in the command's folder; None without a context or a known folder."""
+    bc = m.context
+    if bc is None or a.cwd is None:
+        return None
+    cwd = a.cwd
+    pj = context_file(m, ins, posixpath.join(cwd, "package.json"))
+    pkg = bc.read_json_object(pj) if pj else None
+    locks: dict[str, str] = {}
+    data = node_data()
+    for name in (*data["lockfiles"], *data["project_files"]):
+        src = context_file(m, ins, posixpath.join(cwd, name))
+        if src is not None:
+            locks[name] = src
+    return NodeProject(cwd, pkg, pj, locks)
+
+
+def yarn_flavour(proj: NodeProject | None, bc: BuildContext | None) -> str | None:
+    """'classic', 'berry' or None (unknown or contradictory)."""
+    if proj is None or bc is None:
+        return None
+    votes: set[str] = set()
+    pm = (proj.package_json or {}).get("packageManager")
+    if isinstance(pm, str) and pm.startswith("yarn@"):
+        mt = re.match(r"yarn@(\d+)", pm)
+        if mt:
+            votes.add("classic" if int(mt.group(1)) < 2 else "berry")
+    if ".yarnrc.yml" in proj.locks:
+        votes.add("berry")
+    lock = proj.locks.get("yarn.lock")
+    if lock is not None:
+        text = bc.read_text(lock) or ""
+        if "__metadata:" in text:
+            votes.add("berry")
+        elif "yarn lockfile v1" in text:
+            votes.add("classic")
+    return votes.pop() if len(votes) == 1 else None
+
+
+def lock_mismatch(pkg: dict[str, Any], lock: Any) -> str | None:
+    """None when the lockfile's root entry records package.json's dependencies; else why not (for a note)."""
+    if not isinstance(lock, dict):
+        return "it is not a JSON object"
+    version = lock.get("lockfileVersion")
+    sections = node_data()["lock_sections"]
+    if isinstance(version, int) and not isinstance(version, bool) and version >= 2:
+        root = (lock.get("packages") or {}).get("") if isinstance(lock.get("packages"), dict) else None
+        if not isinstance(root, dict):
+            return "the lockfile has no entry for the root package"
+        for s in sections:
+            want = pkg.get(s) or {}
+            have = root.get(s) or {}
+            if want != have:
+                return f"its {s} differ from package.json's"
+        return None
+    if version == 1:
+        locked = lock.get("dependencies") or {}
+        if not isinstance(locked, dict):
+            return "its dependencies cannot be read"
+        for s in sections:
+            deps = pkg.get(s) or {}
+            for name in deps if isinstance(deps, dict) else ():
+                if name not in locked:
+                    return f"'{name}' from package.json is missing from it"
+                entry = locked[name]
+                if s == "dependencies" and isinstance(entry, dict) and entry.get("dev") is True:
+                    return f"'{name}' is a dependency in package.json but a devDependency in the lockfile"
+        return None
+    return "its lockfileVersion is not one dockeropt knows"
+
+
+def node_major(image: BaseImage | None) -> int | None:
+    """The Node.js major of an official node base image; 99 for floating tags (lts, latest, current)."""
+    if image is None or image.info is None or image.info.family != "node":
+        return None
+    v = image.info.version
+    if v is None:
+        return 99
+    mt = re.match(r"^(\d+)", v)
+    return int(mt.group(1)) if mt else None
+
+
+# --------------------------------------------------------------------------- build steps
+
+
+@dataclass(frozen=True)
+class BuildStep:
+    cmd: Command
+    ins: Instruction
+    label: str  # how it is written, e.g. "npm run build"
+    tool: str | None  # the binary that needs a devDependency (evidence) or looks like a build tool
+    package: str | None  # the devDependency that provides it (None: no evidence)
+
+
+@cache
+def _node_managers() -> frozenset[str]:
+    """Program names of the node package managers (npm, yarn, pnpm), from the catalog."""
+    from dockeropt.catalog import catalog
+
+    return frozenset(p.name for m in catalog().managers if m.ecosystem == "node" and m.id != "npx"
+                     for p in m.programs if p.name)
+
+
+def _script_tools(script: str, scripts: dict[str, Any], depth: int = 0) -> list[str]:
+    """First words of the commands in an npm script (following ``npm run`` one level deep)."""
+    data = node_data()
+    tools: list[str] = []
+    for seg in re.split(r"&&|\|\||[;|&]", script):
+        words = seg.strip().split()
+        while words and (re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]) or words[0] in data["runners"]):
+            words = words[1:]
+            while words and words[0].startswith("-"):
+                words = words[1:]
+        if not words:
+            continue
+        w = words[0].rsplit("/", 1)[-1]
+        if w in _node_managers() and depth < 2:
+            rest = [x for x in words[1:] if not x.startswith("-")]
+            if rest and rest[0] in ("run", "run-script"):
+                rest = rest[1:]
+            if rest and isinstance(scripts.get(rest[0]), str):
+                tools.extend(_script_tools(scripts[rest[0]], scripts, depth + 1))
+            continue
+        tools.append(w)
+    return tools
+
+
+def build_step(a: Action, ins: Instruction, pkg: dict[str, Any] | None) -> BuildStep | None:
+    """A command that runs a project build (``npm run X``, ``yarn build``, ``npx tsc``, ``vite build``)."""
+    data = node_data()
+    cmd = a.command
+    name = cmd.name
+    if name is None:
+        return None
+    scripts = (pkg or {}).get("scripts") or {}
+    if not isinstance(scripts, dict):
+        scripts = {}
+    label = " ".join(w.text for w in cmd.effective()[:3])
+    tools: list[str] = []
+    rest = [x for x in cmd.args if x is None or not x.startswith("-")]
+    if a.ecosystem == "node" and a.tool != "npx":
+        if not rest or rest[0] is None:
+            return None
+        script: str | None = None
+        if a.verb == "run" and rest[0] in ("run", "run-script"):
+            if len(rest) < 2 or rest[1] is None:
+                return None
+            script = rest[1]
+        elif a.tool != "npm" and rest[0] in ("exec", "dlx") and len(rest) > 1 and rest[1] is not None:
+            tools = [rest[1]]
+        elif a.tool != "npm" and a.verb == "run" and rest[0] not in data["not_scripts"]:
+            script = rest[0]  # "yarn build" / "pnpm build"
+        else:
+            return None
+        if script is not None:
+            pre = scripts.get("pre" + script)
+            if isinstance(pre, str):
+                tools.extend(_script_tools(pre, scripts))
+            body = scripts.get(script)
+            if isinstance(body, str):
+                tools.extend(_script_tools(body, scripts))
+            elif pkg is None and script == "build":
+                tools = ["build"]
+    elif a.tool == "npx" or name == "npx":
+        if not rest or rest[0] is None:
+            return None
+        tools = [rest[0].rsplit("/", 1)[-1]]
+    elif name in data["bin_packages"]:
+        tools = [name]
+    else:
+        return None
+    if pkg is not None:
+        dev = pkg.get("devDependencies") or {}
+        deps = pkg.get("dependencies") or {}
+        if isinstance(dev, dict) and isinstance(deps, dict):
+            for t in tools:
+                for p in (*data["bin_packages"].get(t, ()), t):
+                    if p in dev and p not in deps:
+                        return BuildStep(cmd, ins, label, t, p)
+        return None
+    for t in tools:
+        if t in data["build_tools"] or t == "build":
+            return BuildStep(cmd, ins, label, t if t != "build" else None, None)
+    return None
+
+
+__all__ = ["BuildStep", "NodeProject", "build_step", "context_file", "lock_mismatch", "node_data", "node_major",
+           "node_project", "yarn_flavour"]

@@ -1,0 +1,40 @@
+"""RunFacts are reused across model rebuilds only when the script and the state are the same (issue 10, linear time)."""
+
+from __future__ import annotations
+
+from dockeropt.model import ImageModel
+from dockeropt.syntax import parse
+
+
+def _runs(text: str) -> list:  # type: ignore[type-arg]
+    m = ImageModel.build(parse(text))
+    return [m.run(i) for i in m.doc.instructions if i.keyword == "RUN"]
+
+
+def test_a_run_that_only_gained_a_mount_keeps_its_classification() -> None:
+    before = _runs("FROM python:3.12\nENV PIP_INDEX_URL=https://mirror.invalid/simple\nRUN pip install flask\n")
+    after = _runs("FROM python:3.12\nENV PIP_INDEX_URL=https://mirror.invalid/simple\n"
+                  "RUN --mount=type=cache,target=/root/.cache/pip pip install flask\n")
+    assert after[0].actions is before[0].actions  # reused, not classified again
+    assert [mt.target for mt in after[0].mounts] == ["/root/.cache/pip"]  # but its own mounts
+    assert after[0].instruction.text.startswith("RUN --mount")
+    assert after[0].editable is not None and after[0].editable.instruction is after[0].instruction
+
+
+def test_a_changed_state_or_script_is_classified_again() -> None:
+    base = _runs("FROM python:3.12\nENV PIP_CACHE_DIR=/a\nRUN pip install flask\n")[0]
+    other_env = _runs("FROM python:3.12\nENV PIP_CACHE_DIR=/b\nRUN pip install flask\n")[0]
+    assert other_env.actions is not base.actions
+    assert other_env.actions[0].env.value("PIP_CACHE_DIR") == "/b"
+    other_user = _runs("FROM python:3.12\nENV PIP_CACHE_DIR=/a\nRUN useradd -u 1001 -m app\nUSER app\nRUN pip install flask\n")[1]
+    assert other_user.actions[0].user.uid == 1001
+    other_script = _runs("FROM python:3.12\nENV PIP_CACHE_DIR=/a\nRUN pip install django\n")[0]
+    assert other_script.actions[0].packages == ("django",)
+
+
+def test_state_keys_follow_the_instructions_that_change_state() -> None:
+    m1 = ImageModel.build(parse("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci\n"))
+    m2 = ImageModel.build(parse("FROM node:20\nWORKDIR /app\nCOPY . /app\nRUN --mount=type=cache,target=/root/.npm npm ci\n"))
+    m3 = ImageModel.build(parse("FROM node:20\nWORKDIR /srv\nCOPY . .\nRUN npm ci\n"))
+    key = [m.state(m.doc.instructions[3]).key for m in (m1, m2, m3)]
+    assert key[0] == key[1] != key[2]
