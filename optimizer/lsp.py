@@ -295,7 +295,9 @@ def _workspace_edit(a: Analysis, edits: list[types.TextEdit], files: tuple[str, 
         if old is None:
             if not a.create_files:
                 return None  # the client cannot create files: no half a fix
-            ops.append(types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True)))
+            # no overwrite, no ignore-if-exists: should the file appear meanwhile, the client refuses the
+            # whole edit instead of writing into it
+            ops.append(types.CreateFile(uri=uri))
             ops.append(types.TextDocumentEdit(text_document=doc_id, edits=[
                 types.TextEdit(range=types.Range(types.Position(0, 0), types.Position(0, 0)), new_text=new)]))
         else:
