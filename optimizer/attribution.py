@@ -19,11 +19,12 @@ round: on any mismatch the tracker gives up and reports one group holding every 
 
 from __future__ import annotations
 
+import bisect
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dockeropt.edits import Edit
+from dockeropt.edits import Edit, apply_edits
 
 _ORIG, _TOMB, _INS = 0, 1, 2
 _CHAR_DIFF_LIMIT = 400_000  # old x new characters: above it a replaced block stays one replacement
@@ -95,6 +96,7 @@ class Tracker:
         self._parent: dict[int, int] = {}
         self.ok = True
         self._ids: set[int] = set()
+        self._starts: tuple[list[int], list[_Seg]] | None = None  # for origin(): starts of non-empty segments
 
     # -------------------------------------------------------------- union-find
 
@@ -126,13 +128,25 @@ class Tracker:
         """The original offset of the character at ``offset`` of the current text; None if a change inserted it."""
         if not self.ok:
             return None
-        pos = 0
-        for s in self.segs:
-            n = s.length
-            if n and pos <= offset < pos + n:
-                return s.a + (offset - pos) if s.kind == _ORIG else None
-            pos += n
-        return None
+        if self._starts is None:
+            starts: list[int] = []
+            keep: list[_Seg] = []
+            pos = 0
+            for seg in self.segs:
+                n = seg.length
+                if n:
+                    starts.append(pos)
+                    keep.append(seg)
+                    pos += n
+            self._starts = (starts, keep)
+        starts, keep = self._starts
+        k = bisect.bisect_right(starts, offset) - 1
+        if k < 0:
+            return None
+        seg = keep[k]
+        if offset >= starts[k] + seg.length:
+            return None
+        return seg.a + (offset - starts[k]) if seg.kind == _ORIG else None
 
     # -------------------------------------------------------------- applying a round
 
@@ -150,13 +164,70 @@ class Tracker:
                 fine.extend((a + x, a + y, t, cid) for x, y, t in minimal_edits(current[a:b], e.text))
         fine.sort(key=lambda f: (f[0], f[1]))
         try:
-            for a, b, t, cid in reversed(fine):
-                self._edit(a, b, t, cid)
+            self._sweep(fine)
         except Exception:  # never lose a fix result to bookkeeping
             self.ok = False
             return
+        self._starts = None
         if self.text() != result:
             self.ok = False
+
+    def _sweep(self, fine: list[tuple[int, int, str, int]]) -> None:
+        """Apply one round's sorted, non-overlapping edits in a single pass over the segments.
+
+        Same rules as :meth:`_edit` (which applies one edit): tombstones at an edit's start stay
+        before it, an insertion goes after them, original text an edit covers becomes its
+        tombstones, and cutting into or covering another change's insertion entangles the two.
+        """
+        segs = self.segs
+        out: list[_Seg] = []
+        i = 0
+        cur: _Seg | None = segs[0] if segs else None
+        pos = 0  # where ``cur`` starts in the current text
+
+        def split(seg: _Seg, k: int, cid: int) -> tuple[_Seg, _Seg]:
+            if seg.kind == _ORIG:
+                return _Seg(_ORIG, seg.a, seg.a + k), _Seg(_ORIG, seg.a + k, seg.b)
+            self._union(cid, seg.owner)
+            return (_Seg(_INS, owner=seg.owner, text=seg.text[:k]), _Seg(_INS, owner=seg.owner, text=seg.text[k:]))
+
+        def consume(seg: _Seg, cid: int) -> None:
+            if seg.kind == _ORIG:
+                out.append(_Seg(_TOMB, seg.a, seg.b, owner=cid))
+            elif seg.kind == _INS:
+                self._union(cid, seg.owner)
+            else:
+                out.append(seg)  # another change's deletion inside this range: still its own
+
+        for a, b, t, cid in fine:
+            while cur is not None and pos + cur.length <= a:
+                pos += cur.length
+                out.append(cur)
+                i += 1
+                cur = segs[i] if i < len(segs) else None
+            if cur is not None and pos < a:
+                left, cur = split(cur, a - pos, cid)
+                out.append(left)
+                pos = a
+            if a < b:
+                while cur is not None and pos < b:
+                    n = cur.length
+                    if n and pos + n > b:
+                        left, cur = split(cur, b - pos, cid)
+                        consume(left, cid)
+                        pos = b
+                        break
+                    consume(cur, cid)
+                    pos += n
+                    i += 1
+                    cur = segs[i] if i < len(segs) else None
+            if t:
+                out.append(_Seg(_INS, owner=cid, text=t))
+        while cur is not None:
+            out.append(cur)
+            i += 1
+            cur = segs[i] if i < len(segs) else None
+        self.segs = out
 
     def _split_at(self, offset: int, cid: int) -> None:
         """Make ``offset`` a segment boundary; cutting into another change's insertion entangles ``cid`` with it."""
@@ -222,11 +293,18 @@ class Tracker:
         if not self.ok or self.text() != fixed:
             edits = (Edit.replace(0, len(self.original), fixed),) if fixed != self.original else ()
             return [Group(tuple(ids), edits)]
-        hunks = self._resolve_collisions(self._hunks())
+        hunks = self._merge_touching(self._resolve_collisions(self._hunks()))
         hunks = self._line_granular(hunks)
         by_root: dict[int, list[Edit]] = {}
         for a, b, t, g in hunks:
             by_root.setdefault(self._find(g), []).append(Edit.replace(a, b, t))
+        try:
+            rebuilt = apply_edits(self.original, [e for es in by_root.values() for e in es])
+        except ValueError:
+            rebuilt = None
+        if rebuilt != fixed:  # bookkeeping went wrong somewhere: one group, never a wrong edit
+            edits = (Edit.replace(0, len(self.original), fixed),) if fixed != self.original else ()
+            return [Group(tuple(ids), edits)]
         members: dict[int, list[int]] = {}
         for cid in ids:
             members.setdefault(self._find(cid), []).append(cid)
@@ -255,6 +333,18 @@ class Tracker:
             else:
                 return hs
             hunks = hs
+
+    def _merge_touching(self, hunks: list[tuple[int, int, str, int]]) -> list[tuple[int, int, str, int]]:
+        """Consecutive hunks of one group that touch become one (after collisions merged groups)."""
+        out: list[tuple[int, int, str, int]] = []
+        for a, b, t, g in hunks:
+            g = self._find(g)
+            if out and out[-1][3] == g and out[-1][1] == a:
+                pa, _pb, pt, _ = out[-1]
+                out[-1] = (pa, b, pt + t, g)
+            else:
+                out.append((a, b, t, g))
+        return out
 
     def _line_granular(self, hunks: list[tuple[int, int, str, int]]) -> list[tuple[int, int, str, int]]:
         """Widen each group's edits to whole original lines where no other group edits those lines."""
@@ -288,10 +378,19 @@ class Tracker:
             while j + 1 < n and hunks[j + 1][3] == g and hunks[j + 1][0] < e:
                 j += 1
                 e = max(e, spans[j][1])
-            clash = any(
-                hunks[k][3] != g and (hunks[k][0] < e and hunks[k][1] > s or s < hunks[k][0] < e)
-                for k in range(n) if k < i or k > j
-            )
+            # hunks are in order and do not overlap: only neighbours can reach into [s, e)
+            clash = False
+            k = i - 1
+            while k >= 0 and (hunks[k][1] > s or hunks[k][0] > s):
+                if hunks[k][3] != g and (hunks[k][0] < e and hunks[k][1] > s or s < hunks[k][0] < e):
+                    clash = True
+                    break
+                k -= 1
+            k = j + 1
+            while not clash and k < n and hunks[k][0] < e:
+                if hunks[k][3] != g and (hunks[k][1] > s or s < hunks[k][0]):
+                    clash = True
+                k += 1
             if clash or (s, e) == (hunks[i][0], hunks[j][1]):
                 out.extend(hunks[i : j + 1])
             else:

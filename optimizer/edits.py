@@ -96,6 +96,7 @@ class Change:
     fix: Fix | None = None
     line: int = 0  # 1-based line of ``range.start`` in the text the pass saw; set by the pipeline
     notes: tuple[str, ...] = field(default=())
+    waits_for: tuple[str, ...] | None = None  # rules whose fixes land first (None: the pass's own ``after``)
 
     @property
     def safety(self) -> Safety | None:
@@ -136,7 +137,7 @@ def _conflicts(edit: Edit, taken: list[Edit]) -> bool:
 class _Regions:
     """Edits already taken or reserved, bucketed by offset so a conflict check looks at neighbours only."""
 
-    _SIZE = 4096
+    _SIZE = 256
 
     def __init__(self) -> None:
         self._buckets: dict[int, list[Edit]] = {}
@@ -149,10 +150,9 @@ class _Regions:
             self._buckets.setdefault(k, []).append(edit)
 
     def conflicts(self, edit: Edit) -> bool:
-        seen: set[int] = set()
+        # an edit spanning several buckets may be looked at twice: harmless for a yes/no answer
         for k in self._keys(edit.range.start, edit.range.end):
-            near = [t for t in self._buckets.get(k, ()) if id(t) not in seen]
-            seen.update(id(t) for t in near)
+            near = self._buckets.get(k)
             if near and _conflicts(edit, near):
                 return True
         return False

@@ -237,7 +237,7 @@ def hold_dependents(
     next round, on the text as it really is.
     """
     after = {p.id: set(p.after) for p in passes if p.after}
-    if not after:
+    if not after and not any(ch.waits_for for ch in changes):
         return changes, []
     pending: dict[str, set[int]] = {}
     for ch in changes:
@@ -246,7 +246,7 @@ def hold_dependents(
     out: list[Change] = []
     held: list[str] = []
     for ch in changes:
-        first = after.get(ch.rule_id)
+        first = after.get(ch.rule_id) if ch.waits_for is None else set(ch.waits_for)
         if first and any(pending.get(r, set()) & _stages_of(doc, ch) for r in first):
             if ch.rule_id not in held:
                 held.append(ch.rule_id)
@@ -398,8 +398,31 @@ def _reported_fixes(applied: list[Change], where: list[int], rounds: list[int], 
     paths: list[set[str]] = [set() for _ in applied]
     combined: list[set[str]] = [set() for _ in applied]
     carried_by: list[set[int]] = [set() for _ in applied]
-    first_round = [min((rounds[c] for c in range(len(where)) if where[c] == j), default=0) for j in range(len(applied))]
+    first: dict[int, int] = {}
+    for c, j in enumerate(where):
+        first[j] = min(first.get(j, rounds[c]), rounds[c])
+    first_round = [first.get(j, 0) for j in range(len(applied))]
     groups = tracker.groups(fixed)
+    # every group's edits, sorted, to find the ones near a range without scanning them all
+    all_edits = sorted(((e.range.start, e.range.end, gi) for gi, g in enumerate(groups) for e in g.edits))
+    all_starts = [x[0] for x in all_edits]
+
+    def reaches_other(e: Edit, gi: int) -> bool:
+        lo = bisect.bisect_left(all_starts, e.range.start) - 1
+        for a, b, h in all_edits[max(lo, 0):]:
+            if a > e.range.end:
+                break
+            if h != gi and (TextRange(a, b).overlaps(e.range) or a == e.range.start):
+                return True
+        # an earlier edit reaching far into this one
+        k = lo
+        while k >= 0 and all_edits[k][1] > e.range.start:
+            a, b, h = all_edits[k]
+            if h != gi and TextRange(a, b).overlaps(e.range):
+                return True
+            k -= 1
+        return False
+
     for gi, g in enumerate(groups):
         # the earliest change carries the group: the later ones edited the text it inserted
         reported = sorted({where[m] for m in g.members},
@@ -410,8 +433,7 @@ def _reported_fixes(applied: list[Change], where: list[int], rounds: list[int], 
             # made on the text as it is: the pass's own edits are exact (and read better than a diff),
             # unless they reach into another group's edits
             exact = tuple(e for m in g.members for e in raw_edits[m])
-            others = [e for h, other in enumerate(groups) if h != gi for e in other.edits]
-            if not any(e.range.overlaps(o.range) or e.range.start == o.range.start for e in exact for o in others):
+            if not any(reaches_other(e, gi) for e in exact):
                 own = exact
         edits[carrier].extend(own)
         for m in g.members:

@@ -95,6 +95,9 @@ class Message:
 
     title: str
     explanation: str
+    # rules this finding waits for; None: the pass's ``after``. A finding that does not depend on what
+    # those rules do (a flag beside their edit) says ``after=()`` and goes ahead in the same round.
+    after: tuple[str, ...] | None = None
 
     def render(self, **fields: object) -> tuple[str, str]:
         return self.title.format_map(fields), self.explanation.format_map(fields)
@@ -145,10 +148,11 @@ class Pass:
 
         No ``edits`` and no ``files``: a display-only note.
         """
-        title, explanation = self.messages[key].render(**fields)
+        msg = self.messages[key]
+        title, explanation = msg.render(**fields)
         rng = at.range if isinstance(at, Instruction) else at
         fix = Fix(tuple(edits or ()), safety, tuple(files)) if (edits or files) else None
-        return Change(self.id, self.name, title, explanation, rng, fix)
+        return Change(self.id, self.name, title, explanation, rng, fix, waits_for=msg.after)
 
     @classmethod
     def doc(cls) -> RuleDoc:

@@ -292,7 +292,13 @@ class _Builder:
         s, e = self.span(node)
         cmd = Command(tuple(argv), tuple(assigns), s, e, item, top, redirected, self.cwd)
         self.commands.append(cmd)
-        if track_cd and cmd.name == "cd":
+        if track_cd:
+            self.track_cd(cmd)
+        return len(self.commands) - 1
+
+    def track_cd(self, cmd: Command) -> None:
+        """A ``cd`` changes the working folder of the commands after it."""
+        if cmd.name == "cd":
             args = [a for a in cmd.args if a != "--"]
             if len(args) == 1 and args[0] is not None and self.cwd != "?":
                 if args[0].startswith("/"):
@@ -301,7 +307,6 @@ class _Builder:
                     self.cwd = posixpath.normpath(posixpath.join(self.cwd or ".", args[0]))
             else:
                 self.cwd = "?"
-        return len(self.commands) - 1
 
     def collect(self, node: Node, item: int, top: bool, track_cd: bool = True) -> list[int]:
         t = node.type
@@ -358,9 +363,78 @@ class _Builder:
                 self.items.append(Item(s, e, op, tuple(cmds), node.type == "command"))
 
 
+# --------------------------------------------------------------------------- the fast path
+
+# a "plain" script: words of these characters joined by &&, || and ; (no quotes, expansions,
+# redirections, pipes, globs, comments or newlines) parses the same without tree-sitter
+_PLAIN = re.compile(r"[A-Za-z0-9_./:=+@%,^\-]+|&&|\|\||;|[ \t]+")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_./+\-]+")  # tree-sitter-bash rejects some names (`x@1`, `a:b` after `A=1`)
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+# words tree-sitter reads as syntax or as declaration commands, not as a plain command name
+_NOT_PLAIN_NAMES = frozenset({
+    "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac", "in", "function",
+    "select", "time", "coproc", "export", "declare", "typeset", "local", "readonly", "unset",
+})
+
+
+def _fast_parse(text: str) -> Script | None:
+    """The model of a plain script without tree-sitter, or None when the script is not plain.
+
+    Gives exactly what the tree-sitter path gives for such scripts (tests/test_shell.py checks
+    it on generated scripts); most RUN lines are plain, and this is several times faster.
+    """
+    pos = 0
+    n = len(text)
+    groups: list[list[tuple[str, int, int]]] = [[]]
+    ops: list[str | None] = [None]
+    while pos < n:
+        m = _PLAIN.match(text, pos)
+        if m is None:
+            return None
+        tok = m.group(0)
+        if tok in ("&&", "||", ";"):
+            if not groups[-1]:
+                return None
+            groups.append([])
+            ops.append(tok)
+        elif not tok.isspace():
+            groups[-1].append((tok, m.start(), m.end()))
+        pos = m.end()
+    if not groups[-1]:
+        return None if len(groups) > 1 else Script(text, True, (), ())
+    b = _Builder(text)
+    items: list[Item] = []
+    for idx, (words, op) in enumerate(zip(groups, ops)):
+        assigns: list[Word] = []
+        i = 0
+        while i < len(words) and _ASSIGNMENT.match(words[i][0]):
+            w, s0, e0 = words[i]
+            assigns.append(Word(w, w, s0, e0))
+            i += 1
+        argv = words[i:]
+        if argv and (argv[0][0] in _NOT_PLAIN_NAMES or argv[0][0].startswith(("-", "=")) or not _PLAIN_NAME.fullmatch(argv[0][0])):
+            return None
+        if not argv and len(assigns) != 1:
+            return None  # several bare assignments: tree-sitter's shape differs
+        start, end = words[0][1], words[-1][2]
+        cmd = Command(tuple(Word(w, w, s0, e0) for w, s0, e0 in argv), tuple(assigns), start, end, idx,
+                      True, False, b.cwd)
+        b.commands.append(cmd)
+        b.track_cd(cmd)
+        items.append(Item(start, end, op, (len(b.commands) - 1,), bool(argv)))
+    return Script(text, True, tuple(items), tuple(b.commands))
+
+
 @lru_cache(maxsize=65536)
 def parse_script(text: str) -> Script:
     """Parse a shell script (the text after RUN's flags)."""
+    fast = _fast_parse(text)
+    if fast is not None:
+        return fast
+    return _tree_sitter_parse(text)
+
+
+def _tree_sitter_parse(text: str) -> Script:
     tree = _PARSER.parse(text.encode("utf-8"))
     root = tree.root_node
     b = _Builder(text)

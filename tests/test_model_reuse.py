@@ -11,11 +11,28 @@ def _runs(text: str) -> list:  # type: ignore[type-arg]
     return [m.run(i) for i in m.doc.instructions if i.keyword == "RUN"]
 
 
-def test_a_run_that_only_gained_a_mount_keeps_its_classification() -> None:
+def _counting(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+    import dockeropt.model as model
+
+    calls: list[int] = []
+    real = model.classify_run
+
+    def counted(*a, **k):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(model, "classify_run", counted)
+    return calls
+
+
+def test_a_run_that_only_gained_a_mount_keeps_its_classification(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    calls = _counting(monkeypatch)
     before = _runs("FROM python:3.12\nENV PIP_INDEX_URL=https://mirror.invalid/simple\nRUN pip install flask\n")
+    n = len(calls)
     after = _runs("FROM python:3.12\nENV PIP_INDEX_URL=https://mirror.invalid/simple\n"
                   "RUN --mount=type=cache,target=/root/.cache/pip pip install flask\n")
-    assert after[0].actions is before[0].actions  # reused, not classified again
+    assert len(calls) == n  # reused, not classified again
+    assert after[0].actions[0].packages == before[0].actions[0].packages == ("flask",)
     assert [mt.target for mt in after[0].mounts] == ["/root/.cache/pip"]  # but its own mounts
     assert after[0].instruction.text.startswith("RUN --mount")
     assert after[0].editable is not None and after[0].editable.instruction is after[0].instruction
@@ -38,3 +55,15 @@ def test_state_keys_follow_the_instructions_that_change_state() -> None:
     m3 = ImageModel.build(parse("FROM node:20\nWORKDIR /srv\nCOPY . .\nRUN npm ci\n"))
     key = [m.state(m.doc.instructions[3]).key for m in (m1, m2, m3)]
     assert key[0] == key[1] != key[2]
+
+
+def test_a_line_inserted_above_keeps_reuse_and_points_at_the_current_lines(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    calls = _counting(monkeypatch)
+    _runs("FROM node:20\nENV NODE_ENV=production\nRUN npm ci\n")
+    n = len(calls)
+    text = "FROM node:20\nRUN apt-get update && apt-get install -y tini\nENV NODE_ENV=production\nRUN npm ci\n"
+    m = ImageModel.build(parse(text))
+    assert len(calls) == n + 1  # only the new RUN is classified
+    run = m.run([i for i in m.doc.instructions if i.keyword == "RUN"][1])
+    var = run.actions[0].env["NODE_ENV"]  # type: ignore[union-attr]
+    assert m.doc.instructions[var.instruction].text.startswith("ENV NODE_ENV")  # this round's index

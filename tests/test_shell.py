@@ -195,3 +195,47 @@ def test_deleting_a_word_keeps_everything_else_byte_identical(src: str, data: st
     old_words = [[w.text for w in c.argv] for c in rs.script.commands]
     del old_words[ci][wi]
     assert [[w.text for w in c.argv] for c in rs2.script.commands] == old_words
+
+
+# --------------------------------------------------------------------------- the fast path
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from dockeropt.shell import _fast_parse, _tree_sitter_parse  # noqa: E402
+
+_words = st.sampled_from([
+    "apt-get", "install", "-y", "--no-install-recommends", "curl", "pkg1.2", "npm", "ci", "--omit=dev", "cd", "/app",
+    "sub/dir", "..", "pip", "--user", "-r", "requirements.txt", "A=1", "PATH=/x:/y", "make", "go", "build", "-o",
+    "./out", "x@1.0", "a,b", "%s", "c++", "-", "--", "=", "done", "export", "if", "x=", "user:group", "^1.2", "@scope/pkg@1", "x@1.0", ":x", "a:b", "1", "0.5",
+    "-c", "x-y", "+x", "a=b=c", "B=", "%", ",",
+])
+_ops = st.sampled_from([" && ", " || ", "; ", ";", "&&", " ; ", "  &&  "])
+
+
+@st.composite
+def plain_scripts(draw: st.DrawFn) -> str:
+    parts = []
+    for i in range(draw(st.integers(1, 4))):
+        if i:
+            parts.append(draw(_ops))
+        parts.append(" ".join(draw(st.lists(_words, min_size=1, max_size=5))))
+    text = "".join(parts)
+    return draw(st.sampled_from(["", " ", "\t"])) + text + draw(st.sampled_from(["", " "]))
+
+
+@settings(max_examples=600, deadline=None)
+@given(plain_scripts())
+def test_fast_path_gives_what_tree_sitter_gives(text: str) -> None:
+    fast = _fast_parse(text)
+    slow = _tree_sitter_parse(text)
+    if fast is None:
+        return  # not plain: the tree-sitter path handles it
+    assert slow.ok, text
+    assert fast == slow, text
+
+
+def test_fast_path_takes_the_common_case() -> None:
+    assert _fast_parse("apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists") is not None
+    for text in ('echo "$X"', "a | b", "a > f", "if true; then x; fi", "rm -rf /x/*", "a\nb", "export A=1", "f() { x; }"):
+        assert _fast_parse(text) is None, text

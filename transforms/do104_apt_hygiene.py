@@ -121,11 +121,13 @@ class AptHygiene(Pass):
         "yes": Message(
             "Add -y to apt-get install",
             "Added `-y`: without it apt-get waits for a confirmation no one can give during a build, and the install aborts.",
+            after=(),  # a flag beside DO102's mount: it does not wait for it
         ),
         "recommends": Message(
             "Add --no-install-recommends",
             "Added `--no-install-recommends` so apt installs only required dependencies, often saving tens of "
             "megabytes.{ca} Check that the app does not rely on a package that came only as a recommendation.",
+            after=(),
         ),
         "lists": Message(
             "Remove apt lists",

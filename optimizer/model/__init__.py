@@ -359,7 +359,9 @@ def _run_facts(ins: Instruction, doc_text: str, st: State, cx: _Context, context
             cx.venvs.update(w.path for w in a.writes if w.path)
     rs = run_script(ins)
     editable = rs if rs is not None and rs.script.ok and not ins.heredocs else None
-    return RunFacts(ins, hit.script, editable, mounts_of(ins), hit.actions, hit.unknown, ins.json)
+    # the same content, but this round's instruction indexes (ENV lines the actions' env points at)
+    actions = tuple(a.rebased(st.env, st.user, ins.index) for a in hit.actions)
+    return RunFacts(ins, hit.script, editable, mounts_of(ins), actions, hit.unknown, ins.json)
 
 
 def _workdir_after(ins: Instruction, st: State) -> str | None:

@@ -12,6 +12,7 @@ import csv
 import posixpath
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dockeropt.syntax import Flag, Instruction
 
@@ -61,8 +62,17 @@ def parse_mount(flag: Flag) -> Mount | None:
     """One ``--mount`` flag; None when it cannot be read."""
     if flag.name != "mount" or flag.value is None:
         return None
+    parsed = _parse_value(flag.value)
+    if parsed is None:
+        return None
+    return Mount(parsed[0], parsed[1], parsed[2], flag)
+
+
+@lru_cache(maxsize=4096)
+def _parse_value(value: str) -> tuple[str, str | None, tuple[tuple[str, str], ...]] | None:
+    """(type, target, options) of a mount value (memoised: the same mounts repeat on every RUN and round)."""
     try:
-        fields = next(csv.reader([flag.value]))
+        fields = next(csv.reader([value]))
     except (csv.Error, StopIteration):
         return None
     opts: list[tuple[str, str]] = []
@@ -76,7 +86,7 @@ def parse_mount(flag: Flag) -> Mount | None:
     target = dict(opts).get("target")
     if target is not None and "$" not in target:
         target = posixpath.normpath(target) if target.startswith("/") else target
-    return Mount(kind, target, tuple(opts), flag)
+    return kind, target, tuple(opts)
 
 
 def mounts_of(ins: Instruction) -> tuple[Mount, ...]:

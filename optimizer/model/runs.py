@@ -18,7 +18,7 @@ import json
 import posixpath
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -61,6 +61,15 @@ class Action:
     env: Env  # variables in effect for this command
     user: User  # who runs it (sudo: root)
     flags: tuple[str, ...] = ()  # literal option words as written
+    local_env: tuple[tuple[str, str | None], ...] = ()  # what the script itself set before it (exports, A=b prefixes)
+
+    def rebased(self, env: Env, user: User, instruction: int) -> Action:
+        """The same action in another state with the same content (the model reuses classifications across
+        rounds; instruction indexes in ``env`` must be the current ones)."""
+        local = dict(self.local_env)
+        cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
+                                unreadable=instruction if "?" in local else None)
+        return replace(self, env=cmd_env, user=command_user(self.command, user))
 
     @property
     def installs(self) -> bool:
@@ -386,6 +395,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
     unknown: list[Command] = []
     for idx, cmd in enumerate(script.commands):
         local = script.env_before(idx)
+        lenv = tuple(local.items())
         cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
                                 unreadable=ins.index if "?" in local else None)
         cwd = workdir if cmd.cwd is None else (None if cmd.cwd == "?" else _join(workdir, cmd.cwd))
@@ -412,7 +422,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             if m.id in ("pip", "uv-pip") and inv.has_flag("--no-binary"):
                 compiles = True
             actions.append(Action(idx, cmd, m.id, m.ecosystem, verb, cwd, project, pkgs, _manifests(inv, project, cwd),
-                                  writes, network, compiles, inv, cmd_env, who, flags))
+                                  writes, network, compiles, inv, cmd_env, who, flags, lenv))
             if verb == "venv":
                 for w in writes:
                     if w.path:
@@ -421,7 +431,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
         tool = match_tool(cmd)
         if tool is None:
             unknown.append(cmd)
-            actions.append(Action(idx, cmd, cmd.name or "?", "unknown", "unknown", cwd, cwd, (), (), (), False, None, None, cmd_env, who, flags))
+            actions.append(Action(idx, cmd, cmd.name or "?", "unknown", "unknown", cwd, cwd, (), (), (), False, None, None, cmd_env, who, flags, lenv))
             continue
         verb = tool.verb
         writes: tuple[Write, ...] = ()
@@ -443,5 +453,5 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
                 cx.venvs.add(p)
         network = tool.network or verb in tool.network_verbs
         actions.append(Action(idx, cmd, tool.id or (cmd.name or "?"), "system", verb, cwd, cwd, (), (), writes, network,
-                              True if tool.compiles else False, None, cmd_env, who, flags))
+                              True if tool.compiles else False, None, cmd_env, who, flags, lenv))
     return RunFacts(ins, script, editable, mounts, tuple(actions), tuple(unknown), ins.json)

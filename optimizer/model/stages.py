@@ -18,6 +18,7 @@ WORKDIR and SHELL (its ARGs do not carry over), exactly as BuildKit does.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field, replace
 
 from dockeropt.model.images import Account, BaseImage, base_image
@@ -28,6 +29,7 @@ from dockeropt.shell import analysis_script
 from dockeropt.syntax import Dockerfile, Instruction, Stage
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
+_MAY_CREATE_ACCOUNTS = re.compile(r"(user|group)add|add(user|group)")
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def build_states(doc: Dockerfile) -> tuple[StageGraph, dict[int, State]]:
             value = None if a.raw is None else expand(a.raw, {k: v.value for k, v in global_vars.items()})
             global_vars[a.name] = Var(value, "arg", ins.index, True)
     global_env = Env(global_vars)
-    global_key = hash(tuple((i.index, i.args) for i in doc.preamble if i.keyword == "ARG"))
+    global_key = hash(tuple(i.args for i in doc.preamble if i.keyword == "ARG"))
 
     nodes: list[StageNode] = []
     finals: list[State] = []  # each stage's state after its last instruction
@@ -170,7 +172,11 @@ def build_states(doc: Dockerfile) -> tuple[StageGraph, dict[int, State]]:
                 shell = DEFAULT_SHELL if image.has_shell is not False else ()
                 state = State(env, user, image.workdir, shell, accounts)
         if parent is None:
-            state = replace(state, key=hash(("image", base, global_key)))
+            # what the image brings, not its name: node:20 and node:20-slim start RUNs in the same state
+            content = (image.env_known, tuple(sorted(image.env.items())), image.default_user, image.workdir,
+                       tuple(sorted((a.name, a.uid, a.gid, a.home) for a in image.accounts.values())),
+                       image.has_shell) if image is not None else ("unknown", base)
+            state = replace(state, key=hash(("image", content, global_key)))
         stage_args: set[str] = set()
         copies: list[int] = []
         copy_images: list[str] = []
@@ -178,7 +184,8 @@ def build_states(doc: Dockerfile) -> tuple[StageGraph, dict[int, State]]:
             states[ins.index] = state
             after = _apply(doc, ins, state, global_env, stage_args, copies, copy_images)
             if after is not state:
-                after = replace(after, key=hash((state.key, ins.index, ins.keyword, ins.args)))
+                # content, not position: a line inserted above does not make every later state new
+                after = replace(after, key=hash((state.key, ins.keyword, ins.args)))
             state = after
         finals.append(state)
         plat = stage.platform
@@ -271,6 +278,8 @@ def _apply(
                 src = _stage_ref(doc, expand(f, env) or f, ins.stage_index)
                 if src is not None:
                     copies.append(src)
+        if not _MAY_CREATE_ACCOUNTS.search(ins.text):
+            return state  # no useradd/adduser/groupadd/addgroup: no accounts to read
         script = analysis_script(ins, doc.text)
         if script is None or not script.ok:
             return state
