@@ -174,7 +174,7 @@ def analyse(uri: str, version: int | None, text: str, config: Config | None = No
 
     try:
         from dockeropt.context import BuildContext
-        from dockeropt.pipeline import InputError, load, run_passes
+        from dockeropt.pipeline import InputError, hold_dependents, load, run_passes
         from dockeropt.rules import PassContext, selected_passes
         from dockeropt.settings import ConfigError
 
@@ -199,6 +199,8 @@ def analyse(uri: str, version: int | None, text: str, config: Config | None = No
         passes = selected_passes(cfg)
         ctx.enabled_rules = frozenset(p.id for p in passes)
         changes, errors = run_passes(doc, ctx, passes)
+        # as the fix loop's first round: a pass that declares `after` waits while the rule it follows has a fix there
+        changes, _held = hold_dependents(doc, changes, passes, cfg.min_safety, set())
         a.doc, a.ctx, a.passes, a.internal_errors = doc, ctx, passes, errors
         for ch in changes:
             rng = _lsp_range(a.lines, ch.range.start, ch.range.end)
