@@ -69,7 +69,7 @@ def test_node_without_a_build_step_installs_once_and_copies_the_app_folder_whole
     assert final.startswith("FROM gcr.io/distroless/nodejs18-debian12\n")
     # node_modules from the one install, then the app exactly as the original COPY brought it: no frozen file list
     copies = [ln for ln in final.splitlines() if ln.startswith("COPY")]
-    assert copies == ["COPY --from=deps /app/node_modules /app/node_modules", "COPY . ."]
+    assert copies == ["COPY --from=deps /app /app", "COPY . ."]
     assert final.rstrip().endswith('CMD ["server.js"]')
     assert "the devDependencies (jest)" in applied[0]
 
@@ -197,6 +197,18 @@ def test_source_needed_by_the_install_keeps_the_build_stage(tmp_path: Path, chan
                        _ctx(tmp_path, {"package-lock.json": LOCK, "server.js": "", **change}))
     assert "AS deps" not in fixed
     assert "COPY --from=build /app /app" in fixed
+
+
+def test_alpine_native_module_builds_in_the_deps_stage_only(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, {"package.json": _pkg(scripts={"start": "node s.js"}, dependencies={"bcrypt": "5"}), "package-lock.json": LOCK,
+                          "s.js": ""})
+    text = ("FROM node:20-alpine\nRUN apk add --no-cache python3 make g++\nWORKDIR /app\nCOPY . .\nRUN npm ci\n"
+            "CMD [\"node\", \"s.js\"]\n")
+    fixed, applied, _ = _fix(text, ctx)
+    st = _stages(fixed)
+    assert st["deps"].splitlines()[:2] == ["FROM node:20-alpine AS deps", "RUN apk add --no-cache python3 make g++"]
+    assert st["final"].startswith("FROM node:20-alpine\nWORKDIR /app\n")  # no compiler, no python3 in the runtime
+    assert "python3, make, g++" in applied[0]
 
 
 def test_static_site_is_served_by_nginx_on_the_same_port(tmp_path: Path) -> None:

@@ -28,8 +28,9 @@ def runtime_packages(r: StageRead, plan: Plan) -> None:
     """The build's system packages as the runtime needs them: -dev packages become their runtime libraries, build-only ones stay behind."""
     distro = r.info.distro if r.info else None
     dropped: list[str] = []
+    own = set(eco.spec(r.ecosystem).get("build_only_packages", ()))  # node-gyp's python3 on a node image
     for p, _ins in r.packages:
-        libs = eco.runtime_libraries(p, plan.pm, distro)
+        libs = () if p in own else eco.runtime_libraries(p, plan.pm, distro)
         if libs is None:
             add(plan.packages, p)
             plan.checks.append(f"`{p}` stays in the runtime because its runtime library is not in dockeropt's catalog")

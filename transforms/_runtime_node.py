@@ -275,8 +275,8 @@ def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, re
     ds.lines.append(f"RUN {flags + ' ' if flags else ''}{cmd}")
     p.stages.append(ds)
     p.keep_build = False
-    nm_dir = posixpath.join(idir, "node_modules")
-    p.copies.append(f"COPY --from={{deps}}{owner_flag(r, nm_dir)} {nm_dir} {nm_dir}")
+    # the deps stage's project folder: node_modules (when there is any dependency) and the manifests the app copy repeats
+    p.copies.append(f"COPY --from={{deps}}{owner_flag(r, idir)} {idir} {idir}")
     p.context_copies = True
     if dev and omit:
         p.leaves.append("the devDependencies (" + ", ".join(sorted(dev)[:4]) + (", …" if len(dev) > 4 else "") + ")")

@@ -106,7 +106,7 @@ class AddRuntimeStage(Pass):
 
         FROM gcr.io/distroless/nodejs18-debian12
         WORKDIR /app
-        COPY --from=deps /app/node_modules /app/node_modules
+        COPY --from=deps /app /app
         COPY . .
         CMD ["server.js"]
 
