@@ -488,6 +488,17 @@ def test_javac_build_runs_on_distroless_java(tmp_path: Path) -> None:
     assert "COPY --from=build /app/app.jar /app/app.jar" in final and final.rstrip().endswith('CMD ["app.jar"]')
 
 
+def test_java_files_beside_the_jar_come_along_on_distroless(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, {"src/lab/Main.java": "class Main {}\n", "manifest.txt": "", "config/app.yml": "port: 1\n"})
+    text = ("FROM eclipse-temurin:17-jdk\nWORKDIR /app\nCOPY . /app\nRUN javac -d build $(find src -name '*.java') && "
+            "jar cfm app.jar manifest.txt -C build .\nCMD [\"java\", \"-jar\", \"app.jar\"]\n")
+    fixed, applied, _ = _fix(text, ctx)
+    final = _stages(fixed)["final"]
+    assert final.startswith("FROM gcr.io/distroless/java17-debian12\n")
+    assert "COPY --from=build /app/app.jar /app/app.jar\nCOPY . /app" in final  # the whole folder, not a list of today's files
+    assert "config" in applied[0]
+
+
 def test_rust_dependencies_build_from_the_manifests_first(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path, {"Cargo.toml": '[package]\nname = "my-app"\nversion = "0.1.0"\n', "Cargo.lock": "", "src/main.rs": ""})
     text = "FROM rust:1.77\nWORKDIR /app\nCOPY . .\nRUN cargo build --release\nCMD [\"./target/release/my-app\"]\n"

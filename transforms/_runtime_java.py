@@ -87,7 +87,7 @@ def plan(r: StageRead) -> Plan:
     dl = distroless_for("java", major, False) if major else None
     if (dl is not None and r.context is not None and st.entrypoint is None and argv_cmd is not None and list(argv_cmd[:2]) == ["java", "-jar"]
             and "*" not in jar and r.healthcheck is None and (r.user is None or r.user.is_root is True) and not r.user_runs
-            and not p.packages and not reads):
+            and not p.packages):
         p.base, p.shell, p.pm = dl, False, None
         p.cmd = list(argv_cmd[2:])
         p.leaves.insert(0, "the shell")
