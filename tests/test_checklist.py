@@ -47,10 +47,10 @@ def test_dockerignore_created_with_measured_saving(tmp_path: Path) -> None:
     assert r.fixed == NODE  # the Dockerfile itself is unchanged
     old, new = r.files[".dockerignore"]
     assert old is None
-    assert [ln for ln in new.splitlines() if not ln.startswith("#")] == [".git", "node_modules"]
+    assert [ln for ln in new.splitlines() if not ln.startswith("#")] == [".git", "node_modules", "Dockerfile"]
     (ch,) = r.applied
     assert ch.fix is not None and ch.fix.safety == Safety.SAFE and ch.fix.files[0].created
-    assert "123,456 bytes" in ch.explanation
+    assert "123,533 bytes" in ch.explanation  # .git and node_modules, plus the 77-byte Dockerfile
     _write_files(r, tmp_path)
     assert not _fix(tmp_path, NODE, ["DO203"]).changed  # converged: nothing left to ignore
 
@@ -86,7 +86,7 @@ def test_dockerignore_never_ignores_what_is_copied_or_run(tmp_path: Path) -> Non
           "RUN npm run build\nCMD [\"node\", \"dist/app.js\"]\n")
     r = _fix(tmp_path, df, ["DO203"])
     new = r.files[".dockerignore"][1]
-    assert [ln for ln in new.splitlines() if not ln.startswith("#")] == ["build"]  # `npm run build` is a script name
+    assert [ln for ln in new.splitlines() if not ln.startswith("#")] == ["build", "Dockerfile"]  # `npm run build` is a script name
 
 
 def test_dockerignore_node_modules_kept_without_install(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_dockerignore_extends_and_respects_negations(tmp_path: Path) -> None:
     old, new = r.files[".dockerignore"]
     assert old == "# mine\n*.log\n!node_modules/keep\n" and new.startswith(old)
     added = [ln for ln in new[len(old):].splitlines() if not ln.startswith("#")]
-    assert added == [".venv", "myenv", "**/__pycache__"]
+    assert added == [".venv", "myenv", "**/__pycache__", "Dockerfile"]
     assert not r.applied[0].fix.files[0].created  # type: ignore[union-attr]
 
 
@@ -115,7 +115,7 @@ def test_dockerignore_env_files_are_a_review_fix(tmp_path: Path) -> None:
     _blob(tmp_path / "node_modules" / "a.js", 10)
     r = _fix(tmp_path, NODE, ["DO203"])
     lines = [ln for ln in r.files[".dockerignore"][1].splitlines() if not ln.startswith("#")]
-    assert lines == ["node_modules", ".env"]
+    assert lines == ["node_modules", "Dockerfile", ".env"]
     assert [c.fix.safety for c in r.applied] == [Safety.SAFE, Safety.REVIEW]  # type: ignore[union-attr]
     assert "abc" not in "".join(c.explanation for c in r.applied)
     safe = _fix(tmp_path, NODE, ["DO203"], safe_only=True)

@@ -1,77 +1,54 @@
-"""DO201's reading of a stage: what each RUN does, where the app lives, what the CMD needs."""
+"""DO201's reading of the final stage, from the image model only.
+
+:func:`read_stage` sorts every instruction of the final stage into what a
+runtime stage must rebuild (system packages, users, ENV), what it copies
+(context COPYs, folders the installs wrote), what stays behind (builds,
+installs, tools) and what moves (CMD, EXPOSE, USER, ...). Anything it cannot
+place raises :class:`Blocked` with the line that blocks the split and what the
+user could change; the ecosystem planners (``_runtime_<ecosystem>.py``) then
+decide the runtime base and the copies.
+"""
 
 from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from dataclasses import dataclass, field
+from functools import cache
 
-from dockeropt.analysis import copy_spec, resolve, workdirs
+from dockeropt.catalog.images import ImageInfo, parse_image
 from dockeropt.context import BuildContext
-from dockeropt.shell import Command, parse_script, run_script
-from dockeropt.syntax import Instruction, Stage
+from dockeropt.edits import Safety
+from dockeropt.model import CopyFacts, ImageModel, RunFacts, StageNode, User
+from dockeropt.model import ecosystems as eco
+from dockeropt.model.runs import Action
+from dockeropt.model.runtime import StartCommand
+from dockeropt.syntax import Instruction
 
-from ._runtime_stage_catalog import Base, default_workdir
+# instructions that describe how the image runs: they move to the runtime stage
+MOVED = ("CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "STOPSIGNAL", "VOLUME", "LABEL", "MAINTAINER", "USER")
+_SYSTEM_TOP = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "sys", "dev", "boot", "run", "var", "opt/conda"}
+_SCRATCH = ("/tmp", "/var/tmp", "/var/lib/apt/lists", "/var/cache/apt", "/var/cache/apk", "/var/cache/debconf", "/var/log")
+_SYSTEM_PMS = ("apt", "apk")
 
 
 class Blocked(Exception):
-    """The stage cannot be split safely; the message says why (display-only note)."""
+    """The stage cannot be split safely: why, on which line, and what the user could change."""
+
+    def __init__(self, reason: str, ins: Instruction | None = None, change: str | None = None) -> None:
+        self.reason = reason
+        self.ins = ins
+        self.change = change or "Split it by hand into a build stage and a small runtime stage"
+        where = f"line {ins.start_line} " if ins is not None else ""
+        super().__init__(f"{where}{reason}".strip())
 
 
-_SYSTEM_TOP = {
-    "usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "sys", "dev", "boot", "run",
-}
-_SCRATCH_TOP = {"tmp"}
-_PIP = re.compile(r"^pip(\d+(\.\d+)?)?$")
-_PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
-
-
-@dataclass
-class StageFacts:
-    eco: str  # node | python | go | java | rust
-    base: Base
-    roots: list[str] = field(default_factory=list)  # app folders to copy whole (absolute)
-    apt_pkgs: list[str] = field(default_factory=list)  # packages the stage installs with apt
-    user_runs: list[Instruction] = field(default_factory=list)  # RUNs that create users (replicated)
-    node_globals: list[str] = field(default_factory=list)  # "npm install -g ..." commands (replicated)
-    venv: str | None = None  # a venv the stage creates itself
-    first_install: Instruction | None = None  # first RUN installing dependencies
-    first_copy: Instruction | None = None  # first COPY/ADD from the context
-    pip_requirements: list[str] = field(default_factory=list)  # requirement files (context paths)
-    pip_no_binary: list[str] = field(default_factory=list)
-    pip_packages: list[str] = field(default_factory=list)  # named on the command line
-    go_outputs: list[str] = field(default_factory=list)  # absolute binary paths
-    go_cgo_env: str | None = None  # CGO_ENABLED value set in the stage
-    cargo_dirs: list[str] = field(default_factory=list)  # folders `cargo build --release` ran in
-    java_builds: list[str] = field(default_factory=list)  # folders mvn/gradle ran in
-    final_workdir: str | None = None
-    final_user: str | None = None
-    cmd: Instruction | None = None
-    entrypoint: Instruction | None = None
-    healthcheck: Instruction | None = None
-    uses_npm_ci: bool = False
-    node_install_dirs: list[str] = field(default_factory=list)
-
-
-def _abs(cwd: str | None, path: str, base: Base) -> str | None:
-    r = resolve(cwd, path)
-    if r is None:
-        return None
-    if r.startswith("$BASE"):
-        return posixpath.normpath(default_workdir(base) + r[len("$BASE"):])
-    return r
-
-
-def cmd_cwd(wd: str | None, cmd: Command, base: Base) -> str | None:
-    if cmd.cwd == "?":
-        return None
-    if cmd.cwd is None:
-        return _abs(wd, ".", base)
-    return _abs(wd, cmd.cwd, base)
+def under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def is_system_path(p: str) -> bool:
+    """A folder of the OS or the interpreter that a new runtime base brings its own version of."""
     parts = [x for x in p.split("/") if x]
     if not parts:
         return True
@@ -80,345 +57,290 @@ def is_system_path(p: str) -> bool:
             return False
         if len(parts) >= 3 and parts[1] == "local" and parts[2] not in ("bin", "sbin", "lib", "include", "share", "etc", "man", "games", "libexec"):
             return False
-        return len(parts) < 2 or parts[1] in ("bin", "sbin", "lib", "lib32", "lib64", "libexec", "include", "share", "local", "games")
-    if parts[0] in _SYSTEM_TOP:
         return True
-    if parts[0] == "var" and (len(parts) < 2 or parts[1] in ("lib", "cache", "log", "run", "tmp", "spool")):
-        return True
-    return False
+    if parts[0] == "var":
+        return len(parts) < 2 or parts[1] in ("lib", "cache", "log", "run", "tmp", "spool", "mail", "backups")
+    return parts[0] in _SYSTEM_TOP
 
 
-def is_scratch_path(p: str) -> bool:
-    parts = [x for x in p.split("/") if x]
-    return bool(parts) and parts[0] in _SCRATCH_TOP
+@cache
+def _setup_paths() -> tuple[str, ...]:
+    """Paths the package managers' cache-mount set-up changes (catalog ``mount_setup``): nothing the runtime needs."""
+    from dockeropt.catalog import catalog
+
+    return tuple(w for m in catalog().managers for w in m.mount_setup if w.startswith("/"))
 
 
-def under(path: str, roots: list[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+def is_scratch(p: str) -> bool:
+    return any(under(p, s) for s in _SCRATCH) or p in _setup_paths()
 
 
-def _add_root(roots: list[str], path: str) -> None:
-    if under(path, roots):
-        return
-    roots[:] = [r for r in roots if not under(r, [path])]
-    roots.append(path)
+@dataclass
+class Act:
+    """An ecosystem command of the stage (an install, a build, a tool install)."""
+
+    ins: Instruction
+    action: Action
+    index: int  # position of the command in its RUN
 
 
-def _apt_packages(cmd: Command) -> list[str] | None:
-    """Packages of ``apt-get install``; [] for other apt commands; None: not apt."""
-    if cmd.name not in ("apt-get", "apt", "aptitude"):
-        return None
-    args = cmd.args
-    if "install" not in args:
-        return []
-    pkgs: list[str] = []
-    after = args[args.index("install") + 1 :]
-    skip = False
-    for a in after:
-        if skip:
-            skip = False
-            continue
-        if a is None:
-            raise Blocked("an `apt-get install` names packages through a variable")
-        if a in ("-o", "-t", "--target-release"):
-            skip = True
-            continue
-        if a.startswith("-"):
-            continue
-        pkgs.append(a.split("=", 1)[0])
-    return pkgs
+@dataclass
+class StageRead:
+    m: ImageModel
+    node: StageNode
+    info: ImageInfo | None
+    base: str  # the FROM reference, ARG defaults applied
+    ecosystem: str
+    context: BuildContext | None
+    start: StartCommand
+    pm: str | None  # the base's system package manager (apt, apk)
+    packages: list[tuple[str, Instruction]] = field(default_factory=list)  # system packages the stage installs
+    system_runs: list[Instruction] = field(default_factory=list)  # RUNs that only install system packages
+    user_runs: list[Instruction] = field(default_factory=list)  # RUNs that only create users and groups
+    acts: list[Act] = field(default_factory=list)  # ecosystem commands in file order
+    copies: list[tuple[Instruction, CopyFacts]] = field(default_factory=list)  # COPY/ADD from the build context
+    image_copies: list[tuple[Instruction, CopyFacts]] = field(default_factory=list)  # COPY --from=<image> (tools)
+    app_dirs: list[str] = field(default_factory=list)  # folders the context copies write into (absolute)
+    app_changed: bool = False  # a RUN writes into an app folder after the source arrived
+    fs_writes: list[tuple[Instruction, str]] = field(default_factory=list)  # paths RUNs create or change
+    moved: list[Instruction] = field(default_factory=list)
+    carried: list[Instruction] = field(default_factory=list)  # ARG and ENV
+    workdirs: list[Instruction] = field(default_factory=list)
+    workdir: str | None = None  # the final WORKDIR
+    user: User | None = None  # the user the app runs as
+    healthcheck: Instruction | None = None
+    safety: Safety = Safety.REVIEW
 
+    @property
+    def stage(self):  # type: ignore[no-untyped-def]
+        return self.node.stage
 
-_USER_CMDS = {"useradd", "groupadd", "adduser", "addgroup", "usermod", "groupmod"}
-_NOOP = {"echo", "true", "set", "cd", ":", "printf"}
-_FS = {"mkdir", "chown", "chmod", "rm", "touch", "ln", "cp", "mv"}
+    @property
+    def body(self) -> tuple[Instruction, ...]:
+        return self.node.stage.body
 
+    def context_dir(self, image_path: str, before: int | None = None) -> str | None:
+        """The build-context folder a COPY put at ``image_path`` (``.`` for the context root)."""
+        return self.m.context_source(self.node.index, image_path, before)
 
-def _path_args(cmd: Command) -> list[str | None]:
-    out: list[str | None] = []
-    # a glob (rm -rf /var/lib/apt/lists/*) stays as written; expansions stay unknown
-    args = [w.value if w.value is not None else (None if any(c in w.text for c in "$`'\"") else w.text) for w in cmd.effective()[1:]]
-    skip_first = cmd.name in ("chown", "chmod")
-    for a in args:
-        if a is not None and a.startswith("-"):
-            continue
-        if skip_first:
-            skip_first = False
-            continue
-        out.append(a)
-    return out
-
-
-def analyse(stage: Stage, base: Base, context: BuildContext | None) -> StageFacts | None:
-    """Facts about the stage, None when it does no toolchain work DO201 knows. Raises Blocked."""
-    wd = workdirs(stage)
-    eco_found: set[str] = set()
-    facts = StageFacts(eco="", base=base)
-    for ins in stage.body:
-        kw = ins.keyword
-        cwd = wd[ins.index]
-        if kw in ("SHELL", "ONBUILD"):
-            raise Blocked(f"the stage uses {kw}, which dockeropt does not carry into a new stage")
-        if kw in ("COPY", "ADD"):
-            spec = copy_spec(ins)
-            if spec is None or "$" in ins.args:
-                raise Blocked(f"line {ins.start_line}: a {kw} dockeropt cannot read (heredoc or variables)")
-            dest = _abs(cwd, spec.dest, base)
-            if dest is None:
-                raise Blocked(f"line {ins.start_line}: the {kw} destination depends on an unknown working folder")
-            dir_dest = spec.dest.endswith(("/", "/.")) or spec.dest in (".", "..") or len(spec.sources) > 1 or any(
-                posixpath.normpath(s) == "." or s.endswith("/") for s in spec.sources
-            )
-            if not dir_dest and context is not None and spec.from_stage is None:
-                src = spec.sources[0]
-                if "*" not in src and context.is_dir(src):
-                    dir_dest = True
-            root = dest if dir_dest else posixpath.dirname(dest)
-            if is_scratch_path(root):
-                continue
-            if is_system_path(root):
-                raise Blocked(f"line {ins.start_line}: {kw} writes into {root}, a system folder the runtime stage would have to rebuild")
-            _add_root(facts.roots, root)
-            if spec.from_stage is None and facts.first_copy is None:
-                facts.first_copy = ins
-            continue
-        if kw == "WORKDIR":
-            continue
-        if kw == "USER":
-            facts.final_user = ins.args.strip() or None
-            continue
-        if kw == "CMD":
-            facts.cmd = ins
-            continue
-        if kw == "ENTRYPOINT":
-            facts.entrypoint = ins
-            continue
-        if kw == "HEALTHCHECK":
-            facts.healthcheck = ins
-            continue
-        if kw == "ENV":
-            m = re.search(r"\bCGO_ENABLED[= ]\s*\"?(\d)", ins.args)
-            if m:
-                facts.go_cgo_env = m.group(1)
-            continue
-        if kw != "RUN":
-            continue
-        if ins.heredocs:
-            raise Blocked(f"line {ins.start_line}: a RUN with a heredoc")
-        rs = run_script(ins)
-        if rs is None:
-            raise Blocked(f"line {ins.start_line}: an exec-form RUN dockeropt does not classify")
-        if not rs.script.ok:
-            raise Blocked(f"line {ins.start_line}: a RUN the shell model cannot parse")
-        user_cmds = 0
-        other_cmds = 0
-        for cmd in rs.script.commands:
-            name = cmd.name
-            ccwd = cmd_cwd(cwd, cmd, base)
-            if name is None:
-                raise Blocked(f"line {ins.start_line}: a command name comes from a variable")
-            for a in cmd.assignments:
-                if a.text.startswith("CGO_ENABLED="):
-                    facts.go_cgo_env = a.text.split("=", 1)[1].strip("'\"")
-            pkgs = _apt_packages(cmd)
-            if pkgs is not None:
-                facts.apt_pkgs.extend(p for p in pkgs if p not in facts.apt_pkgs)
-                other_cmds += 1
-                continue
-            if name in _USER_CMDS:
-                user_cmds += 1
-                continue
-            if name in _NOOP:
-                continue
-            other_cmds += 1
-            kind = _classify(cmd, ccwd, facts, context)
-            if kind is None:
-                if name in _FS:
-                    paths = _path_args(cmd)
-                    ok = all(
-                        p is not None and (
-                            (q := _abs(ccwd, p, base)) is not None
-                            and (under(q, facts.roots) or is_scratch_path(q) or q.startswith(("/var/lib/apt", "/var/cache/apt", "/etc/apt/apt.conf.d/", "/root/.cache", "/root/.npm", "/var/cache/debconf")))
-                        )
-                        for p in paths
-                    )
-                    if ok and paths:
-                        continue
-                raise Blocked(
-                    f"line {ins.start_line}: `{' '.join(w.text for w in cmd.argv[:3])}` may change files outside the "
-                    f"app folder that a new runtime stage would not have"
-                )
-            eco_found.add(kind)
-            if kind != "none" and facts.first_install is None:
-                facts.first_install = ins
-        if user_cmds:
-            if other_cmds:
-                raise Blocked(f"line {ins.start_line}: a RUN creates a user together with other work")
-            facts.user_runs.append(ins)
-    eco_found.discard("none")
-    if not eco_found:
-        return None
-    if len(eco_found) > 1:
-        raise Blocked(f"the stage mixes toolchains ({', '.join(sorted(eco_found))})")
-    facts.eco = eco_found.pop()
-    family_eco = {"node": "node", "python": "python", "golang": "go", "java": "java", "rust": "rust"}
-    if family_eco.get(base.family) != facts.eco:
-        raise Blocked(f"the {facts.eco} build runs on a {base.repo} base dockeropt does not pair with it")
-    last = stage.instructions[-1]
-    fw = wd.get(last.index)
-    if last.keyword == "WORKDIR":
-        fw = _abs(fw, last.args.strip(), base)
-    facts.final_workdir = _abs(fw, ".", base) if fw is not None else None
-    odd = [p for p in [*facts.roots, facts.final_workdir or ""] if re.search(r"[\s\"'\\$]|//", p)]
-    if odd:
-        raise Blocked(f"the app folder {odd[0]} has quotes, spaces or variables dockeropt does not rewrite")
-    if facts.cmd is None and facts.entrypoint is None:
-        raise Blocked("the stage has no CMD or ENTRYPOINT, so dockeropt cannot tell what the final image runs")
-    return facts
-
-
-def _classify(cmd: Command, cwd: str | None, facts: StageFacts, context: BuildContext | None) -> str | None:
-    """The ecosystem a command belongs to ("none" for harmless), None when unknown."""
-    name = cmd.name
-    args = cmd.args
-    if name in ("npm", "yarn", "pnpm", "npx", "corepack"):
-        if name == "npm":
-            sub = args[0] if args else None
-            rest = args[1:]
-            if sub in ("install", "i", "ci", "clean-install", "add"):
-                if any(a in ("-g", "--global") for a in rest):
-                    facts.node_globals.append(" ".join(w.text for w in cmd.effective()))
-                    return "node"
-                if any(a is not None and not a.startswith("-") for a in rest):
-                    # named packages: land in ./node_modules and package.json
-                    pass
-                if cwd is None:
-                    raise Blocked("npm installs in a folder dockeropt cannot resolve")
-                if sub in ("ci", "clean-install"):
-                    facts.uses_npm_ci = True
-                facts.node_install_dirs.append(cwd)
-                _add_root(facts.roots, cwd)
-                return "node"
-            if sub in ("run", "run-script", "test", "prune", "rebuild", "cache", "config", "set", "dedupe", "audit"):
-                if cwd is not None and not is_system_path(cwd):
-                    _add_root(facts.roots, cwd)
-                return "node"
+    def project_dir(self, a: Act) -> str | None:
+        """The build-context folder holding the project an install works on (its manifests' folder)."""
+        project = a.action.project
+        if project is None:
             return None
-        if name == "npx":
-            return "node"
-        raise Blocked(f"`{name}` is not supported by DO201 yet (npm only)")
-    if _PIP.match(name or "") or (_PYTHON.match(name or "") and args[:2] == ["-m", "pip"]):
-        a = args[2:] if _PYTHON.match(name or "") else args
-        if not a or a[0] not in ("install", "uninstall"):
-            return "python" if a and a[0] in ("freeze", "list", "check", "show", "--version", "cache") else None
-        rest = a[1:]
-        for i, x in enumerate(rest):
-            if x is None:
-                raise Blocked("pip installs something named by a variable")
-            if x in ("--user", "--target", "-t", "--prefix", "--root") or x.startswith(("--target=", "--prefix=", "--root=")):
-                raise Blocked(f"pip installs with {x}, outside the folder dockeropt would copy")
-            if x in ("-r", "--requirement") and i + 1 < len(rest) and rest[i + 1]:
-                req = _abs(cwd, rest[i + 1] or "", facts.base)
-                if req is not None:
-                    facts.pip_requirements.append(req)
-            elif x.startswith("--requirement="):
-                req = _abs(cwd, x.split("=", 1)[1], facts.base)
-                if req is not None:
-                    facts.pip_requirements.append(req)
-            elif x == "--no-binary" and i + 1 < len(rest) and rest[i + 1]:
-                facts.pip_no_binary.extend((rest[i + 1] or "").split(","))
-            elif x.startswith("--no-binary="):
-                facts.pip_no_binary.extend(x.split("=", 1)[1].split(","))
-            elif not x.startswith("-") and (i == 0 or rest[i - 1] not in ("-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url", "--no-binary", "--only-binary", "-f", "--find-links", "--trusted-host")):
-                facts.pip_packages.append(x)
-        return "python"
-    if _PYTHON.match(name or ""):
-        if args[:2] == ["-m", "venv"] and len(args) >= 3 and args[-1]:
-            facts.venv = _abs(cwd, args[-1] or "", facts.base)
-            return "python"
-        if args[:2] == ["-m", "compileall"]:
-            return "python"
-        if len(args) >= 2 and args[0] == "manage.py" and args[1] == "collectstatic" and cwd is not None:
-            return "python"
+        rel = self.context_dir(project, a.ins.index) or self.context_dir(project)
+        if rel is not None:
+            return rel
+        for man in a.action.manifests:
+            if "*" in man:
+                continue
+            src = self.context_dir(man, a.ins.index)
+            if src is not None and posixpath.dirname(man) == project:
+                return posixpath.dirname(src) or "."
         return None
-    if name in ("poetry", "pipenv", "uv", "pdm", "conda"):
-        raise Blocked(f"`{name}` installs are not supported by DO201 yet (pip only)")
-    if name == "go":
-        if args[:1] == ["build"]:
-            out = None
-            for i, x in enumerate(args):
-                if x == "-o" and i + 1 < len(args):
-                    out = args[i + 1]
-                elif x is not None and x.startswith("-o="):
-                    out = x[3:]
-            if out is None:
-                if cwd is None or context is None:
-                    raise Blocked("`go build` without -o: dockeropt cannot tell where the binary goes")
-                gomod = context.read_text("go.mod") or ""
-                m = re.search(r"^module\s+(\S+)", gomod, re.M)
-                pkgs = [x for x in args[1:] if x is not None and not x.startswith("-")]
-                if not m or pkgs not in ([], ["."]):
-                    raise Blocked("`go build` without -o: dockeropt cannot tell where the binary goes")
-                out = m.group(1).rstrip("/").rsplit("/", 1)[-1]
-            p = _abs(cwd, out, facts.base)
-            if p is None or out.endswith("/"):
-                raise Blocked("`go build -o` names a folder or an unknown path")
-            facts.go_outputs.append(p)
-            return "go"
-        if args[:2] == ["mod", "download"] or args[:1] in (["vet"], ["test"], ["generate"], ["mod"], ["env"], ["version"]):
-            return "go"
+
+    def installs(self) -> list[Act]:
+        return [a for a in self.acts if a.action.installs and a.action.verb != "global"]
+
+    def builds(self) -> list[Act]:
+        return [a for a in self.acts if a.action.verb in ("build", "run", "test", "publish")]
+
+    def globals(self) -> list[Act]:
+        return [a for a in self.acts if a.action.verb == "global"]
+
+    def first_context_copy(self) -> Instruction | None:
+        return self.copies[0][0] if self.copies else None
+
+    def app_dir(self) -> str | None:
+        """The folder the app lives in: the final WORKDIR when a context copy put files there, else the one app folder."""
+        if self.workdir is not None and any(under(self.workdir, d) or under(d, self.workdir) for d in self.app_dirs):
+            return self.workdir
+        return self.app_dirs[0] if len(self.app_dirs) == 1 else None
+
+
+def toolchain_ecosystem(info: ImageInfo | None, base: str) -> str | None:
+    """The ecosystem whose toolchain image ``base`` is (None: not a toolchain image dockeropt knows)."""
+    if info is not None:
+        return eco.ecosystem_of_family(info.family) if eco.is_toolchain(info) else None
+    ref = parse_image(base)
+    if ref is None:
         return None
-    if name in ("mvn", "mvnw", "gradle", "gradlew"):
-        if cwd is None:
-            raise Blocked("the Java build runs in a folder dockeropt cannot resolve")
-        facts.java_builds.append(cwd)
-        return "java"
-    if name in ("javac", "jar", "kotlinc", "ant"):
-        return "java"
-    if name == "cargo":
-        if args[:1] == ["build"]:
-            if "--release" not in args and "-r" not in args:
-                raise Blocked("`cargo build` without --release")
-            if cwd is None:
-                raise Blocked("cargo builds in a folder dockeropt cannot resolve")
-            facts.cargo_dirs.append(cwd)
-            return "rust"
-        if args[:1] in (["fetch"], ["test"], ["install"]):
-            if args[:1] == ["install"]:
-                raise Blocked("`cargo install` puts binaries outside the app folder")
-            return "rust"
-        return None
-    if name in ("rustup",):
-        return "rust"
+    name = ref.repository.rsplit("/", 1)[-1].lower()
+    for e in eco.names():
+        if name in eco.spec(e).get("build_images", {}):
+            return e
     return None
 
 
-# --------------------------------------------------------------------------- CMD / ENTRYPOINT
+def read_stage(m: ImageModel, node: StageNode, context: BuildContext | None) -> StageRead | None:
+    """What the final stage does, or None when it does no toolchain work. Raises :class:`Blocked`."""
+    info = node.image.info if node.image is not None else None
+    base = node.base or node.base_text
+    ecosystem = toolchain_ecosystem(info, base) or _build_deps_ecosystem(m, node, info)
+    if ecosystem is None:
+        return None
+    runtime = m.runtime
+    if runtime is None:
+        return None
+    r = StageRead(m, node, info, base, ecosystem, context, runtime.start, info.package_manager if info else None)
+    for ins in node.stage.body:
+        kw = ins.keyword
+        if kw in ("SHELL", "ONBUILD"):
+            raise Blocked(f"uses {kw}, which dockeropt does not carry into a new stage", ins, f"Move the {kw} into the commands it is for")
+        if kw in ("COPY", "ADD"):
+            _copy(r, ins)
+        elif kw == "RUN":
+            _run(r, ins)
+        elif kw in MOVED:
+            r.moved.append(ins)
+            if kw == "HEALTHCHECK":
+                r.healthcheck = None if ins.args.strip().upper() == "NONE" else ins
+        elif kw in ("ENV", "ARG"):
+            r.carried.append(ins)
+        elif kw == "WORKDIR":
+            r.workdirs.append(ins)
+    end = m.end_state(node.index)
+    r.workdir = end.workdir
+    r.user = end.user
+    if not r.acts:
+        return None  # nothing is built or installed: a smaller base is DO202's job
+    own_server = bool(runtime.protocol_reason and runtime.protocol_reason.endswith("runs its own server"))
+    if not r.start.known and not own_server:
+        raise Blocked("has no CMD or ENTRYPOINT, so dockeropt cannot tell what the final image runs", node.stage.from_instruction,
+                      "Add the CMD the image runs")
+    odd = [p for p in [*r.app_dirs, r.workdir or ""] if re.search(r"[\s\"'\\$]|//", p)]
+    if odd:
+        raise Blocked(f"puts the app in {odd[0]}, a folder with quotes, spaces or variables dockeropt does not rewrite", node.stage.from_instruction,
+                      "Use a plain folder name")
+    if r.workdir is None:
+        raise Blocked("sets a WORKDIR dockeropt cannot resolve", r.workdirs[-1] if r.workdirs else node.stage.from_instruction, "Write the WORKDIR as a literal path")
+    if context is None:
+        r.safety = Safety.UNSAFE
+    return r
 
 
-def launch_argv(ins: Instruction | None) -> tuple[list[str] | None, bool]:
-    """(argv, was_shell_form). argv None when the shell form needs a real shell."""
-    if ins is None:
-        return [], False
-    if ins.json:
-        return list(ins.exec_args or ()), False
-    text = ins.args.strip()
-    if not text:
-        return [], True
-    if re.search(r"[$`|&;<>(){}*?~\\\n]", text):
-        return None, True
-    script = parse_script(text)
-    if not script.ok or len(script.commands) != 1 or not script.items or not script.items[0].simple:
-        return None, True
-    c = script.commands[0]
-    if c.assignments or any(w.value is None for w in c.argv):
-        return None, True
-    try:
-        words = shlex.split(text)
-    except ValueError:
-        return None, True
-    return words, True
+def _build_deps_ecosystem(m: ImageModel, node: StageNode, info: ImageInfo | None) -> str | None:
+    """A small base (slim, alpine) whose stage installs compilers or -dev packages for its ecosystem's native builds."""
+    if info is None:
+        return None
+    e = eco.ecosystem_of_family(info.family)
+    if e is None:
+        return None
+    tools = set(eco.spec(e).get("toolchain", {}).get("tools", ()))
+    for _ins, f in m.stage_runs(node.index):
+        for a in f.actions:
+            if a.tool in tools and a.installs:
+                return e  # a stage whose toolchain is a tool it runs (composer on a php image)
+            if not info.is_full and e in ("python", "node", "ruby") and a.tool in _SYSTEM_PMS and a.verb == "install" and any(eco.is_build_only(p) for p in a.packages):
+                return e  # a slim or alpine base that installs compilers or -dev packages for native builds
+    return None
 
 
-def read_package_json(context: BuildContext | None, rel: str) -> dict[str, object] | None:
-    return context.read_json_object(rel) if context is not None else None
+def _copy(r: StageRead, ins: Instruction) -> None:
+    cf = r.m.copy(ins)
+    if cf is None:
+        raise Blocked(f"has a {ins.keyword} whose source or destination depends on something dockeropt cannot resolve", ins,
+                      "Write the paths literally or give the ARG a default")
+    if cf.from_stage is not None:
+        raise Blocked(f"copies from the stage `{ins.flag('from').value if ins.flag('from') else cf.from_stage}`; the file is already multi-stage", ins,
+                      "Split it by hand")
+    if cf.from_image is not None:
+        r.image_copies.append((ins, cf))
+        return
+    if cf.heredoc:
+        raise Blocked(f"writes a file with a {ins.keyword} heredoc", ins, "Put the file in the build context")
+    r.copies.append((ins, cf))
+    folder = cf.folder
+    if is_scratch(folder) or is_system_path(folder):
+        return  # replicated in the runtime stage as written
+    if not any(under(folder, d) for d in r.app_dirs):
+        r.app_dirs[:] = [d for d in r.app_dirs if not under(d, folder)]
+        r.app_dirs.append(folder)
+
+
+def _run(r: StageRead, ins: Instruction) -> None:
+    f = r.m.run(ins)
+    if f is None or f.script is None or not f.script.ok:
+        raise Blocked("has a RUN the shell model cannot read", ins, "Split the RUN into plain commands")
+    if f.unknown:
+        cmd = f.unknown[0]
+        text = " ".join(w.text for w in cmd.argv[:3]) or "a command named by a variable"
+        raise Blocked(f"runs `{text}`, a command dockeropt does not know, so it cannot tell what it changes", ins,
+                      "Move it into a script dockeropt can read, or split the stage by hand")
+    kinds = set()
+    for idx, a in enumerate(f.actions):
+        kinds.add(_action(r, ins, f, a, idx))
+    kinds.discard("noop")
+    if "user" in kinds:
+        if kinds - {"user"}:
+            raise Blocked("creates a user together with other work", ins, "Create the user in a RUN of its own")
+        r.user_runs.append(ins)
+    elif kinds == {"system"}:
+        r.system_runs.append(ins)
+
+
+def _action(r: StageRead, ins: Instruction, f: RunFacts, a: Action, idx: int) -> str:
+    v = a.verb
+    if v == "noop" or (a.tool in _SYSTEM_PMS and v in ("update-index", "clean")):
+        return "noop"
+    if a.tool in _SYSTEM_PMS or a.ecosystem in ("deb", "alpine", "rpm"):
+        if v != "install":
+            raise Blocked(f"runs `{a.tool} {v}`, which a new runtime stage would have to repeat", ins, "Install the packages you need by name")
+        if a.tool not in _SYSTEM_PMS:
+            raise Blocked(f"installs system packages with {a.tool}, which dockeropt does not rebuild", ins)
+        for p in a.packages:
+            if p.startswith(("/", "./")):
+                raise Blocked(f"installs a local package file ({p})", ins)
+            r.packages.append((p, ins))
+        return "system"
+    if v in ("create-user", "create-group", "modify-user"):
+        return "user"
+    if v in ("fs", "chown", "chmod"):
+        for w in a.writes:
+            if w.path is None:
+                raise Blocked(f"runs `{a.tool}` on a path dockeropt cannot read", ins)
+            if is_scratch(w.path) or _cache_path(w.path, a):
+                continue
+            if any(under(w.path, d) for d in r.app_dirs):
+                r.app_changed = True
+                r.fs_writes.append((ins, w.path))
+                continue
+            if w.path in r.m.runtime.volumes if r.m.runtime is not None else False:
+                r.fs_writes.append((ins, w.path))
+                continue
+            raise Blocked(f"runs `{' '.join(x.text for x in a.command.argv[:4])}`, which changes {w.path} outside the app folder; "
+                          "a new runtime stage would not have that change", ins,
+                          "Make the change in the app folder, or in a RUN of its own that dockeropt can repeat")
+        return "fs"
+    if v == "download":
+        raise Blocked(f"downloads with `{a.tool}`, and dockeropt cannot tell what that installs", ins,
+                      "Install the file with ADD or a package manager")
+    if v == "system" and eco.spec(r.ecosystem).get("system_setup"):
+        return "setup"  # docker-php-ext-install and friends: the runtime stage repeats the RUN
+    if v == "system" or v == "other" and a.ecosystem == "system":
+        raise Blocked(f"runs `{a.tool}`, which changes the system in a way a new runtime stage would have to repeat", ins)
+    if v == "venv" or a.tool in ("venv", "virtualenv", "compileall"):
+        r.acts.append(Act(ins, a, idx))
+        return "eco"
+    e = a.ecosystem if a.ecosystem != "system" else (eco.ecosystem_of_tool(a.tool) or ("native" if a.compiles else None))
+    if e == "native":
+        r.acts.append(Act(ins, a, idx))
+        return "eco"
+    if a.tool == "corepack":
+        e = "node"
+    if e is None:
+        raise Blocked(f"runs `{a.tool}`, which dockeropt does not place in a build or a runtime stage", ins)
+    if e != r.ecosystem:
+        raise Blocked(f"runs {a.tool} ({e}) on a {r.ecosystem} base, mixing toolchains dockeropt does not split", ins,
+                      "Build each part in its own stage")
+    r.acts.append(Act(ins, a, idx))
+    return "eco"
+
+
+def _cache_path(path: str, a: Action) -> bool:
+    """A path a cache clean-up removes (``rm -rf /root/.npm``): nothing the runtime needs."""
+    home = a.user.home or "/root"
+    return any(under(path, posixpath.join(home, p)) for p in (".cache", ".npm", ".yarn", ".gradle", ".m2", ".cargo/registry", ".nuget"))
+
+
+__all__ = ["Act", "Blocked", "MOVED", "StageRead", "is_scratch", "is_system_path", "read_stage", "toolchain_ecosystem", "under"]

@@ -5,15 +5,18 @@ from __future__ import annotations
 import fnmatch
 import os
 import posixpath
+import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dockeropt.analysis import copy_spec, full_context_copy
-from dockeropt.context import BuildContext, parse_dockerignore
-from dockeropt.edits import Change, FileChange, Fix, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import analysis_script, parse_script
+from dockeropt.context import BuildContext, is_ignored, parse_dockerignore
+from dockeropt.edits import Change, FileChange, Safety
+from dockeropt.model import ImageModel
+from dockeropt.model import ecosystems as eco
+from dockeropt.model.runtime import source_files
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.shell import parse_script
 from dockeropt.syntax import Dockerfile, Instruction
 
 _BUDGET = 200_000  # files and folders visited per check, at most (huge trees are capped)
@@ -22,7 +25,6 @@ _ALWAYS_OUTPUT = (".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox")
 # build outputs: ignored only when .gitignore says they are generated (a checked-in "build/" may be source)
 _BUILD_OUTPUTS = ("dist", "build", "target", "coverage", ".next", ".nuxt")
 _ENV_TEMPLATES = frozenset({".env.example", ".env.sample", ".env.template", ".env.dist", ".env.defaults"})
-_INSTALLERS = {"npm": ("install", "i", "ci", "clean-install"), "yarn": ("install", None), "pnpm": ("install", "i")}
 _SCRIPT_RUNNERS = frozenset({"npm", "yarn", "pnpm", "make", "mvn", "mvnw", "gradle", "gradlew", "cargo", "go", "bun", "npx"})
 
 
@@ -33,7 +35,7 @@ class _Candidate:
     kind: str  # what it is, for the explanation
     size: int
     complete: bool  # False: the size walk hit its cap
-    secret: bool = False  # an .env file: the app may read it at run time
+    group: str = "plain"  # plain | docs | secret
 
 
 class _Walker:
@@ -88,11 +90,12 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-def _words(ins: Instruction, doc: Dockerfile) -> list[str]:
+def _words(m: ImageModel, ins: Instruction) -> list[str]:
     """Path-like words an instruction may read from its working folder."""
     out: list[str] = []
     if ins.keyword == "RUN":
-        script = analysis_script(ins, doc.text)
+        facts = m.run(ins)
+        script = facts.script if facts is not None else None
         if script is None or not script.ok:
             out.extend(ins.args.split())
             return out
@@ -124,55 +127,28 @@ def _mentions(word: str, name: str) -> bool:
     return w == name or w.startswith(name + "/") or f"/{name}/" in w or w.endswith("/" + name) or f"={name}" in w
 
 
-def _git_needed(doc: Dockerfile) -> bool:
-    for ins in doc.walk():
-        if ins.keyword != "RUN":
-            continue
-        script = analysis_script(ins, doc.text)
-        if script is None or not script.ok:
-            if "git" in ins.args:
-                return True
-            continue
-        if any(c.name == "git" or "git" in (c.name or "") for c in script.commands):
-            return True  # `git describe`, `git rev-parse` and friends read .git
-        if any(".git" in (w.value or w.text) for c in script.commands for w in c.argv):
-            return True
-    return False
-
-
-def _installs_node_modules(doc: Dockerfile) -> bool:
-    for ins in doc.walk():
-        script = analysis_script(ins, doc.text) if ins.keyword == "RUN" else None
-        if script is None or not script.ok:
-            continue
-        for c in script.commands:
-            subs = _INSTALLERS.get(c.name or "")
-            if subs is None:
-                continue
-            first = next((a for a in c.args if a is None or not a.startswith("-")), None)
-            if first in subs:
-                return True
-    return False
-
-
 @register
 class Dockerignore(Pass):
-    """Keep .git, node_modules, virtualenvs, build outputs and .env files out of the build context.
+    """Keep .git, node_modules, virtualenvs, build outputs, docs, tests and secrets out of the build context.
 
     What it does:
         When the Dockerfile copies the whole build context (`COPY . .`), it
         creates or extends `.dockerignore` (or `<Dockerfile>.dockerignore`
         when that is the one in use) with what the context holds and the
-        image does not need: `.git`, `node_modules` (when the Dockerfile
-        installs its own), virtualenvs (`.venv`, `venv`, folders with
-        `pyvenv.cfg`), caches (`__pycache__`, `.pytest_cache`…), build
-        outputs that `.gitignore` marks as generated (`dist`, `build`,
-        `target`, `coverage`) and `.env` files. The explanation gives the
-        bytes measured in the context. Never ignored: anything a COPY/ADD
-        names, a path a RUN, CMD, ENTRYPOINT or ENV mentions, `.git` when a
-        RUN calls git (`git describe` for a version), `node_modules` when no
-        RUN installs it, and anything a `!` line of the existing file
-        re-includes.
+        image does not need: `.git` and other VCS folders, the Dockerfile and
+        compose files, `node_modules` (when the Dockerfile installs its own),
+        virtualenvs (`.venv`, `venv`, folders with `pyvenv.cfg`), caches
+        (`__pycache__`, `.pytest_cache`…), build outputs that `.gitignore`
+        marks as generated (`dist`, `build`, `target`, `coverage`); as a
+        separate review fix, documentation (`*.md`, `docs/`) and test folders;
+        and, as another review fix, `.env` files and registry credentials
+        (`.npmrc`/`.pypirc` holding a token). The explanation gives the bytes
+        measured in the context. Never ignored: anything a COPY/ADD names, a
+        path a RUN, CMD, ENTRYPOINT or ENV mentions, `.git` when a RUN calls
+        git, `node_modules` when no RUN installs it, tests when a RUN runs
+        them, a file a manifest names (`readme = "README.md"`) or the app's
+        source mentions, a token file an install reads (a note says how to
+        pass it as a build secret), and anything a `!` line re-includes.
 
     Why:
         Docker sends the whole context to the builder before the first step;
@@ -180,7 +156,9 @@ class Dockerignore(Pass):
         megabytes, sent on every build. Copied into the image they also bloat
         it, bust the `COPY . .` cache whenever git or npm touch them, overwrite
         the dependencies the image installed with the host's (wrong platform)
-        ones, and ship `.env` secrets to everyone who pulls the image.
+        ones, and ship `.env` secrets and registry tokens to everyone who pulls
+        the image. A runtime stage that copies the app folder whole relies on
+        this file to keep out what is not the app.
 
     Example:
         # Dockerfile
@@ -196,54 +174,67 @@ class Dockerignore(Pass):
 
     Fix safety:
         Safe for everything the Dockerfile does not reference (checked as
-        above). `.env` files are a separate fix marked review: an app that
-        reads `.env` at run time must now get those settings from `docker run
-        --env-file .env` or its orchestrator.
+        above). Documentation and tests are a separate fix marked review (the
+        app might read one at run time); so are `.env` files and token files:
+        an app that reads `.env` at run time must now get those settings from
+        `docker run --env-file .env` or its orchestrator.
     """
 
     id = "DO203"
     name = "dockerignore"
+    messages = {
+        "context": Message(
+            "{verb} {file} to shrink the build context",
+            "{verb_s} {file} with {listed}: `{copy}` sent {amount} of them to the builder on every build and copied them into "
+            "the image. Nothing in the Dockerfile reads them.",
+        ),
+        "docs": Message(
+            "Keep documentation and tests out of the image",
+            "{verb_s} {file} with {listed} ({amount}): `{copy}` copied them into the image, and nothing in the Dockerfile, "
+            "the manifests or the app's source names them. Check that the app does not read them at run time.",
+        ),
+        "secrets": Message(
+            "Keep {names} out of the image",
+            "{verb_s} {file} with {listed} ({amount}): `{copy}` copied them into the image, where anyone who pulls it can "
+            "read the settings and secrets they hold. If the app reads them at run time, pass them with `docker run "
+            "--env-file` or the orchestrator instead.",
+        ),
+        "token_needed": Message(
+            "`{name}` with a registry token goes into the image",
+            "`{copy}` copies `{name}`, which holds a registry token, and the install on line {line} reads it, so it "
+            "cannot simply be left out. Pass it as a build secret instead (`RUN --mount=type=secret,id={secret_id},"
+            "target={target} ...` and `docker build --secret id={secret_id},src={name}`) and add `{name}` to {file}.",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         bc = ctx.context
         if bc is None:
             return []
-        copies = [i for i in doc.walk() if full_context_copy(i) is not None]
+        m = ctx.model(doc)
+        copies = [ins for ins in doc.instructions if (cf := m.copy(ins)) is not None and cf.whole_context]
         if not copies:
             return []
         rel, current = self._ignore_file(bc)
-        cands = self._candidates(doc, bc, current)
-        if not cands:
-            return []
-        out: list[Change] = []
-        plain = [c for c in cands if not c.secret]
-        secrets = [c for c in cands if c.secret]
+        cands, notes = self._candidates(m, doc, bc, current, copies[0])
+        out: list[Change] = list(notes)
         at = copies[0]
-        for group, safety in ((plain, Safety.SAFE), (secrets, Safety.REVIEW)):
-            if not group:
+        copy_text = " ".join(at.line_text().split())
+        for group, key, safety in (("plain", "context", Safety.SAFE), ("docs", "docs", Safety.REVIEW), ("secret", "secrets", Safety.REVIEW)):
+            items = [c for c in cands if c.group == group]
+            if not items:
                 continue
-            new_text = self._extend(current, group)
-            fc = FileChange(rel, new_text, created=current is None)
-            size = sum(c.size for c in group)
-            capped = not all(c.complete for c in group)
-            listed = ", ".join(f"`{c.pattern}`" for c in group)
+            # each group extends the file as it is; the pipeline applies one change to a file per round
+            fc = FileChange(rel, self._extend(current, items), created=current is None)
+            size = sum(c.size for c in items)
+            capped = not all(c.complete for c in items)
             amount = f"{'more than ' if capped else ''}{size:,} bytes" + (f" ({_human(size)})" if size >= 1024 else "")
-            verb = "Creates" if current is None else "Extends"
-            copy_text = " ".join(at.line_text().split())
-            if safety == Safety.SAFE:
-                title = f"{'Create' if current is None else 'Extend'} {rel} to shrink the build context"
-                expl = (
-                    f"{verb} {rel} with {listed}: `{copy_text}` sent {amount} of them to the builder on every build "
-                    "and copied them into the image. Nothing in the Dockerfile reads them."
-                )
-            else:
-                title = f"Keep {', '.join(c.pattern for c in group)} out of the image"
-                expl = (
-                    f"{verb} {rel} with {listed} ({amount}): `{copy_text}` copied them into the image, where anyone "
-                    "who pulls it can read the settings and secrets they hold. If the app reads them at run time, "
-                    "pass them with `docker run --env-file` or the orchestrator instead."
-                )
-            out.append(Change(self.id, self.name, title, expl, at.range, Fix((), safety, files=(fc,))))
+            verb = "Create" if current is None else "Extend"
+            out.append(self.say(
+                key, at, files=[fc], safety=safety, verb=verb, verb_s=verb + "s", file=rel,
+                listed=", ".join(f"`{c.pattern}`" for c in items), copy=copy_text, amount=amount,
+                names=", ".join(c.pattern for c in items),
+            ))
         return out
 
     @staticmethod
@@ -277,7 +268,8 @@ class Dockerignore(Pass):
         head = current if current.endswith("\n") or not current else current + nl
         return head + nl.join(["# Added by dockeropt (DO203)", *lines]) + nl
 
-    def _candidates(self, doc: Dockerfile, bc: BuildContext, current: str | None) -> list[_Candidate]:
+    def _candidates(self, m: ImageModel, doc: Dockerfile, bc: BuildContext, current: str | None,
+                    at: Instruction) -> tuple[list[_Candidate], list[Change]]:
         root = str(bc.root)
 
         def listing() -> list[str] | None:
@@ -288,21 +280,23 @@ class Dockerignore(Pass):
 
         names = bc.memo(("do203-listing",), listing)
         if names is None:
-            return []
+            return [], []
+        rules = eco.context_rules()
         patterns = parse_dockerignore(current or "")
         negations = [p for p in patterns if p.exclusion]
         gitignore = parse_dockerignore(bc.read_raw(".gitignore") or "")
-        from dockeropt.context import is_ignored
 
         sources: list[str] = []
         words: list[str] = []
-        for ins in doc.walk():
-            spec = copy_spec(ins)
-            if spec is not None:
-                if spec.from_stage is None:
-                    sources.extend(posixpath.normpath(s).lstrip("/") for s in spec.sources if "://" not in s)
+        for ins in doc.instructions:
+            cf = m.copy(ins)
+            if ins.keyword in ("COPY", "ADD"):
+                if cf is not None and cf.from_context:
+                    sources.extend(posixpath.normpath(s).lstrip("/") for s in cf.sources if "://" not in s)
+                elif cf is None and ins.flag("from") is None:
+                    sources.extend(w for w in ins.words[:-1])
                 continue
-            words.extend(_words(ins, doc))
+            words.extend(_words(m, ins))
 
         def referenced(path: str) -> bool:
             top = path.split("/", 1)[0]
@@ -323,19 +317,24 @@ class Dockerignore(Pass):
         walker = _Walker()
         out: list[_Candidate] = []
 
-        def add(pattern: str, path: str, kind: str, secret: bool = False) -> None:
+        def add(pattern: str, path: str, kind: str, group: str = "plain") -> None:
             if bc.ignored(path) or negated(path) or referenced(path):
                 return
             size, complete = bc.memo(("do203-size", path), lambda: walker.size(os.path.join(root, path)))
-            out.append(_Candidate(pattern, path, kind, size, complete, secret))
+            out.append(_Candidate(pattern, path, kind, size, complete, group))
 
         dirs = bc.memo(
             ("do203-dirs",),
             lambda: {n for n in names if os.path.isdir(os.path.join(root, n)) and not os.path.islink(os.path.join(root, n))},
         )
-        if ".git" in names and not _git_needed(doc):
-            add(".git", ".git", "git history")
-        if "node_modules" in dirs and _installs_node_modules(doc):
+        actions = [a for _ins, f in ((i, m.run(i)) for i in doc.instructions) if f is not None for a in f.actions]
+        git_needed = any(a.tool == "git" or "git" in (a.command.name or "") or any(".git" in (w.value or w.text) for w in a.command.argv)
+                         for a in actions) or any(m.run(i) is None or m.run(i).script is None for i in doc.instructions  # type: ignore[union-attr]
+                                                  if i.keyword == "RUN" and "git" in i.args)
+        for n in rules["vcs"]:
+            if n in names and not (n == ".git" and git_needed):
+                add(n, n, "version control")
+        if "node_modules" in dirs and any(a.ecosystem == "node" and a.installs and a.verb != "global" for a in actions):
             add("node_modules", "node_modules", "installed node packages")
         for n in sorted(dirs):
             if n in _VENV_NAMES or os.path.isfile(os.path.join(root, n, "pyvenv.cfg")):
@@ -358,8 +357,78 @@ class Dockerignore(Pass):
         for n in _BUILD_OUTPUTS:
             if n in dirs and (is_ignored(gitignore, n) or is_ignored(gitignore, n + "/x")):
                 add(n, n, "build output")
+        docker_rx = re.compile(rules["docker_files_regex"])
+        if out or current is not None:  # not worth a new .dockerignore alone: the builder reads the Dockerfile anyway
+            for n in names:
+                if n not in dirs and docker_rx.match(n) and n != ".dockerignore":
+                    add(n, n, "Docker build file")
+        # documentation and tests: unless something names them
+        needed = self._needed_names(m, bc, names, rules)
+        tests_run = any(a.verb == "test" or (a.command.name or "") in rules["test_commands"]
+                        or (a.ecosystem == "node" and "test" in [w.value for w in a.command.argv[1:3]]) for a in actions)
+        md = [n for n in names if n not in dirs and fnmatch.fnmatch(n, rules["docs_glob"])]
+        if md and not any(n in needed or referenced(n) for n in md) and not bc.ignored(md[0]):
+            size = sum(bc.memo(("do203-size", n), lambda n=n: walker.size(os.path.join(root, n)))[0] for n in md)
+            out.append(_Candidate(rules["docs_glob"], md[0], "documentation", size, True, "docs"))
+        for n in rules["docs"]:
+            if n in dirs and n not in needed:
+                add(n, n, "documentation", "docs")
+        if not tests_run:
+            for n in rules["tests"]:
+                if n in dirs and n not in needed:
+                    add(n, n, "tests", "docs")
         for n in names:
             if (n == ".env" or n.startswith(".env.")) and n not in _ENV_TEMPLATES and os.path.isfile(os.path.join(root, n)):
-                add(n, n, "environment file", secret=True)
+                add(n, n, "environment file", "secret")
+        notes: list[Change] = []
+        for n, rx in rules["token_files"].items():
+            if n not in names or n in dirs:
+                continue
+            text = bc.read_text(n) or ""
+            if not re.search(rx, text, re.M):
+                continue
+            reader = self._token_reader(m, n)
+            if reader is None:
+                add(n, n, "registry credentials", "secret")
+            elif not bc.ignored(n):
+                f = m.run(reader)
+                target = posixpath.join(f.actions[0].project or "/", n) if f is not None and f.actions else n
+                notes.append(self.say("token_needed", at, name=n, copy=" ".join(at.line_text().split()), line=reader.start_line,
+                                      secret_id=n.lstrip(".").replace(".", "-"), target=target, file=".dockerignore"))
+        return out, notes
+
+    @staticmethod
+    def _needed_names(m: ImageModel, bc: BuildContext, names: list[str], rules: dict) -> set[str]:
+        """Top-level names a manifest or the app's source mentions (README.md in pyproject's readme, a docs folder it serves)."""
+        texts: list[str] = []
+        globs = tuple(rules["manifest_globs"])
+        for n in names:
+            if n in rules["manifests"] or n.endswith(globs):
+                t = bc.read_text(n)
+                if t:
+                    texts.append(t)
+        rt = m.runtime
+        rel = rt.app_context_dir if rt is not None and rt.app_context_dir else "."
+        for _p, t in source_files(bc, rel, (".js", ".ts", ".mjs", ".cjs", ".py", ".rb", ".go", ".java", ".php", ".rs")):
+            texts.append(t)
+        blob = "\n".join(texts)
+        out: set[str] = set()
+        for n in names:
+            stem = n.rsplit(".", 1)[0]
+            if re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w-])", blob) or (n in rules["docs"] and re.search(rf"['\"/]{re.escape(n)}['\"/]", blob)):
+                out.add(n)
+            elif stem and n.endswith(".md") and re.search(rf"['\"]{re.escape(stem)}['\"]", blob):
+                out.add(n)
         return out
 
+    @staticmethod
+    def _token_reader(m: ImageModel, name: str) -> Instruction | None:
+        """An install that reads ``name`` from its project folder (npm/yarn/pnpm read .npmrc; pip/twine .pypirc)."""
+        eco_of = {".npmrc": "node", ".pypirc": "python"}.get(name)
+        for ins in m.doc.instructions:
+            f = m.run(ins)
+            if f is None:
+                continue
+            if any(a.ecosystem == eco_of and a.installs for a in f.actions):
+                return ins
+        return None

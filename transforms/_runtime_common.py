@@ -1,0 +1,282 @@
+"""What every DO201 planner needs: runtime packages, users, start-up tools, owners and launchers."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+
+from dockeropt.catalog.images import lookup, tools_missing_in_slim
+from dockeropt.model import ecosystems as eco
+from dockeropt.model.images import base_image
+from dockeropt.model.runs import Action
+from dockeropt.model.users import ROOT, User
+from dockeropt.shell import parse_script
+from dockeropt.syntax import Instruction
+
+from ._runtime_stage_analysis import Blocked, StageRead, under
+from ._runtime_stage_edit import Plan
+
+
+def add(items: list[str], *new: str) -> None:
+    for x in new:
+        if x not in items:
+            items.append(x)
+
+
+def runtime_packages(r: StageRead, plan: Plan) -> None:
+    """The build's system packages as the runtime needs them: -dev packages become their runtime libraries, build-only ones stay behind."""
+    distro = r.info.distro if r.info else None
+    dropped: list[str] = []
+    own = set(eco.spec(r.ecosystem).get("build_only_packages", ()))  # node-gyp's python3 on a node image
+    for p, _ins in r.packages:
+        libs = () if p in own else eco.runtime_libraries(p, plan.pm, distro)
+        if libs is None:
+            add(plan.packages, p)
+            plan.checks.append(f"`{p}` stays in the runtime because its runtime library is not in dockeropt's catalog")
+            continue
+        if not libs:
+            add(dropped, p)
+            continue
+        add(plan.packages, *libs)
+        if libs != (p,):
+            add(dropped, p)
+            plan.checks.append(f"`{' '.join(libs)}` replaces `{p}` in the runtime")
+    if dropped:
+        plan.leaves.append("the build packages " + ", ".join(dropped))
+
+
+def native_packages(plan: Plan, libs: list[str], why: str) -> None:
+    new = [x for x in libs if x not in plan.packages]
+    if new:
+        add(plan.packages, *new)
+        plan.checks.append(f"{', '.join(new)} {'is' if len(new) == 1 else 'are'} installed in the runtime for {why}")
+
+
+def command_text(r: StageRead, act_ins: Instruction, action: Action) -> str:
+    """The command as written in its RUN."""
+    f = r.m.run(act_ins)
+    assert f is not None and f.script is not None
+    return f.script.text[action.command.start : action.command.end]
+
+
+def owner_flag(r: StageRead, path: str) -> str:
+    """``--chown=uid:gid`` that keeps the owner a path had in the build stage (empty for root or unknown)."""
+    u = r.m.owner(r.node.index, path)
+    if u is None or u.is_root is not False:
+        return ""
+    return f" --chown={u.numeric}" if u.numeric else (f" --chown={u.spec}" if u.spec else "")
+
+
+def check_user(r: StageRead, plan: Plan) -> None:
+    """The USER of the stage must exist in the runtime base (or be created by a RUN the runtime repeats)."""
+    u = r.user
+    if u is None or u.spec is None or u.is_root:
+        return
+    if "$" in u.spec:
+        raise Blocked("sets USER from a variable, which may not exist in the runtime base", _user_ins(r))
+    name = u.spec.partition(":")[0]
+    if name.isdigit():
+        return
+    rt = base_image(plan.base)
+    if name in rt.accounts:
+        return
+    created = _created_users(r)
+    if name in created:
+        if not plan.shell:
+            raise Blocked(f"runs as `{name}`, a user a RUN creates; {plan.base} has no shell to create it", _user_ins(r),
+                          "Use a numeric USER")
+        return
+    raise Blocked(f"runs as `{name}`, a user of the build image that {plan.base} may not have", _user_ins(r),
+                  "Create the user in a RUN of its own, or use a numeric USER")
+
+
+def _user_ins(r: StageRead) -> Instruction | None:
+    return next((i for i in reversed(r.moved) if i.keyword == "USER"), None)
+
+
+def _created_users(r: StageRead) -> set[str]:
+    from dockeropt.model.users import accounts_created
+
+    out: set[str] = set()
+    for ins in r.user_runs:
+        f = r.m.run(ins)
+        if f is not None and f.script is not None:
+            made, _ = accounts_created(f.script, ins.index)
+            out.update(a.name for a in made)
+    return out
+
+
+def start_tools(r: StageRead, plan: Plan, family: str | None) -> None:
+    """Tools the CMD, ENTRYPOINT and HEALTHCHECK call that the runtime base lacks: installed there, or the split is declined."""
+    missing = tools_missing_in_slim(family) if family else frozenset()
+    for ins in (r.start.entrypoint, r.start.cmd, r.healthcheck):
+        if ins is None:
+            continue
+        for name in _commands_of(ins):
+            base = posixpath.basename(name)
+            if base.endswith(".sh") or base in ("sh", "bash", "dash"):
+                raise Blocked(f"starts through `{name}`, a shell script dockeropt does not follow", ins,
+                              "Start the program directly, or split the stage by hand")
+            if base in missing:
+                pkgs = eco.tool_packages(base, plan.pm)
+                if pkgs is None or not plan.shell or plan.pm is None:
+                    raise Blocked(f"runs `{base}`, which {plan.base} does not have", ins)
+                add(plan.packages, *pkgs)
+                plan.checks.append(f"{' '.join(pkgs)} {'is' if len(pkgs) == 1 else 'are'} installed for the `{base}` the {ins.keyword} runs")
+
+
+def _commands_of(ins: Instruction) -> list[str]:
+    if ins.keyword == "HEALTHCHECK":
+        mm = re.match(r"^\s*((--\S+\s+)*)(CMD|NONE)\b\s*(.*)$", ins.args, re.I | re.S)
+        if not mm or mm.group(3).upper() == "NONE":
+            return []
+        rest = mm.group(4)
+        argv = None
+        if rest.lstrip().startswith("["):
+            try:
+                argv = json.loads(rest)
+            except ValueError:
+                argv = None
+        text = rest if argv is None else " ".join(argv)
+    elif ins.json:
+        argv = list(ins.exec_args or ())
+        if len(argv) >= 3 and posixpath.basename(argv[0]) in ("sh", "bash") and argv[1] == "-c":
+            text = argv[2]
+        else:
+            return argv[:1]
+    else:
+        text = ins.args
+    script = parse_script(text)
+    if not script.ok:
+        return re.findall(r"[A-Za-z0-9_./-]+", text)[:1]
+    return [c.name for c in script.commands if c.name]
+
+
+def strip_launcher(r: StageRead, words: tuple[str, ...]) -> str | list[str] | None:
+    """The start command with a launcher prefix (``poetry run``, ``pipenv run``, ``uv run``) removed.
+
+    Exec form gives a list, shell form (or ``sh -c``) the text; None when the
+    command does not start with ``words``.
+    """
+    ins = r.start.entrypoint if r.start.entrypoint is not None and r.start.cmd is None else r.start.cmd
+    if ins is None or (r.start.entrypoint is not None and r.start.cmd is not None):
+        return None
+    n = len(words)
+    if ins.json:
+        argv = list(ins.exec_args or ())
+        if [posixpath.basename(argv[0])] + argv[1:n] == list(words) if argv else False:
+            rest = argv[n:]
+            while rest and rest[0].startswith("-"):
+                if rest[0] in ("--no-dev", "--frozen", "--locked", "--no-sync", "--quiet", "-q", "--offline"):
+                    rest = rest[1:]
+                    continue
+                return None
+            return rest or None
+        if len(argv) == 3 and posixpath.basename(argv[0]) in ("sh", "bash") and argv[1] == "-c":
+            inner = _strip_text(argv[2], words)
+            return [argv[0], argv[1], inner] if inner is not None else None
+        return None
+    inner = _strip_text(ins.args, words)
+    return inner
+
+
+def _strip_text(text: str, words: tuple[str, ...]) -> str | None:
+    m = re.match(r"^(\s*(?:exec\s+)?)" + r"\s+".join(re.escape(w) for w in words) + r"\s+(?:--(?:no-dev|frozen|locked|no-sync|quiet|offline)\s+)*(\S.*)$", text, re.S)
+    if not m:
+        return None
+    rest = m.group(2)
+    if re.match(r"^-", rest):
+        return None
+    return m.group(1) + rest
+
+
+def is_root(u: User | None) -> bool:
+    return u is None or u.spec is None or u.is_root is True or u == ROOT
+
+
+def app_dir_copies(r: StageRead, source: str) -> list[str]:
+    """``COPY --from=<source>`` lines for every app folder (owners kept)."""
+    return [f"COPY --from={source}{owner_flag(r, d)} {d} {d}" for d in r.app_dirs]
+
+
+def image_of(ref: str):  # type: ignore[no-untyped-def]
+    return lookup(ref)
+
+
+def inside_app(r: StageRead, path: str) -> bool:
+    return any(under(path, d) for d in r.app_dirs)
+
+
+__all__ = [
+    "add", "app_dir_copies", "check_user", "command_text", "image_of", "inside_app", "is_root", "native_packages", "owner_flag",
+    "runtime_packages", "start_tools", "strip_launcher",
+]
+
+
+def runtime_files(r: StageRead, ecosystem: str, rel: str | None, exts: tuple[str, ...]) -> str | None:
+    """Why the app folder must reach the runtime beside a compiled artifact (None: the artifact is all it needs).
+
+    The folder goes whole (never a list of today's files) when the source reads
+    files by relative path, or when the folder holds anything besides the
+    ecosystem's build files (templates, config, static assets).
+    """
+    ctx = r.context
+    if ctx is None or rel is None:
+        return "no build context was given, so the files beside the artifact could not be checked"
+    from dockeropt.model.runtime import source_files
+
+    for path, text in source_files(ctx, rel, exts):
+        if any(rx.search(text) for rx in eco.patterns(ecosystem, "reads_files")):
+            return f"{path} reads files beside the program"
+    build = eco.patterns(ecosystem, "build_files")
+    extra = [n for n in ctx.listdir(rel) if not ctx.ignored(n if rel in (".", "") else f"{rel}/{n}") and not any(rx.match(n) for rx in build)]
+    if extra:
+        return f"the app folder also holds {', '.join(sorted(extra)[:3])}"
+    return None
+
+
+def base_text_for(written: str, resolved: str | None, new: str) -> str | None:
+    """What to write in a FROM line for ``new`` when the original FROM was ``written`` (resolved to ``resolved``).
+
+    A literal base gives ``new``. A base whose tag is one ARG (``node:${V}``)
+    gives ``node:${V}-slim`` when ``new`` is the resolved reference plus a
+    suffix, so ``--build-arg V=...`` still picks the matching variant; None
+    when ``new`` cannot follow the ARG (another repository, another tag shape).
+    """
+    if "$" not in written:
+        return new
+    resolved = resolved or ""
+    if resolved and new.startswith(resolved) and re.fullmatch(r"[^$:]+:\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", written):
+        suffix = new[len(resolved) :]
+        if re.fullmatch(r"-[a-z0-9.-]+", suffix):
+            return written + suffix
+    return None
+
+
+def without_packages(r: StageRead, ins: Instruction, names: set[str]) -> Instruction | str:
+    """The RUN as written, minus the system packages ``names`` its installs name (the RUN itself when none)."""
+    f = r.m.run(ins)
+    if f is None or f.editable is None:
+        return ins
+    cut: list[tuple[int, int]] = []
+    for a in f.actions:
+        if a.tool not in ("apt", "apk") or a.verb != "install":
+            continue
+        for w in a.command.effective()[1:]:
+            if w.value in names:
+                cut.append((w.start, w.end))
+    if not cut:
+        return ins
+    text = r.m.doc.text
+    out: list[str] = []
+    pos = ins.range.start
+    for start, end in sorted(cut):
+        rng = f.editable.physical(start, end)
+        lead = rng.start
+        while lead > pos and text[lead - 1] in " \t":
+            lead -= 1
+        out.append(text[pos:lead])
+        pos = rng.end
+    out.append(text[pos : ins.range.end])
+    return "".join(out)

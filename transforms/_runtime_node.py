@@ -1,0 +1,410 @@
+"""DO201 for node (npm, yarn classic and berry, pnpm) and static front-ends.
+
+* No build step (only the dependency install): the original stage is not
+  needed at all. A ``deps`` stage installs the production dependencies from
+  the manifests alone (the ONE install of the file: the original command with
+  the manager's production flag), and the runtime copies that node_modules and
+  then the app from the build context exactly as the original COPYs did, so a
+  file added next week reaches the image and ``.dockerignore`` (DO203) decides
+  what stays out.
+* A build step (``npm run build``, tsc, install scripts, workspaces, local
+  packages): the original stage is the build stage; it prunes the dev
+  dependencies after building and the runtime copies the app folder from it
+  whole.
+* The runtime is distroless nodejs when the app runs as ``node file.js``
+  (launchers resolved through package.json) and needs no shell, npm or
+  system library; otherwise the node slim image.
+* A static server (http-server, serve) of a folder the build made: the
+  folder is served by nginx on the same port.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from dockeropt.catalog.images import current_version_tag, distroless_for, slim_variant
+from dockeropt.model import ecosystems as eco
+from dockeropt.model.native import node_dependencies
+from dockeropt.model.runtime import source_files
+
+from ._runtime_common import add, check_user, command_text, native_packages, owner_flag, runtime_packages, start_tools
+from ._runtime_stage_analysis import Act, Blocked, StageRead, under
+from ._runtime_stage_edit import ExtraStage, Plan
+
+_LOCKS = {"npm": ("package-lock.json", "npm-shrinkwrap.json"), "yarn-classic": ("yarn.lock",), "yarn-berry": ("yarn.lock",),
+          "pnpm": ("pnpm-lock.yaml",)}
+
+
+def plan(r: StageRead) -> Plan:
+    spec = eco.spec("node")
+    ctx = r.context
+    installs = [a for a in r.installs() if a.action.ecosystem == "node"]
+    static = _static(r, spec)
+    if static is not None:
+        return static
+    if not installs:
+        raise Blocked("installs no node dependencies dockeropt can move", r.stage.from_instruction)
+    managers = {a.action.tool for a in installs}
+    if len(managers) > 1:
+        raise Blocked(f"installs with {' and '.join(sorted(managers))}; dockeropt splits one package manager at a time", installs[1].ins)
+    mgr = installs[0].action.tool
+    mspec = spec["managers"].get(mgr)
+    if mspec is None:
+        raise Blocked(f"installs with {mgr}, which dockeropt does not split", installs[0].ins)
+    projects = {a.action.project for a in installs}
+    if len(projects) != 1 or None in projects:
+        raise Blocked("installs node packages in more than one folder", installs[-1].ins)
+    idir = projects.pop()
+    assert idir is not None
+    if any(a.action.packages for a in installs):
+        raise Blocked("installs packages named on the command line, which changes package.json in the build stage only", installs[0].ins,
+                      "Add them to package.json")
+    rel = r.project_dir(installs[0]) if ctx is not None else None
+    pkg = ctx.read_json_object(posixpath.join(rel, "package.json")) if ctx is not None and rel is not None else None
+    scripts = pkg.get("scripts") if isinstance(pkg, dict) and isinstance(pkg.get("scripts"), dict) else {}
+    dev = pkg.get("devDependencies") if isinstance(pkg, dict) and isinstance(pkg.get("devDependencies"), dict) else {}
+    deps_facts = node_dependencies(ctx, rel, package_manager=r.pm) if ctx is not None and rel is not None else None
+    builds = [a for a in r.builds() if a.action.ecosystem in ("node", "system")]
+    reasons_source: list[str] = []
+    if builds:
+        reasons_source.append(f"line {builds[0].ins.start_line} builds")
+    if pkg is None:
+        reasons_source.append("package.json could not be read")
+    else:
+        hooks = [k for k in spec["install_scripts"] if k in scripts]
+        if hooks:
+            reasons_source.append(f"package.json runs a `{hooks[0]}` script on install")
+        if "workspaces" in pkg or (ctx is not None and rel is not None and ctx.is_file(posixpath.join(rel, "pnpm-workspace.yaml"))):
+            reasons_source.append("the project has workspaces")
+    if deps_facts is not None and any("local package" in u for u in deps_facts.unknown):
+        reasons_source.append("it depends on local packages")
+    # -- the start command
+    new_cmd, launcher_kept, dev_at_start = _start(r, spec, mgr, scripts, dev, idir)
+    # -- the runtime base
+    p = Plan(base="", shell=True, pm=r.pm, safety=r.safety)
+    p.leaves.append("the full image's compilers, headers and extra tools" if r.info is not None and r.info.is_full else "the build tools")
+    runtime_packages(r, p)
+    if deps_facts is not None:
+        for d in deps_facts.native:
+            if d.runtime:
+                native_packages(p, list(d.runtime), f"the native module {d.name}")
+    runtime_globals = _runtime_globals(r, spec, new_cmd)
+    distroless = _distroless(r, spec, p, new_cmd, runtime_globals, rel)
+    if distroless is not None:
+        p.base, p.shell, p.pm = distroless, False, None
+        assert new_cmd is not None
+        p.cmd = new_cmd[1:]
+        p.leaves.append("npm and the shell")
+        p.checks.append("the app runs without a shell or npm (distroless nodejs); it must not start other programs")
+    else:
+        slim = slim_variant(r.base) if r.info is not None and r.info.is_full else r.base
+        if slim is None:
+            raise Blocked(f"builds on {r.base}, and dockeropt knows no slim variant of it", r.stage.from_instruction)
+        p.base = slim
+        if new_cmd is not None:
+            p.cmd = new_cmd
+    start_tools(r, p, r.info.family if r.info else None)
+    check_user(r, p)
+    for a in runtime_globals:
+        p.runs.append(f"RUN {command_text(r, a.ins, a.action)}")
+        p.checks.append(f"`{command_text(r, a.ins, a.action)}` is repeated in the runtime for the program it starts")
+    omit_ok = not dev_at_start
+    if dev_at_start:
+        p.checks.append(f"the devDependencies stay because the start command uses `{dev_at_start}`")
+    if reasons_source:
+        _with_build(r, p, mgr, mspec, idir, omit_ok, dev, reasons_source)
+    else:
+        _with_deps_stage(r, p, mgr, mspec, idir, rel, installs, omit_ok, dev)
+    if new_cmd is not None and launcher_kept is None and r.start.launcher:
+        p.checks.append(f"`{' '.join(r.start.argv or ())}` now runs `{' '.join(new_cmd)}` directly, so signals reach node itself")
+    elif launcher_kept:
+        p.checks.append(launcher_kept)
+    if ctx is None:
+        p.checks.append("no build context was given, so package.json and the app's files could not be checked")
+    return p
+
+
+def _start(r: StageRead, spec: dict, mgr: str, scripts: dict, dev: dict, idir: str) -> tuple[list[str] | None, str | None, str | None]:
+    """(the CMD the runtime runs when it changes, why the launcher stays, a dev tool the start command needs)."""
+    st = r.start
+    program = list(st.program) if st.program else None
+    dev_bins: dict[str, str] = spec["dev_bins"]
+    dev_at_start = None
+    if program:
+        b = posixpath.basename(program[0])
+        if (b in dev_bins and dev_bins[b] in dev) or b in dev:
+            dev_at_start = b
+        for w in program[1:]:
+            if w in dev_bins and dev_bins[w] in dev:
+                dev_at_start = w
+    if st.launcher in ("npm", "yarn", "pnpm"):
+        if r.start.entrypoint is not None:
+            return None, f"the ENTRYPOINT keeps `{st.launcher}`", dev_at_start
+        name = st.script or ""
+        hooks = [h for h in (f"pre{name}", f"post{name}") if h in scripts]
+        needs_tool = st.launcher == "pnpm" or (st.launcher == "yarn" and mgr == "yarn-berry")
+        if program and program[0] == "node" and not hooks:
+            return program, None, dev_at_start
+        if needs_tool:
+            raise Blocked(f"starts through `{st.launcher} {name}`, which needs {st.launcher} in the runtime, and the script "
+                          "is not a plain `node` command dockeropt can run instead", st.cmd,
+                          f"Start the app with `node` directly, or install {st.launcher} in the runtime")
+        why = f"`{st.launcher} {name}` stays because package.json runs {' and '.join(hooks)} with it" if hooks else None
+        return None, why, dev_at_start
+    if st.launcher == "npx":
+        raise Blocked("starts through npx, which may download the program at start", st.cmd, "Add the program to dependencies and start it directly")
+    return (program if program and program[0] == "node" else None), None, dev_at_start
+
+
+def _runtime_globals(r: StageRead, spec: dict, new_cmd: list[str] | None) -> list[Act]:
+    """Global installs (npm -g) whose programs the image starts: the runtime repeats them."""
+    out: list[Act] = []
+    program = r.start.program or r.start.argv
+    words = set()
+    if program:
+        words.add(posixpath.basename(program[0]))
+    elif r.start.program_text:
+        words.update(re.findall(r"[A-Za-z0-9_.@/-]+", r.start.program_text))
+    if r.healthcheck is not None:
+        words.update(re.findall(r"[A-Za-z0-9_.@/-]+", r.healthcheck.args))
+    bins: dict[str, list[str]] = spec.get("global_bins", {})
+    for a in r.globals():
+        if a.action.tool == "corepack":
+            continue
+        names = set()
+        for pkg in a.action.packages:
+            base = re.sub(r"@[^@/]*$", "", pkg) if not pkg.startswith("@") or pkg.count("@") > 1 else pkg
+            names.add(base.rsplit("/", 1)[-1])
+            names.update(bins.get(base, ()))
+        if names & words or not program:
+            out.append(a)
+    return out
+
+
+def _distroless(r: StageRead, spec: dict, p: Plan, new_cmd: list[str] | None, runtime_globals: list[Act], rel: str | None) -> str | None:
+    ctx = r.context
+    if ctx is None or rel is None or not new_cmd or new_cmd[0] != "node" or len(new_cmd) < 2:
+        return None
+    if r.start.entrypoint is not None or r.healthcheck is not None or p.packages or runtime_globals or r.user_runs:
+        return None
+    if r.user is not None and r.user.spec is not None and r.user.is_root is not True:
+        return None
+    if r.info is None or r.info.libc != "glibc":
+        return None
+    ref = distroless_for("nodejs", r.info.major, False)
+    if ref is None:
+        return None
+    rx = [re.compile(x) for x in spec["spawns"]]
+    for _path, text in source_files(ctx, rel, (".js", ".cjs", ".mjs", ".ts", ".mts", ".cts")):
+        if any(x.search(text) for x in rx):
+            return None
+    return ref
+
+
+def _prod_command(r: StageRead, a: Act, mgr: str, mspec: dict, omit: bool) -> str | None:
+    """The original install command with the manager's production flag (the dev flags it had removed)."""
+    text = command_text(r, a.ins, a.action)
+    words = text.split()
+    if not words:
+        return None
+    dev_rx = re.compile(mspec["dev_flags_regex"])
+    out = [w for w in words if not dev_rx.match(w)]
+    if not omit:
+        return " ".join(out)
+    if mgr == "npm":
+        major = int(r.info.major) if r.info is not None and r.info.major and r.info.major.isdigit() else 99
+        legacy = mspec["legacy_omit"]
+        flag = legacy["flag"] if major < int(legacy["below_node"]) else legacy["omit"]
+    elif mgr == "yarn-classic":
+        flag = "--production"
+    elif mgr == "pnpm":
+        flag = "--prod"
+    else:
+        return None
+    # after the subcommand word (npm ci / yarn install / pnpm install), or after the program for a bare `yarn`
+    idx = next((i for i, w in enumerate(out) if w in ("install", "i", "ci", "clean-install", "add")), None)
+    if idx is None:
+        idx = next((i for i, w in enumerate(out) if posixpath.basename(w) in ("yarn", "yarnpkg")), None)
+    if idx is None:
+        return None
+    out.insert(idx + 1, flag)
+    return " ".join(out)
+
+
+def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, rel: str | None, installs: list[Act],
+                     omit: bool, dev: dict) -> None:
+    ctx = r.context
+    a = installs[-1]
+    if len(installs) > 1:
+        raise Blocked("runs more than one node install", installs[1].ins, "Install the dependencies once")
+    f = r.m.run(a.ins)
+    assert f is not None
+    if rel is None and ctx is not None:
+        raise Blocked("installs in a folder no COPY from the build context fills", a.ins)
+    if ctx is not None and rel is not None:
+        nm = posixpath.normpath(posixpath.join(rel, "node_modules"))
+        if ctx.is_dir(nm) and not ctx.ignored(nm):
+            raise Blocked(f"copies the build context, whose `{nm}` folder `.dockerignore` does not exclude: copied into the runtime "
+                          "it would mix the host's packages into the installed ones", r.first_context_copy(),
+                          f"Add `{nm}` to .dockerignore")
+    cmd = _prod_command(r, a, mgr, mspec, omit)
+    if cmd is None:
+        omit = False
+        cmd = command_text(r, a.ins, a.action)
+        if dev:
+            p.checks.append(f"the devDependencies stay: dockeropt knows no production-only install for {mgr}")
+    ds = ExtraStage("{deps}", r.node.base_text)
+    ds.lines.extend(x for x in r.carried if x.index < a.ins.index)
+    ds.lines.extend(x for x in r.system_runs if x.index < a.ins.index)
+    for g in r.globals():
+        if g.ins.index < a.ins.index and (g.action.tool == "corepack" or any(pk.startswith((mgr.split("-")[0], "corepack")) for pk in g.action.packages)):
+            if g.ins not in ds.lines:
+                ds.lines.append(g.ins)
+    ds.lines.append(f"WORKDIR {idir}")
+    files, dirs = _manifests(r, mgr, mspec, rel)
+    if ctx is not None and not any(posixpath.basename(x) == "package.json" for x in files):
+        raise Blocked(f"installs in {idir}, but package.json is not in the build context there", a.ins)
+    if not files:
+        files = ["package.json", *(x for x in _LOCKS.get(mgr, ()))]
+        p.checks.append("without a build context the manifests were guessed: package.json and the lockfile")
+    ds.lines.append(f"COPY {' '.join(files)} ./")
+    for d in dirs:
+        ds.lines.append(f"COPY {d} ./{posixpath.relpath(d, rel or '.')}")
+    flags = " ".join(fl.raw for fl in a.ins.flags)
+    ds.lines.append(f"RUN {flags + ' ' if flags else ''}{cmd}")
+    p.stages.append(ds)
+    p.keep_build = False
+    # the deps stage's project folder: node_modules (when there is any dependency) and the manifests the app copy repeats
+    p.copies.append(f"COPY --from={{deps}}{owner_flag(r, idir)} {idir} {idir}")
+    p.context_copies = True
+    if dev and omit:
+        p.leaves.append("the devDependencies (" + ", ".join(sorted(dev)[:4]) + (", …" if len(dev) > 4 else "") + ")")
+    p.checks.append(f"the dependencies are installed once, by `{cmd}` in a stage that gets only the manifests, so a source edit "
+                    "reinstalls nothing; the app itself is copied from the build context as before (.dockerignore decides what stays out)")
+
+
+def _manifests(r: StageRead, mgr: str, mspec: dict, rel: str | None) -> tuple[list[str], list[str]]:
+    ctx = r.context
+    if ctx is None or rel is None:
+        return [], []
+    names = ["package.json", *_LOCKS.get(mgr, ()), *mspec.get("config_files", ())]
+    files: list[str] = []
+    dirs: list[str] = []
+    for n in dict.fromkeys(names):
+        path = posixpath.normpath(posixpath.join(rel, n))
+        if ctx.ignored(path):
+            continue
+        if ctx.is_file(path):
+            files.append(path)
+        elif ctx.is_dir(path):
+            dirs.append(path)
+    return files, dirs
+
+
+def _with_build(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, omit: bool, dev: dict, why: list[str]) -> None:
+    prune = mspec.get("prune")
+    if omit and dev and prune:
+        if mgr == "npm":
+            major = int(r.info.major) if r.info is not None and r.info.major and r.info.major.isdigit() else 99
+            legacy = mspec["legacy_omit"]
+            if major < int(legacy["below_node"]):
+                prune = prune.replace(legacy["omit"], legacy["flag"])
+        wd = r.workdir
+        cd = "" if wd == idir else f"cd {idir} && "
+        p.append.append(f"RUN {cd}{prune}")
+        p.leaves.append("the devDependencies (" + ", ".join(sorted(dev)[:4]) + (", …" if len(dev) > 4 else "") + ")")
+    elif omit and dev:
+        p.checks.append(f"the devDependencies stay: dockeropt knows no prune for {mgr}")
+    for d in r.app_dirs:
+        p.copies.append(f"COPY --from={{build}}{owner_flag(r, d)} {d} {d}")
+    outside = [ins for ins, cf in r.copies if not any(under(cf.folder, d) for d in r.app_dirs)]
+    if outside:
+        raise Blocked("copies files into a system folder while the app is built in the stage", outside[0])
+    p.checks.append(f"the app folder comes whole from the build stage ({why[0]}), so nothing it made is left behind")
+
+
+# --------------------------------------------------------------------------- static sites
+
+
+def _static(r: StageRead, spec: dict) -> Plan | None:
+    """A static server of a known folder -> nginx serving it on the same port; None when this is not that case."""
+    st = r.start
+    argv = list(st.program or ())
+    if not argv:
+        return None
+    srv = spec["static_servers"].get(posixpath.basename(argv[0]))
+    if srv is None or st.entrypoint is not None or r.healthcheck is not None:
+        return None
+    if r.user is not None and r.user.spec is not None and r.user.is_root is not True:
+        return None
+    positional: list[str] = []
+    port: int | None = None
+    spa = False
+    listing = True
+    i = 1
+    while i < len(argv):
+        w = argv[i]
+        if w.startswith("-"):
+            name, eq, val = w.partition("=")
+            if name not in srv["safe_flags"]:
+                return None
+            if name in srv["flags_with_value"] and not eq:
+                i += 1
+                val = argv[i] if i < len(argv) else ""
+            if name in srv["port_flags"]:
+                val = val.rsplit(":", 1)[-1]
+                if not val.isdigit():
+                    return None
+                port = int(val)
+            if name in srv["spa_flags"]:
+                spa = True
+            if name == "-d" and val == "false":
+                listing = False
+            i += 1
+            continue
+        positional.append(w)
+        i += 1
+    folder = positional[srv["dir_positional"]] if len(positional) > srv["dir_positional"] else srv["default_dir"]
+    if len(positional) > 1 or "$" in folder:
+        return None
+    wd = r.workdir or "/"
+    served = posixpath.normpath(posixpath.join(wd, folder))
+    made_by_build = bool(r.builds()) and any(under(served, d) for d in r.app_dirs)
+    from_context = r.context_dir(served) if not made_by_build else None
+    if not made_by_build and (from_context is None or r.context is None or not r.context.is_dir(from_context)):
+        return None
+    port = port if port is not None else int(srv["default_port"])
+    rt = spec["static_runtime"]
+    tag = current_version_tag(rt["family"])
+    if tag is None:
+        return None
+    p = Plan(base=f"{rt['family']}:{tag}", shell=True, pm="apt", safety=r.safety)
+    p.carry_env = p.carry_workdir = p.carry_user = False
+    p.follows_base = False
+    p.drop_cmd = True
+    p.drop_moved = frozenset({"STOPSIGNAL"})
+    fallback = "/index.html" if spa else "=404"
+    conf = (f"server {{\\n    listen {port};\\n    root {rt['root']};\\n    index index.html;\\n"
+            + ("    autoindex on;\\n" if listing else "")
+            + f"    location / {{\\n        try_files $uri $uri/ {fallback};\\n    }}\\n}}\\n")
+    p.runs.append(f"RUN printf '{conf}' > {rt['config']}")
+    src = "{build}" if made_by_build else None
+    for g in r.globals():  # the old static server, installed for the start command only
+        f = r.m.run(g.ins)
+        if f is not None and len([a for a in f.actions if a.verb != "noop"]) == 1 and posixpath.basename(argv[0]) in {
+                re.sub(r"@[^@/]*$", "", x) for x in g.action.packages}:
+            p.drop.add(g.ins.index)
+    if src:
+        p.copies.append(f"COPY --from={src} {served}/ {rt['root']}/")
+        p.keep_build = True
+        p.leaves.append("node, the dependencies and the sources")
+    else:
+        p.keep_build = False
+        p.copies.append(f"COPY {from_context}/ {rt['root']}/")
+        p.leaves.append("node and the sources")
+    add(p.leaves, f"{posixpath.basename(argv[0])}")
+    p.checks.append(f"nginx serves {served} on port {port}, where {posixpath.basename(argv[0])} served it"
+                    + ("; unknown paths fall back to index.html as with `--single`" if spa else "")
+                    + ("; folders without an index.html are listed, as before" if listing else ""))
+    return p
