@@ -260,17 +260,23 @@ class Healthcheck(Pass):
               port_label: str, port_desc: str, why: str) -> Change:
         rt = m.runtime
         assert rt is not None
+        missing_service = None
         for spec in _probes()["grpc"]:
             prog = have.get(spec["program"])
             if prog is None:
                 continue
             marker = self._marker(ctx, rt.app_context_dir, spec["source_marker"])
             if marker is None:
-                return self.say("grpc", expose, port=port_label, proto_why=_cap(why), grpc_hint=(
-                    f"The image has {spec['program']}, but the source does not register the standard gRPC health service "
-                    "(grpc.health.v1), which it asks: register it, then probe with "
-                    f"`HEALTHCHECK CMD {spec['program']} -addr=127.0.0.1:{port_text}`."))
-            argv = [prog.path or spec["program"], *spec["argv"][1:]]
+                if spec["program"] == "grpc_health_probe":
+                    missing_service = spec["program"]
+                continue
+            exe = prog.path or spec["program"]
+            if spec.get("how"):  # the app's own module: ask it through the interpreter the app runs with
+                program = rt.start.program
+                if not program or not re.fullmatch(r"python(3(\.\d+)?)?", program[0].rsplit("/", 1)[-1]):
+                    continue
+                exe = program[0]
+            argv = [exe, *spec["argv"][1:]]
             text = " ".join(_sh_word(w.replace("{port}", _PORT_TOKEN), port_text) for w in argv) if "$" in port_text else \
                 json.dumps([w.replace("{port}", port_text) for w in argv])
             line = m.style.line(f"HEALTHCHECK {_TIMING} {m.style.kw('CMD')} {text}")
@@ -284,8 +290,14 @@ class Healthcheck(Pass):
             else:
                 last = final.stage.instructions[-1]
                 edit = Edit.insert(last.full_range.end, line + nl) if last.text.endswith("\n") else Edit.insert(last.range.end, nl + line)
+            how = spec.get("how") or prog.how
             return self.say("grpc_added", anchors[0] if anchors else expose, [edit], Safety.REVIEW, port=port_label,
-                            port_desc=port_desc, how=prog.how, proto_why=why, marker_file=marker)
+                            port_desc=port_desc, how=how, proto_why=why, marker_file=marker)
+        if missing_service is not None:
+            return self.say("grpc", expose, port=port_label, proto_why=_cap(why), grpc_hint=(
+                f"The image has {missing_service}, but the source does not register the standard gRPC health service "
+                "(grpc.health.v1), which it asks: register it, then probe with "
+                f"`HEALTHCHECK CMD {missing_service} -addr=127.0.0.1:{port_text}`."))
         return self.say("grpc", expose, port=port_label, proto_why=_cap(why), grpc_hint=(
             "Probe it with a gRPC health client instead: add `grpc_health_probe` to the image, register the standard "
             f"health service (grpc.health.v1) in the server, and use `HEALTHCHECK CMD grpc_health_probe -addr=127.0.0.1:{port_text}`."))
@@ -294,7 +306,7 @@ class Healthcheck(Pass):
     def _marker(ctx: PassContext, app_dir: str | None, pattern: str) -> str | None:
         if ctx.context is None or app_dir is None:
             return None
-        rx = re.compile(pattern)
+        rx = re.compile(pattern, re.M)
         for path, text in source_files(ctx.context, app_dir, (".py", ".go", ".js", ".ts", ".java", ".kt", ".rb", ".cs")):
             if rx.search(text):
                 return path

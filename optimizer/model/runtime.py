@@ -367,6 +367,12 @@ def dependency_names(context: BuildContext, rel: str) -> set[str]:
         text = context.read_text(path(n))
         if text:
             names.update(m.group(1).lower().replace("_", "-") for m in re.finditer(rx, text, re.M))
+    py = context.read_text(path("pyproject.toml"))
+    if py:
+        # PEP 621 arrays, also written on one line: dependencies = ["flask==3.0.3", "gunicorn"]
+        for block in re.finditer(r"""^\s*(?:dependencies|[A-Za-z0-9_-]+)\s*=\s*\[(.*?)\]""", py, re.M | re.S):
+            for q in re.finditer(r"""["']\s*([A-Za-z0-9][A-Za-z0-9._-]*)""", block.group(1)):
+                names.add(q.group(1).lower().replace("_", "-"))
     comp = context.read_json_object(path("composer.json"))
     if comp:
         req = comp.get("require")
