@@ -378,6 +378,7 @@ class NonRootUser(Pass):
                                     writable.append(w.path)
         edits: list[Edit] = list(move_edits)
         chowned = False
+        chowned_copies: set[int] = set()
         for ins in body:
             cf = m.copy(ins)
             if cf is None or cf.chown is not None:
@@ -388,6 +389,7 @@ class NonRootUser(Pass):
             kw_end = ins.logical.physical(0, len(ins.keyword_raw)).end
             edits.append(Edit.insert(kw_end, f" --chown={owner}"))  # right after the keyword, before any other flag
             chowned = True
+            chowned_copies.add(ins.index)
         # folders that exist (root's) when USER takes effect are handed over with a non-recursive chown
         before = anchor.index + 1
         need = [d for d in writable if d in made or d in volumes or m.ownership.is_dir(final.index, d, before)]
@@ -405,27 +407,26 @@ class NonRootUser(Pass):
             else:
                 edits.append(_insert_after(doc.text, frm, [style.line(f"RUN {user.create}")], style.newline))
         edits.append(_insert_after(doc.text, anchor, [style.line(t) for t in lines], style.newline))
-        # the fix, checked with the model of the text it gives
-        try:
-            new_doc = parse(apply_edits(doc.text, edits))
-        except Exception:  # noqa: BLE001 - an edit that does not parse is not proposed
-            return None
-        m2 = ImageModel.build(new_doc, ctx.context, ctx.config)
-        f2 = m2.graph.final
-        if f2 is None or private_writes(m2, f2.index) or m2.end_state(f2.index).user.uid != user.uid:
-            return None
+        if move_edits:
+            # the moves, checked with the model of the text they give (rare, so the extra model stays cheap overall)
+            try:
+                new_doc = parse(apply_edits(doc.text, edits))
+            except Exception:  # noqa: BLE001 - an edit that does not parse is not proposed
+                return None
+            m2 = ImageModel.build(new_doc, ctx.context, ctx.config)
+            f2 = m2.graph.final
+            if f2 is None or private_writes(m2, f2.index) or m2.end_state(f2.index).user.uid != user.uid:
+                return None
         owned, rooted = [], []
         for d in writable:
-            ev = m2.ownership.created_by(f2.index, d)
-            o = ev.owner if ev is not None else None
-            if o is not None and o.uid == user.uid:
+            ev, uid = _owner_after(m, final.index, d, anchor.index, chowned_copies, d in need, user.uid)
+            if uid == user.uid:
                 owned.append(d)
             elif ev is not None:
-                cause = m.ownership.created_by(final.index, d)  # the same instruction in the file as written
                 how = {"copy": "the COPY", "workdir": "the WORKDIR", "mkdir": "the mkdir", "install": "the install",
-                       "chown": "the chown"}.get(cause.how if cause else ev.how, "line")
-                line = f" on line {doc.instructions[cause.instruction].start_line}" if cause is not None else ""
-                rooted.append(f"{d} stays owned by root (created by {how}{line}): the app cannot write there")
+                       "chown": "the chown"}.get(ev.how, "line")
+                rooted.append(f"{d} stays owned by root (created by {how} on line {doc.instructions[ev.instruction].start_line})"
+                              ": the app cannot write there")
         root_made = sorted({doc.instructions[ev.instruction].start_line for ev in m.ownership.events(final.index)
                             if ev.how == "install" and ev.owner.is_root and any(_under(ev.path, d) and ev.path != d for d in owned)})
         who = (f"uid {user.uid}, gid {user.gid}, created by a new RUN" if user.create
@@ -448,6 +449,29 @@ class NonRootUser(Pass):
                  "and older engines do not, so move it to a port above 1024 there.") if low else ""
         return self.say("added", frm, edits, Safety.REVIEW, name=user.name, numeric=owner, who=who, where=where,
                         moves=moves, owned=owned_text, check=check, ports=ports)
+
+
+def _owner_after(m: ImageModel, stage: int, d: str, anchor: int, chowned: set[int], chowned_at_anchor: bool,
+                 uid: int) -> tuple[Any, int | None]:
+    """(the event that decides, the owner's uid) of ``d`` at the end of the stage once the fix is in: copies that
+    got --chown belong to the user, a WORKDIR after USER creates a missing folder as the user, and the chown at the
+    anchor hands ``d`` over unless a later event re-owns it. The ownership model's own rule (latest covering
+    event wins; create-if-missing events do not re-own) applied to the edited file, without building it again."""
+    found = None
+    owner: int | None = None
+    for ev in m.ownership.events(stage):
+        if not ev.covers(d):
+            continue
+        if ev.only_if_missing and found is not None:
+            continue
+        found = ev
+        if ev.instruction in chowned or (ev.how == "workdir" and ev.instruction > anchor):
+            owner = uid
+        else:
+            owner = ev.owner.uid
+    if chowned_at_anchor and (found is None or found.instruction <= anchor):
+        return found, uid
+    return found, owner
 
 
 def _insert_after(text: str, ins: Instruction, lines: list[str], nl: str) -> Edit:
