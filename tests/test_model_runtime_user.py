@@ -116,3 +116,16 @@ def test_app_source_is_found_from_the_parts_copied_into_the_working_folder(tmp_p
 def test_python_http_server_port_is_its_argument() -> None:
     rt = model("FROM python:3.11-slim\nCMD [\"python3\", \"-m\", \"http.server\", \"8123\"]\n").runtime
     assert rt is not None and rt.protocol == "http" and rt.listen is not None and rt.listen.number == 8123
+
+
+def test_app_source_is_found_through_files_copied_by_name_from_a_build_stage(tmp_path: Path) -> None:
+    ctx = _app(tmp_path, {"package.json": json.dumps({"dependencies": {"express": "^4"}}),
+                          "src/server.js": "const app = require('express')();\napp.get('/health', f);\napp.listen(process.env.PORT || 3000);\n"})
+    m = model("FROM node:18 AS build\nWORKDIR /usr/src/app\nCOPY . .\nRUN npm ci\n"
+              "FROM node:18-slim AS deps\nWORKDIR /usr/src/app\nCOPY package.json ./\nRUN npm ci --omit=dev\n"
+              "FROM gcr.io/distroless/nodejs18-debian12\nENV PORT=8081\nWORKDIR /usr/src/app\n"
+              "COPY --from=deps /usr/src/app /usr/src/app\nCOPY --from=build /usr/src/app/package.json /usr/src/app/src /usr/src/app/\n"
+              "EXPOSE 8081\nCMD [\"src/server.js\"]\n", ctx)
+    rt = m.runtime
+    assert rt is not None and rt.app_context_dir == "." and rt.health_routes == ("/health",)
+    assert rt.probe_port_text(m.end_state(2).env) == "${PORT:-8081}"

@@ -326,10 +326,23 @@ class ImageModel:
         for n in self.chain(stage):
             for ins in n.stage.body:
                 cf = self.copies.get(ins.index)
-                if cf is None or not cf.from_context:
+                if cf is None or not (cf.from_context or cf.from_stage is not None):
                     continue
                 for src in cf.sources:
                     s = posixpath.normpath(src)
+                    if cf.from_stage is not None:
+                        # COPY --from=build /app/server.js /app/: where the build stage got that file from
+                        tgt = cf.target_of(src)
+                        if "*" in s or not _under(tgt, workdir) or tgt == workdir:
+                            continue
+                        origin = self.context_source(cf.from_stage, posixpath.join("/", s))
+                        if origin is None:
+                            continue
+                        cand = posixpath.normpath(posixpath.join(origin, posixpath.relpath(workdir, tgt)))
+                        if cand.startswith(".."):
+                            return None
+                        found.add(cand)
+                        continue
                     folder = self.context is not None and bool(self.context.is_dir(s))
                     tgt = (cf.dest.rstrip("/") or "/") if folder else cf.target_of(src)  # a folder lands as its contents
                     if "*" in s or not _under(tgt, workdir) or tgt == workdir:
