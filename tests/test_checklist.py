@@ -190,9 +190,9 @@ def test_pass_pins_digest_when_the_registry_answers(monkeypatch: object) -> None
 
     monkeypatch.setattr(_registry, "cached_digest", lambda ref: DIGEST)  # type: ignore[attr-defined]
     r = fix_text("FROM node\nFROM python:3.11-slim\n", PassContext(config=Config(select=["DO303"], resolve_digests=True)))
-    assert r.fixed == f"FROM node:22@{DIGEST}\nFROM python:3.11-slim@{DIGEST}\n"
+    assert r.fixed == f"FROM node:26@{DIGEST}\nFROM python:3.11-slim@{DIGEST}\n"
     plain = fix_text("FROM node\nFROM python:3.11-slim\n", PassContext(config=Config(select=["DO303"])))
-    assert plain.fixed == "FROM node:22\nFROM python:3.11-slim\n"  # digests only on request
+    assert plain.fixed == "FROM node:26\nFROM python:3.11-slim\n"  # digests only on request
 
 
 def test_real_registry_client_fails_fast_without_network() -> None:
@@ -243,7 +243,7 @@ def test_report_scores_passed_fixed_and_human(tmp_path: Path) -> None:
     )
     rep = score_file(df, display="Dockerfile")
     st = _statuses(rep)
-    assert st["DO303"] == FIXED  # python:latest -> python:3.12
+    assert st["DO303"] == FIXED  # python:latest -> python:3.15
     assert st["DO401"] == FIXED  # exec form
     assert st["DO302"] == HUMAN  # a literal secret value: unsafe fix, held back by default
     assert st["DO110"] == PASSED and st["DO203"] == PASSED
@@ -265,7 +265,7 @@ def test_report_cli_writes_markdown(tmp_path: Path) -> None:
     md = (tmp_path / "checklist.md").read_text()
     assert md.startswith("# Dockerfile optimisation checklist")
     assert "| `a/Dockerfile` |" in md and "## `b/Dockerfile`" in md
-    assert "| Base image | Version tag, not `latest` | DO303 | fixed by dockeropt | Pin node to node:22 |" in md
+    assert "| Base image | Version tag, not `latest` | DO303 | fixed by dockeropt | Pin node to node:26 |" in md
     assert (tmp_path / "a" / "Dockerfile").read_text() == before  # the report writes nothing else
     assert not (tmp_path / "a" / ".dockerignore").exists()
 

@@ -19,14 +19,16 @@ def test_do301_user_exists_in_the_image_or_is_created_first(base: str) -> None:
     text = f"FROM {base}\nWORKDIR /app\nCOPY . .\nCMD [\"run\"]\n"
     result = run_fix(text, select=["DO301"])
     assert_sound(result, select=["DO301"])
-    users = re.findall(r"^USER (\S+)$", result.fixed, re.M)
-    assert len(users) == 1
+    users = re.findall(r"^USER (\d+):(\d+)$", result.fixed, re.M)
+    assert len(users) == 1, result.fixed  # numeric uid:gid (Kubernetes runAsNonRoot, hadolint DL3066)
+    uid = int(users[0][0])
     info = lookup(base)
     assert info is not None
-    created = re.search(r"(?:useradd|adduser) .* (\S+)$", result.fixed, re.M)
-    assert users[0] in info.users or (created is not None and created.group(1) == users[0])
+    created = re.search(r"(?:useradd .*--uid|adduser .*-u) (\d+) ", result.fixed)
+    assert uid in info.users.values() or (created is not None and int(created.group(1)) == uid)
     if created:  # the user is created before anything refers to it
         assert result.fixed.index(created.group(0)) < result.fixed.index("USER ")
+    assert uid != 0
 
 
 def test_do301_user_goes_after_every_root_run() -> None:
@@ -46,4 +48,4 @@ def test_do301_leaves_build_stages_root() -> None:
     fixed = run_fix(text, select=["DO301"]).fixed
     build, final = fixed.split("FROM node:18-slim")
     assert "USER" not in build and "--chown" not in build
-    assert "USER node" in final and "COPY --chown=1000:1000 --from=build /app /app" in final
+    assert "USER 1000:1000" in final and "COPY --chown=1000:1000 --from=build /app /app" in final

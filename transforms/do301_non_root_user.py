@@ -6,24 +6,32 @@ import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from dockeropt.analysis import resolve, workdirs
-from dockeropt.catalog.images import ImageInfo, lookup
-from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import analysis_script, parse_script
-from dockeropt.syntax import Dockerfile, Instruction, Stage
-from dockeropt.transforms._defer import overlaps, pending_fix_ranges
+from dockeropt.edits import Change, Edit, Safety, apply_edits
+from dockeropt.model import ImageModel, StageNode
+from dockeropt.model.homes import PrivateWrite, in_private_home, move_for, private_writes
+from dockeropt.model.runtime import runtime_catalog
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.shell import parse_script
+from dockeropt.syntax import Dockerfile, Instruction, parse
 
-_ROOT_NAMES = frozenset({"root", "0", "root:root", "0:0", "root:0", "0:root"})
-# launchers that start as root and drop privileges themselves, or need root to work
-_SELF_DROPPING = frozenset({
-    "gosu", "su-exec", "setpriv", "su", "sudo", "runuser", "chpst", "s6-setuidgid", "supervisord", "sshd", "cron",
-    "crond", "nginx", "apache2-foreground", "apache2ctl", "httpd", "httpd-foreground", "php-fpm", "postgres",
-    "mysqld", "docker-entrypoint.sh", "tini-static",
-})
-# folders that must never be handed to the app user
-_SYSTEM = ("/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/usr", "/usr/local", "/usr/local/bin", "/usr/bin", "/usr/lib", "/usr/local/lib", "/var", "/home", "/opt", "/srv", "/tmp", "/var/lib", "/var/run")
+
+def _nr() -> dict[str, Any]:
+    return runtime_catalog()["non_root"]
+
+
+def _tools() -> dict[str, Any]:
+    return runtime_catalog()["tool_images"]
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _is_system(path: str) -> bool:
+    p = posixpath.normpath(path)
+    return p in _nr()["system_folders"] or (p + "/").startswith(tuple(_nr()["system_trees"]))
 
 
 @dataclass(frozen=True)
@@ -31,87 +39,62 @@ class _User:
     name: str
     uid: int
     gid: int
-    create: str | None  # the RUN that creates it, or None when the image has it
+    create: str | None  # the command that creates it, or None when the image has it
 
 
-_SYSTEM_TREES = (
-    "/bin/", "/sbin/", "/lib/", "/lib64/", "/etc/", "/proc/", "/sys/", "/dev/", "/boot/", "/usr/bin/", "/usr/sbin/",
-    "/usr/lib/", "/usr/share/", "/usr/include/", "/usr/local/bin/", "/usr/local/sbin/", "/usr/local/lib/",
-    "/usr/local/share/", "/usr/local/include/", "/var/lib/", "/var/cache/", "/var/log/",
-)
-
-
-def _is_system(path: str) -> bool:
-    p = posixpath.normpath(path)
-    return p in _SYSTEM or (p + "/").startswith(_SYSTEM_TREES)
-
-
-def _pick_user(info: ImageInfo, ctx: PassContext) -> _User | None:
-    if info.family == "distroless":
-        return _User("nonroot", 65532, 65532, None)
-    if "node" in info.users and info.family == "node":
-        return _User("node", info.users["node"], info.users["node"], None)
-    if info.family == "dotnet" and "app" in info.users:
-        return _User("app", info.users["app"], info.users["app"], None)
-    if not info.has_shell:
-        return None
-    uid = ctx.config.default_uid
-    name = "app" if "app" not in info.users else "appuser"
-    if uid in info.users.values() or uid == 0:
-        return None
-    if info.package_manager == "apt" and info.os in ("debian", "ubuntu"):
-        create = (
-            f"groupadd --system --gid {uid} {name} && "
-            f"useradd --system --uid {uid} --gid {uid} --create-home --home-dir /home/{name} --shell /usr/sbin/nologin {name}"
-        )
-        return _User(name, uid, uid, create)
-    if info.package_manager == "apk" and info.libc == "musl":
-        create = f"addgroup -S -g {uid} {name} && adduser -S -D -u {uid} -G {name} -h /home/{name} -s /sbin/nologin {name}"
-        return _User(name, uid, uid, create)
-    return None
-
-
-def _launch_words(ins: Instruction) -> list[str]:
+def _names(ins: Instruction | None) -> list[str] | None:
+    """Program names a CMD/ENTRYPOINT runs (inside ``sh -c`` too); None when it cannot be read."""
+    if ins is None:
+        return []
     if ins.json and ins.exec_args is not None:
         argv = list(ins.exec_args)
-        if len(argv) >= 3 and posixpath.basename(argv[0]) in ("sh", "bash") and argv[1] == "-c":
+        if len(argv) >= 3 and posixpath.basename(argv[0]) in _tools()["shells"] and argv[1] == "-c":
             script = parse_script(argv[2])
-            return [c.name or "" for c in script.commands] if script.ok else ["?"]
+            return [posixpath.basename(c.name or "") for c in script.commands] if script.ok else None
         return [posixpath.basename(argv[0])] if argv else []
     script = parse_script(ins.args)
-    return [c.name or "" for c in script.commands] if script.ok else ["?"]
+    return [posixpath.basename(c.name or "") for c in script.commands] if script.ok else None
 
 
-def _ports(stage: Stage) -> list[int]:
-    out: list[int] = []
-    for ins in stage.body:
-        if ins.keyword == "EXPOSE":
-            for w in ins.words:
-                m = re.match(r"^(\d+)(-\d+)?(/\w+)?$", w)
-                if m:
-                    out.append(int(m.group(1)))
+def _path_edits(doc_text: str, ins: Instruction, old: str, new: str) -> list[Edit]:
+    """Replace the folder ``old`` by ``new`` wherever the instruction's text names it (as a whole path part)."""
+    start, end = ins.range.start, ins.range.end
+    text = doc_text[start:end]
+    out = []
+    for mt in re.finditer(re.escape(old) + r"(?=$|[/:\s\"'}])", text):
+        out.append(Edit.replace(start + mt.start(), start + mt.end(), new))
     return out
 
 
 @register
 class NonRootUser(Pass):
-    """Run the final image as a non-root user that exists in the base image.
+    """Run the final image as a non-root user, by number, where that keeps the app working.
 
     What it does:
         When the final stage runs as root (no USER, or the base image's
-        default), it adds a USER that fits the base: `node` (uid 1000) in the
-        official node images, `nonroot` (65532) on distroless, and on
-        Debian/Ubuntu or Alpine bases a new system user created with
-        `useradd --system --uid 10001` (`addgroup -S`/`adduser -S` on Alpine;
-        the uid comes from the `default_uid` setting). USER goes after the
-        last RUN, so package installs keep running as root, and build stages
-        stay root. So the app can still write where it works, COPY/ADD into
-        the working folder, VOLUMEs and folders created with `mkdir` get
-        `--chown`, and those folders themselves are handed to the user with a
-        non-recursive `chown` (no copy of the files in a new layer). It leaves
-        the file alone, with a note, when the base is unknown, has no way to
-        add a user, starts as root on purpose (nginx, php-fpm, apache,
-        gosu/su-exec entrypoints), or the app works in a system folder.
+        default), it adds `USER uid:gid` (numbers, so Kubernetes
+        `runAsNonRoot` can verify it; the name is in the explanation) for an
+        account that fits the base: `node` (1000:1000) in the official node
+        images, `nonroot` (65532:65532) on distroless, and on Debian/Ubuntu or
+        Alpine bases a new system account created first (`useradd --system`,
+        `addgroup -S`/`adduser -S` on Alpine; the uid comes from the
+        `default_uid` setting, 10001). USER goes after the last RUN, so
+        installs keep running as root, and build stages stay root. So the app
+        can still write where it works, COPY/ADD into the working folder,
+        VOLUMEs and folders created with `mkdir` get `--chown`, and those
+        folders themselves are handed to the user with a non-recursive
+        `chown`; the explanation names only folders the image model shows
+        the user owns after the fix. Installs that went into root's private
+        home (mode 0700) are moved to a folder every user can read first:
+        `pip install --user` through `PYTHONUSERBASE`, an npm global prefix
+        under /root, a pipenv virtualenv (`PIPENV_VENV_IN_PROJECT=1`),
+        corepack's downloads (`COREPACK_HOME`); `PATH` entries that named the
+        old folder follow. It keeps root, with a note naming the line, when
+        such an install cannot be moved with certainty (a poetry virtualenv,
+        a copy into /root, a command that names the folder), when the image
+        is a tool box (tcpdump, strace, sudo, … or it starts a shell), when
+        the base is unknown or has no way to add a user, when it starts as
+        root on purpose (nginx, php-fpm, apache, gosu/su-exec entrypoints).
 
     Why:
         A process running as root inside the container is root on the host's
@@ -131,7 +114,7 @@ class NonRootUser(Pass):
         COPY --chown=1000:1000 . .
         RUN npm ci --omit=dev
         RUN chown 1000:1000 /app
-        USER node
+        USER 1000:1000
         CMD ["node", "server.js"]
 
     Fix safety:
@@ -144,185 +127,356 @@ class NonRootUser(Pass):
 
     id = "DO301"
     name = "non-root-user"
+    after = ("DO201", "DO202")
+    messages = {
+        "added": Message(
+            "Run as the non-root user {name} ({numeric})",
+            "The app now runs as `{name}` ({who}) instead of root, written as `USER {numeric}` so Kubernetes "
+            "`runAsNonRoot` can check it (a name cannot be verified); USER goes {where}.{moves}{owned}{check}{ports}",
+        ),
+        "unknown_base": Message(
+            "The image runs as root",
+            "dockeropt does not know the users of `{base}`; add a USER that exists in it, and chown the folders the app "
+            "writes.",
+        ),
+        "no_user": Message(
+            "The image runs as root",
+            "`{base}` has no user dockeropt can use or create safely ({why}); add a non-root USER yourself.",
+        ),
+        "tool_image": Message(
+            "The image keeps running as root: it is a tool image",
+            "{why} Tools like these need root or its capabilities, so a non-root USER would stop the image doing what it "
+            "exists for; dockeropt leaves it as root. If it also runs a service, split the service into an image of its "
+            "own and run that one as a non-root user.",
+        ),
+        "private_home": Message(
+            "The image keeps running as root: line {line} installs into root's home",
+            "Line {line} puts {what} in {path}, inside /root, which only root can enter (mode 0700): as another user "
+            "the app would not find it. {fix}",
+        ),
+        "names_private": Message(
+            "The image keeps running as root: line {line} names {path}",
+            "Line {line} uses {path}, inside /root, which only root can enter (mode 0700), where line {install} puts "
+            "{what}: as another user it would not be found, and with that line naming the folder dockeropt cannot move "
+            "it with certainty. Install into a folder outside /root (or name it through a variable), then add a "
+            "non-root USER.",
+        ),
+        "no_chown": Message(
+            "The image runs as root",
+            "{dirs} must become writable for a non-root user, and `{base}` has no shell to chown it; set USER and "
+            "ownership yourself.",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         if not doc.stages:
-            return
-        stage = doc.stages[-1]
-        ch = self._stage(doc, stage, ctx)
-        if ch is not None:
-            yield ch
+            return []
+        m = ctx.model(doc)
+        found = self._check(doc, m, ctx)
+        return [found] if found is not None else []
 
-    def _note(self, stage: Stage, title: str, why: str) -> Change:
-        return self.change(title, why, stage.from_instruction)
-
-    def _stage(self, doc: Dockerfile, stage: Stage, ctx: PassContext) -> Change | None:
-        base = stage.base
-        parent = doc.stage_named(base)
-        if parent is not None and parent.index < stage.index:
-            return None  # inherits another stage's user; not handled
-        if "$" in base or base.lower() == "scratch":
+    def _check(self, doc: Dockerfile, m: ImageModel, ctx: PassContext) -> Change | None:
+        final = m.graph.final
+        rt = m.runtime
+        if final is None or rt is None:
             return None
-        user_ins = [i for i in stage.body if i.keyword == "USER"]
-        if user_ins:
-            last = user_ins[-1].args.strip()
-            if "$" in last or last.lower() not in _ROOT_NAMES:
-                return None  # already non-root (or decided by a variable)
-            return None  # an explicit USER root is a decision; leave it
-        info = lookup(base)
+        stage = final.stage
+        frm = stage.from_instruction
+        if final.parent is not None or "$" in final.base_text:
+            return None  # inherits another stage's user, or the base is a build argument
+        img = final.image
+        if img is None or img.scratch:
+            return None
+        if any(i.keyword == "USER" for i in stage.body):
+            return None  # already decided (a non-root user, or root on purpose)
+        info = img.info
         if info is None:
-            return self._note(stage, "The image runs as root", f"dockeropt does not know the users of `{base}`; add a USER that exists in it, and chown the folders the app writes.")
+            return self.say("unknown_base", frm, base=final.base_text)
         if info.default_user not in (None, "root"):
             return None
-        if info.family in ("nginx",) or (info.family == "php" and info.flavor in ("fpm", "apache")):
-            return None  # the server starts as root and drops privileges itself
-        for ins in stage.body:
-            if ins.keyword in ("CMD", "ENTRYPOINT"):
-                names = _launch_words(ins)
-                if "?" in names:
-                    return None
-                if any(posixpath.basename(n) in _SELF_DROPPING for n in names):
-                    return None
-            if ins.keyword == "ONBUILD" or (ins.keyword == "RUN" and ins.heredocs and analysis_script(ins, doc.text) is None):
+        for spec in _nr()["root_images"]:
+            if spec["family"] == info.family and spec.get("flavor", info.flavor) == info.flavor:
+                return None  # the server starts as root and drops privileges itself
+        launch: list[str] = []
+        for ins in (rt.start.entrypoint, rt.start.cmd, *[i for i in stage.body if i.keyword in ("CMD", "ENTRYPOINT")]):
+            names = _names(ins)
+            if names is None:
                 return None
-        # DO201 is about to split this stage: add the user to the runtime stage it creates, next round
-        if overlaps(pending_fix_ranges("DO201", doc, ctx), stage.from_instruction.range.start, stage.instructions[-1].range.end):
+            launch.extend(names)
+        if any(n in _nr()["root_launchers"] for n in launch):
             return None
-        user = _pick_user(info, ctx)
-        if user is None:
-            return self._note(stage, "The image runs as root", f"`{base}` has no user dockeropt can use or create safely; add a non-root USER yourself.")
-        return self._fix(doc, stage, info, user)
-
-    def _fix(self, doc: Dockerfile, stage: Stage, info: ImageInfo, user: _User) -> Change | None:
-        text = doc.text
-        nl = doc.newline
-        lower = stage.from_instruction.keyword_raw.islower()
-
-        def kw(k: str) -> str:
-            return k.lower() if lower else k
-
-        body = stage.body
-        wd = workdirs(stage)
-        runs = [i for i in body if i.keyword == "RUN"]
-        anchor = runs[-1] if runs else stage.from_instruction
-        end_wd = wd.get(body[-1].index) if body else None
-        if body and body[-1].keyword == "WORKDIR":
-            end_wd = resolve(end_wd, body[-1].args.strip())
-        # folders the process may write to: the working folder, VOLUMEs, folders made with mkdir
-        writable: list[str] = []
-        made: set[str] = set()  # folders a RUN creates (they exist, root-owned, when USER takes effect)
-        problems: list[str] = []
-        if end_wd is None or end_wd.startswith("$"):
-            if any(i.keyword == "WORKDIR" for i in body):
+        for ins in stage.body:
+            if ins.keyword == "ONBUILD" or (ins.keyword == "RUN" and ins.heredocs and m.run(ins) is not None
+                                             and m.run(ins).script is None):  # type: ignore[union-attr]
                 return None
-            problems.append("the app runs in the base image's own working folder")
-        elif _is_system(end_wd):
-            problems.append(f"the app works in {end_wd}, a system folder that stays owned by root")
+        tool = self._tool_image(m, final, rt.start.known, launch, info.family)
+        if tool is not None:
+            return self.say("tool_image", tool[0], why=tool[1])
+        user = self._pick_user(m, final, ctx)
+        if isinstance(user, str):
+            return self.say("no_user", frm, base=final.base_text, why=user)
+        moves = self._moves(doc, m, final)
+        if isinstance(moves, Change):
+            return moves
+        move_edits, move_notes = moves
+        return self._fix(doc, m, ctx, final, user, move_edits, move_notes)
+
+    # ------------------------------------------------------------------ decisions
+
+    def _tool_image(self, m: ImageModel, final: StageNode, known: bool, launch: list[str], family: str) -> tuple[Instruction, str] | None:
+        """(the line that shows it, why) when the image exists to run privileged tools or a shell."""
+        tools = _tools()
+        pkgs = set(tools["packages"])
+        for n in m.chain(final.index)[::-1]:
+            for ins, facts in m.stage_runs(n.index):
+                found = sorted({p.split("=", 1)[0] for a in facts.actions if a.installs for p in a.packages} & pkgs)
+                if found:
+                    shown = ", ".join(f"`{p}`" for p in found)
+                    return ins, f"Line {ins.start_line} installs {shown}."
+        shells = set(tools["shells"])
+        start = m.runtime.start if m.runtime is not None else None
+        if start is not None and start.argv is not None and len(start.argv) == 1 and posixpath.basename(start.argv[0]) in shells:
+            at = start.cmd or start.entrypoint
+            assert at is not None
+            return at, f"It starts `{start.argv[0]}`, an interactive shell, not a server (line {at.start_line})."
+        if not known and family in tools.get("shell_families", ()):
+            return final.stage.from_instruction, f"It sets no CMD, so `{final.base_text}` starts its shell."
+        return None
+
+    def _pick_user(self, m: ImageModel, final: StageNode, ctx: PassContext) -> _User | str:
+        img = final.image
+        assert img is not None and img.info is not None
+        info = img.info
+        for spec in _nr()["app_accounts"]:
+            if spec["family"] != info.family:
+                continue
+            acct = img.accounts.get(spec["account"])
+            if acct is not None and acct.uid is not None:
+                return _User(acct.name, acct.uid, acct.gid if acct.gid is not None else acct.uid, None)
+        if info.is_distroless or not info.has_shell:
+            return "it has no shell to create one"
+        uid = ctx.config.default_uid
+        accounts = m.end_state(final.index).accounts
+        if uid == 0 or any(a.uid == uid or a.gid == uid for a in accounts.values()):
+            return f"uid {uid} (the default_uid setting) is taken"
+        name = "app" if "app" not in accounts else "appuser"
+        pm = info.package_manager
+        create = _nr()["create_account"].get(pm or "")
+        if create is None or (pm == "apt" and info.os not in ("debian", "ubuntu")) or (pm == "apk" and info.libc != "musl"):
+            return "dockeropt has no account-creation command for it"
+        return _User(name, uid, uid, create.format(name=name, uid=uid, gid=uid))
+
+    def _moves(self, doc: Dockerfile, m: ImageModel, final: StageNode) -> tuple[list[Edit], list[str]] | Change:
+        """Edits that send installs out of root's private home, with what they do; a note when one cannot move."""
+        writes = private_writes(m, final.index)
+        edits: list[Edit] = []
+        notes: list[str] = []
+        set_env: dict[str, tuple[Instruction, str]] = {}
+        renames: dict[str, tuple[str, PrivateWrite]] = {}  # old folder -> (new folder, the install that moves)
+        for w in writes:
+            mv = move_for(w)
+            if mv is None or not mv.get("apply") or w.path is None:
+                return self._blocked(w, mv)
+            ins = w.instruction
+            if "set_env" in mv:
+                name = mv["set_env"]
+                env = w.action.env if w.action is not None else m.state(ins).env
+                if env.value(name) != "" or env.get(name) is not None:
+                    return self._blocked(w, None)  # already set to a private folder: not a plain move
+                value = mv.get("value") or mv["to"]
+                set_env.setdefault(name, (ins, value))
+                if mv.get("to"):
+                    renames[w.path] = (mv["to"], w)
+                notes.append(f"{mv['what'].format(to=mv.get('to', ''))} (line {ins.start_line})")
+            elif "env" in mv:
+                var = None
+                if w.action is not None:
+                    for cand in (mv["env"], mv["env"].lower()):
+                        v = w.action.env.get(cand)
+                        if v is not None:
+                            var = v
+                            break
+                if var is None or var.origin != "env" or var.instruction is None or var.value is None:
+                    return self._blocked(w, None)
+                renames[posixpath.normpath(var.value)] = (mv["to"], w)
+                notes.append(f"{mv['what'].format(to=mv['to'])} (line {doc.instructions[var.instruction].start_line})")
+            else:
+                return self._blocked(w, None)
+        # ENV lines that name a moved folder follow it; any other line that names one blocks the move
+        touched: set[int] = set()
+        for n in m.chain(final.index)[::-1]:
+            for ins in n.stage.body:
+                for old, (new, src) in renames.items():
+                    if old not in ins.text:
+                        continue
+                    if ins.keyword != "ENV":
+                        line_writes = [w for w in writes if w.instruction is ins]
+                        if not line_writes:
+                            return self.say("names_private", ins, line=ins.start_line, path=old,
+                                            install=src.instruction.start_line, what=src.what)
+                        continue
+                    edits.extend(_path_edits(doc.text, ins, old, new))
+                    touched.add(ins.index)
+        style = m.style
+        for name, (ins, value) in sorted(set_env.items(), key=lambda kv: kv[1][0].index):
+            edits.append(Edit.insert(ins.range.start, style.line(f"ENV {name}={value}") + style.newline))
+        return edits, notes
+
+    def _blocked(self, w: PrivateWrite, mv: dict[str, Any] | None) -> Change:
+        ins = w.instruction
+        if mv is not None and not mv.get("apply"):
+            fix = (f"Moving {mv['what'].format(to=mv.get('to', ''))} would fix it, but dockeropt has not proven that "
+                   "move by a build; set it yourself, then add a non-root USER.")
+        elif w.path is None:
+            fix = "dockeropt cannot tell where that home is, so it keeps root; install into a shared folder first."
         else:
-            writable.append(end_wd)
+            fix = ("dockeropt knows no certain way to move it, so it keeps root; install it into a folder outside /root "
+                   "(a virtualenv under /opt, a global prefix under /usr/local), then add a non-root USER.")
+        return self.say("private_home", ins, line=ins.start_line, what=w.what, path=w.path or "a home folder", fix=fix)
+
+    # ------------------------------------------------------------------ the fix
+
+    def _fix(self, doc: Dockerfile, m: ImageModel, ctx: PassContext, final: StageNode, user: _User,
+             move_edits: list[Edit], move_notes: list[str]) -> Change | None:
+        stage = final.stage
+        body = stage.body
+        frm = stage.from_instruction
+        style = m.style
+        owner = f"{user.uid}:{user.gid}"
+        runs = [i for i in body if i.keyword == "RUN"]
+        anchor = runs[-1] if runs else frm
+        end = m.end_state(final.index)
+        problems: list[str] = []
+        writable: list[str] = []
+        if not any(i.keyword == "WORKDIR" for n in m.chain(final.index) for i in n.stage.body):
+            problems.append("the app runs in the base image's own working folder")
+        elif end.workdir is None:
+            return None
+        elif _is_system(end.workdir):
+            problems.append(f"the app works in {end.workdir}, a system folder that stays owned by root")
+        else:
+            writable.append(end.workdir)
+        made: set[str] = set()
+        volumes: set[str] = set()
         for ins in body:
             if ins.keyword == "VOLUME":
+                wd = m.state(ins).workdir
                 for w in ins.words:
-                    p = resolve(wd.get(ins.index), w)
-                    if p and not p.startswith("$") and not _is_system(p) and p not in writable:
-                        writable.append(p)
-            if ins.keyword == "RUN":
-                script = analysis_script(ins, text)
-                if script is None or not script.ok:
-                    continue
-                for c in script.commands:
-                    if c.name == "mkdir":
-                        cwd = wd.get(ins.index) if c.cwd is None else (None if c.cwd == "?" else resolve(wd.get(ins.index), c.cwd))
-                        for a in c.args:
-                            if a is None or a.startswith("-"):
-                                continue
-                            p = resolve(cwd, a)
-                            if p and not p.startswith("$") and not _is_system(p):
-                                made.add(p)
-                                if p not in writable:
-                                    writable.append(p)
-        owner = f"{user.uid}:{user.gid}"
-        edits: list[Edit] = []
-        chowned: list[str] = []
-
-        def inside(p: str) -> bool:
-            return any(p == d or p.startswith(d.rstrip("/") + "/") for d in writable)
-
+                    p = posixpath.normpath(posixpath.join(wd or "/", w)) if "$" not in w else None
+                    if p and not _is_system(p):
+                        volumes.add(p)
+                        if p not in writable:
+                            writable.append(p)
+            facts = m.run(ins)
+            if facts is not None:
+                for a in facts.actions:
+                    if a.tool == "mkdir":
+                        for w in a.writes:
+                            if w.path and not _is_system(w.path) and not in_private_home(w.path):
+                                made.add(w.path)
+                                if w.path not in writable:
+                                    writable.append(w.path)
+        edits: list[Edit] = list(move_edits)
+        chowned = False
+        chowned_copies: set[int] = set()
         for ins in body:
-            if ins.keyword not in ("COPY", "ADD") or ins.flag("chown") is not None:
+            cf = m.copy(ins)
+            if cf is None or cf.chown is not None:
                 continue
-            words = ins.words
-            if len(words) < 2:
-                continue
-            dest = resolve(wd.get(ins.index), words[-1])
-            if dest is None or dest.startswith("$") or not inside(dest):
+            dest = cf.dest.rstrip("/") or "/"
+            if not any(_under(dest, d) for d in writable):
                 continue
             kw_end = ins.logical.physical(0, len(ins.keyword_raw)).end
-            # right after the keyword, before any other flag
-            edits.append(Edit.insert(kw_end, f" --chown={owner}"))
-            chowned.append(dest)
-        # folders that exist before USER takes effect are handed over with a non-recursive chown
+            edits.append(Edit.insert(kw_end, f" --chown={owner}"))  # right after the keyword, before any other flag
+            chowned = True
+            chowned_copies.add(ins.index)
+        # folders that exist (root's) when USER takes effect are handed over with a non-recursive chown
+        before = anchor.index + 1
+        need = [d for d in writable if d in made or d in volumes or m.ownership.is_dir(final.index, d, before)]
         lines: list[str] = []
-        need_dirs = [d for d in writable if d in made or self._created_before(stage, d, anchor, wd)]
-        if need_dirs:
-            if not info.has_shell:
-                return self._note(stage, "The image runs as root", f"{', '.join(need_dirs)} must become writable for a non-root user, and `{stage.base}` has no shell to chown it; set USER and ownership yourself.")
-            exist = all(self._created_before(stage, d, anchor, wd, volumes=False) or d in made for d in need_dirs)
-            mk = "" if exist else f"mkdir -p {' '.join(need_dirs)} && "
-            lines.append(f"{kw('RUN')} {mk}chown {owner} {' '.join(need_dirs)}")
-        lines.append(f"{kw('USER')} {user.name}")
+        if need:
+            if not (final.image and final.image.has_shell):
+                return self.say("no_chown", frm, dirs=", ".join(need), base=final.base_text)
+            exist = all(d in made or m.ownership.is_dir(final.index, d, before) for d in need)
+            mk = "" if exist else f"mkdir -p {' '.join(need)} && "
+            lines.append(f"RUN {mk}chown {owner} {' '.join(need)}")
+        lines.append(f"USER {owner}")
         if user.create is not None:
-            frm = stage.from_instruction
-            edits.append(self._insert_after(text, frm, [f"{kw('RUN')} {user.create}"], nl))
             if anchor is frm:
-                # both after FROM: one insertion
-                edits.pop()
-                lines.insert(0, f"{kw('RUN')} {user.create}")
-        edits.append(self._insert_after(text, anchor, lines, nl))
-        created = f" (created by a new RUN with uid {user.uid})" if user.create else f" (uid {user.uid}, part of `{stage.base}`)"
+                lines.insert(0, f"RUN {user.create}")
+            else:
+                edits.append(_insert_after(doc.text, frm, [style.line(f"RUN {user.create}")], style.newline))
+        edits.append(_insert_after(doc.text, anchor, [style.line(t) for t in lines], style.newline))
+        if move_edits:
+            # the moves, checked with the model of the text they give (rare, so the extra model stays cheap overall)
+            try:
+                new_doc = parse(apply_edits(doc.text, edits))
+            except Exception:  # noqa: BLE001 - an edit that does not parse is not proposed
+                return None
+            m2 = ImageModel.build(new_doc, ctx.context, ctx.config)
+            f2 = m2.graph.final
+            if f2 is None or private_writes(m2, f2.index) or m2.end_state(f2.index).user.uid != user.uid:
+                return None
+        owned, rooted = [], []
+        for d in writable:
+            ev, uid = _owner_after(m, final.index, d, anchor.index, chowned_copies, d in need, user.uid)
+            if uid == user.uid:
+                owned.append(d)
+            elif ev is not None:
+                how = {"copy": "the COPY", "workdir": "the WORKDIR", "mkdir": "the mkdir", "install": "the install",
+                       "chown": "the chown"}.get(ev.how, "line")
+                rooted.append(f"{d} stays owned by root (created by {how} on line {doc.instructions[ev.instruction].start_line})"
+                              ": the app cannot write there")
+        root_made = sorted({doc.instructions[ev.instruction].start_line for ev in m.ownership.events(final.index)
+                            if ev.how == "install" and ev.owner.is_root and any(_under(ev.path, d) and ev.path != d for d in owned)})
+        who = (f"uid {user.uid}, gid {user.gid}, created by a new RUN" if user.create
+               else f"uid {user.uid}, gid {user.gid}, part of `{final.base_text}`")
         where = "after the last RUN, so installs still run as root" if runs else "right after FROM, as the stage runs no commands"
-        expl = f"The app now runs as `{user.name}`{created} instead of root; USER goes {where}."
-        if writable:
-            expl += f" {', '.join(writable)} {'is' if len(writable) == 1 else 'are'} owned by {user.name}"
-            if chowned:
-                expl += " and files copied there get --chown"
-            expl += ", so the app can still write there."
-        low_ports = [p for p in _ports(stage) if 0 < p < 1024]
-        check = "Check that the app writes to no other folder"
-        if problems:
-            check = f"Note: {problems[0]}; check that the app does not write there"
-        expl += f" {check}."
-        if low_ports:
-            expl += (
-                f" It listens on port {low_ports[0]}, below 1024: Docker 20.10+ lets non-root processes bind it, "
-                f"but Kubernetes and older engines do not, so move it to a port above 1024 there."
-            )
-        return self.change(f"Run as the non-root user {user.name}", expl, stage.from_instruction, edits, Safety.REVIEW)
+        moves = (" Moved first, because /root is open to root only: " + "; ".join(move_notes) + ".") if move_notes else ""
+        owned_text = ""
+        if owned:
+            owned_text = f" {', '.join(owned)} {'is' if len(owned) == 1 else 'are'} owned by {user.name}"
+            owned_text += " and files copied there get --chown" if chowned else ""
+            owned_text += ", so the app can still write there"
+            if root_made:
+                owned_text += f"; what line{'s' if len(root_made) > 1 else ''} {', '.join(map(str, root_made))} install{'' if len(root_made) > 1 else 's'} there stays root's (readable, not writable)"
+            owned_text += "."
+        for r in rooted:
+            owned_text += f" {r[:1].upper()}{r[1:]}."
+        check = f" Note: {problems[0]}; check that the app does not write there." if problems else " Check that the app writes to no other folder."
+        low = sorted({p.number for p in (m.runtime.exposed if m.runtime else ()) if p.number is not None and 0 < p.number < 1024})
+        ports = (f" It listens on port {low[0]}, below 1024: Docker 20.10+ lets non-root processes bind it, but Kubernetes "
+                 "and older engines do not, so move it to a port above 1024 there.") if low else ""
+        return self.say("added", frm, edits, Safety.REVIEW, name=user.name, numeric=owner, who=who, where=where,
+                        moves=moves, owned=owned_text, check=check, ports=ports)
 
-    @staticmethod
-    def _created_before(stage: Stage, d: str, anchor: Instruction, wd: dict[int, str | None], volumes: bool = True) -> bool:
-        """Must ``d`` be made writable before USER? True when it exists (owned by root) at that point,
-        or is a VOLUME (a new volume copies the image folder's owner). False when only a later WORKDIR
-        or COPY --chown creates it: BuildKit then creates it for the user."""
-        for ins in stage.body:
-            if volumes and ins.keyword == "VOLUME" and any(resolve(wd.get(ins.index), w) == d for w in ins.words):
-                return True
-            if ins.index > anchor.index:
-                continue
-            if ins.keyword == "WORKDIR" and resolve(wd.get(ins.index), ins.args.strip()) == d:
-                return True
-            if ins.keyword in ("COPY", "ADD") and len(ins.words) >= 2:
-                dest = resolve(wd.get(ins.index), ins.words[-1])
-                if dest is not None and (dest == d or dest.startswith(d.rstrip("/") + "/")):
-                    return True
-            if ins.keyword == "RUN" and d in ins.args:
-                return True
-        return False
 
-    @staticmethod
-    def _insert_after(text: str, ins: Instruction, lines: list[str], nl: str) -> Edit:
-        end = ins.full_range.end
-        block = nl.join(lines)
-        if text[end - 1 : end] == "\n":
-            return Edit.insert(end, block + nl)
-        return Edit.insert(end, nl + block)
+def _owner_after(m: ImageModel, stage: int, d: str, anchor: int, chowned: set[int], chowned_at_anchor: bool,
+                 uid: int) -> tuple[Any, int | None]:
+    """(the event that decides, the owner's uid) of ``d`` at the end of the stage once the fix is in: copies that
+    got --chown belong to the user, a WORKDIR after USER creates a missing folder as the user, and the chown at the
+    anchor hands ``d`` over unless a later event re-owns it. The ownership model's own rule (latest covering
+    event wins; create-if-missing events do not re-own) applied to the edited file, without building it again."""
+    found = None
+    owner: int | None = None
+    for ev in m.ownership.events(stage):
+        if not ev.covers(d):
+            continue
+        if ev.only_if_missing and found is not None:
+            continue
+        found = ev
+        if ev.instruction in chowned or (ev.how == "workdir" and ev.instruction > anchor):
+            owner = uid
+        else:
+            owner = ev.owner.uid
+    if chowned_at_anchor and (found is None or found.instruction <= anchor):
+        return found, uid
+    return found, owner
+
+
+def _insert_after(text: str, ins: Instruction, lines: list[str], nl: str) -> Edit:
+    end = ins.full_range.end
+    block = nl.join(lines)
+    if text[end - 1 : end] == "\n":
+        return Edit.insert(end, block + nl)
+    return Edit.insert(end, nl + block)

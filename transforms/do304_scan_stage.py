@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+from typing import Any
 
-from dockeropt.analysis import BASE, leading_comment_start, workdirs
+from dockeropt.analysis import leading_comment_start
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import Command, analysis_script
-from dockeropt.syntax import Dockerfile, Instruction, Stage
-from dockeropt.transforms._final_stage import kw, restructuring_pending
-from dockeropt.transforms._hygiene import base_image
-
-_SCANNERS = re.compile(r"\b(npm audit|yarn audit|pnpm audit|pip-audit|pip_audit|trivy|grype|snyk)\b")
-_PIP = re.compile(r"^pip(\d+(\.\d+)?)?$")
+from dockeropt.model import ImageModel, StageNode
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.syntax import Dockerfile
 
 
-def _install(cmd: Command) -> tuple[str, str | None] | None:
-    """("npm", None) for `npm ci`/`npm install`; ("pip", requirements file) for `pip install -r file`."""
-    name, args = cmd.name, cmd.args
-    if name == "npm" and args and args[0] in ("ci", "install", "i", "clean-install"):
-        if not any(a is not None and not a.startswith("-") for a in args[1:]):
-            return "npm", None
-    if name is not None and (_PIP.match(name) or re.match(r"^python3?$", name)):
-        rest = args[3:] if name.startswith("python") and args[:2] == ["-m", "pip"] else args[1:] if args and args[0] == "install" else None
-        if name.startswith("python") and args[2:3] != ["install"]:
-            rest = None
-        if rest is None:
-            return None
-        for i, a in enumerate(rest):
-            if a in ("-r", "--requirement") and i + 1 < len(rest) and rest[i + 1] is not None:
-                return "pip", rest[i + 1]
-    return None
+@cache
+def _data() -> dict[str, Any]:
+    return json.loads(resources.files("dockeropt.catalog").joinpath("scan.json").read_text(encoding="utf-8"))
+
+
+@cache
+def _scanners() -> re.Pattern[str]:
+    return re.compile(r"\b(" + "|".join(re.escape(s) for s in _data()["scanners"]) + r")\b")
 
 
 @register
@@ -81,86 +72,75 @@ class ScanStage(Pass):
     id = "DO304"
     name = "scan-stage"
     default_enabled = False
+    after = ("DO201",)
+    messages = {
+        "added": Message(
+            "Add a vulnerability-scan stage (docker build --target scan .)",
+            "Adds a `scan` stage that runs {tool} on the dependencies {what} and fails on known high-severity "
+            "vulnerabilities. It sits before the final stage, so `docker build .` still builds only the image you "
+            "ship; run the scan in CI with `docker build --target scan .` (it needs the network).",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         if not doc.stages:
             return []
-        if any(st.name and st.name.lower() == "scan" for st in doc.stages):
+        m = ctx.model(doc)
+        final = m.graph.final
+        assert final is not None
+        if any(n.name and n.name.lower() == "scan" for n in m.graph.nodes):
             return []
-        if any(_SCANNERS.search(i.args) for i in doc.walk() if i.keyword == "RUN"):
+        rx = _scanners()
+        if any(rx.search(i.args) for i in doc.walk() if i.keyword == "RUN"):
             return []
-        final = doc.stages[-1]
-        found = self._find(doc)
+        found = self._find(m)
         if found is None:
             return []
-        stage, ins, eco, req, cwd = found
-        if restructuring_pending(doc, ctx, final, ("DO201",)):
-            return []
-        nl = doc.newline
-        frm, run, workdir, copy = kw(final, "FROM"), kw(final, "RUN"), kw(final, "WORKDIR"), kw(final, "COPY")
-        audit = "npm audit --audit-level=high" if eco == "npm" else f"pip install --no-cache-dir pip-audit && pip-audit -r {req}"
+        node, eco, req, cwd = found
+        audit = _data()["audits"][eco]
+        style = m.style
+        run = audit["run"].format(requirements=req or "")
         lines: list[str] = []
-        if stage is not final and stage.name:
-            lines.append(f"{frm} {stage.name} AS scan")
-            last_wd = _final_workdir(stage)
-            if cwd != last_wd:
-                if cwd is None or cwd.startswith(BASE):
+        if node.index != final.index and node.name:
+            lines.append(f"FROM {node.name} AS scan")
+            if cwd != m.end_state(node.index).workdir:
+                if cwd is None:
                     return []
-                lines.append(f"{workdir} {cwd}")
+                lines.append(f"WORKDIR {cwd}")
         else:
-            ref = base_image(doc, stage)
-            if ref is None:
+            img = node.image
+            if img is None or node.base is None:
+                return []
+            if eco == "pip" and (req is None or "/" in req or "$" in req):
                 return []
             if ctx.context is not None:
-                needed = ["package.json", "package-lock.json"] if eco == "npm" else [req or ""]
-                if cwd is None or any(not ctx.context.is_file(m) for m in needed):
+                needed = audit.get("manifests") or [req or ""]
+                if cwd is None or any(not ctx.context.is_file(f) for f in needed):
                     return []  # the manifests are not where the install found them (or npm audit has no lockfile)
                 if eco == "pip" and re.search(r"^\s*(-r|--requirement|-c|--constraint|-e)\b", ctx.context.read_text(req or "") or "", re.M):
                     return []
-            manifests = "package*.json" if eco == "npm" else (req or "")
-            if eco == "pip" and (req is None or "/" in req or "$" in req):
-                return []
-            lines += [f"{frm} {ref} AS scan", f"{workdir} /scan", f"{copy} {manifests} ./"]
-        lines.append(f"{run} {audit}")
-        at = leading_comment_start(final.from_instruction)
-        edit = Edit.insert(at, nl.join(lines) + nl + nl)
-        tool = "npm audit" if eco == "npm" else "pip-audit"
-        expl = (
-            f"Adds a `scan` stage that runs {tool} on the dependencies "
-            + ("of package-lock.json" if eco == "npm" else f"of {req}")
-            + " and fails on known high-severity vulnerabilities. It sits before the final stage, so `docker build .` still builds only the "
-            "image you ship; run the scan in CI with `docker build --target scan .` (it needs the network)."
-        )
-        return [self.change("Add a vulnerability-scan stage (docker build --target scan .)", expl, final.from_instruction, [edit], Safety.REVIEW)]
+            manifests = audit.get("copy") or (req or "")
+            lines += [f"FROM {m.graph.nodes[node.root].base} AS scan", "WORKDIR /scan", f"COPY {manifests} ./"]
+        lines.append(f"RUN {run}")
+        at = leading_comment_start(final.stage.from_instruction)
+        edit = Edit.insert(at, style.newline.join(style.line(t) for t in lines) + style.newline + style.newline)
+        return [self.say("added", final.stage.from_instruction, [edit], Safety.REVIEW, tool=audit["tool_name"],
+                         what=audit["what"].format(requirements=req or ""))]
 
     @staticmethod
-    def _find(doc: Dockerfile) -> tuple[Stage, Instruction, str, str | None, str | None] | None:
-        for stage in doc.stages:
-            wds = workdirs(stage)
-            for ins in stage.body:
-                script = analysis_script(ins, doc.text) if ins.keyword == "RUN" else None
-                if script is None or not script.ok:
-                    continue
-                for c in script.commands:
-                    got = _install(c)
-                    if got is None:
+    def _find(m: ImageModel) -> tuple[StageNode, str, str | None, str | None] | None:
+        """(stage, audit id, requirements file as written, folder) of the first dependency install."""
+        audits = _data()["audits"]
+        for node in m.graph.nodes:
+            for _ins, facts in m.stage_runs(node.index):
+                for a in facts.actions:
+                    spec = audits.get(a.tool)
+                    if spec is None or a.verb not in spec["verbs"]:
                         continue
-                    wd = wds.get(ins.index)
-                    if c.cwd is not None:
-                        if c.cwd == "?" or wd is None:
-                            return None
-                        wd = posixpath.normpath(posixpath.join(wd, c.cwd))
-                    return stage, ins, got[0], got[1], wd
+                    if a.tool == "npm" and a.packages:
+                        continue
+                    req = a.flag_value("-r", "--requirement") if a.tool == "pip" else None
+                    if a.tool == "pip" and req is None:
+                        continue
+                    return node, a.tool, req, posixpath.normpath(a.cwd) if a.cwd else None
         return None
-
-
-def _final_workdir(stage: Stage) -> str | None:
-    wd = workdirs(stage)
-    last = stage.instructions[-1]
-    cur = wd.get(last.index)
-    if last.keyword == "WORKDIR":
-        arg = last.args.strip()
-        if "$" in arg:
-            return None
-        cur = posixpath.normpath(arg if arg.startswith("/") else posixpath.join(cur or BASE, arg))
-    return cur

@@ -6,12 +6,19 @@ import json
 from collections.abc import Iterable
 
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
+from dockeropt.model.runtime import runtime_catalog
+from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.shell import parse_script
 from dockeropt.syntax import Dockerfile, Instruction, Stage
 
-# launchers that start a long-running child and do not forward signals themselves
-_NO_FORWARD = {"npm", "yarn", "pnpm"}
+
+def _no_forward() -> list[str]:
+    """Launchers that start a long-running child and do not forward signals themselves (catalog: init.launchers)."""
+    return runtime_catalog()["init"]["launchers"]
+
+
+def _shells() -> list[str]:
+    return runtime_catalog()["tool_images"]["shells"]
 
 
 def _exec_array(words: list[str]) -> str:
@@ -56,6 +63,31 @@ class ExecForm(Pass):
 
     id = "DO401"
     name = "exec-form"
+    messages = {
+        "exec": Message(
+            "Write {keyword} in exec form",
+            "`{command}` runs under /bin/sh, which is PID 1 and does not forward SIGTERM: `docker stop` waits 10 "
+            "seconds, then kills the app. In exec form `{program}` is PID 1 and shuts down cleanly. Check that the app "
+            "handles SIGTERM.{launcher}",
+        ),
+        "exec_prefix": Message(
+            "Let the shell exec the {keyword} command",
+            "`{command}` needs the shell to expand variables, so it keeps shell form, with `exec` in front: the shell "
+            "then replaces itself with the app, which becomes PID 1 and receives SIGTERM on `docker stop` instead of "
+            "being killed after 10 seconds.",
+        ),
+        "chain": Message(
+            "{keyword} needs a shell; left in shell form",
+            "This {keyword} chains several commands, so it stays in shell form and /bin/sh is PID 1: `docker stop` "
+            "waits 10 seconds and then kills the app. Move the set-up into the image or an entrypoint script that ends "
+            "with `exec`, so the app itself receives SIGTERM.",
+        ),
+        "entrypoint_then_cmd": Message(
+            "Shell-form ENTRYPOINT left as is: a CMD follows it",
+            "A shell-form ENTRYPOINT ignores CMD; in exec form the CMD would become its arguments and change what runs. "
+            "Decide which one you mean, then write both in exec form so signals reach the app.",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         for stage in doc.stages:
@@ -70,12 +102,7 @@ class ExecForm(Pass):
             if ins.keyword == "CMD" and entrypoints:
                 continue  # CMD is the entrypoint's arguments: changing its form changes them
             if ins.keyword == "ENTRYPOINT" and any(i.keyword == "CMD" and i.index > ins.index for i in body):
-                yield self.change(
-                    "Shell-form ENTRYPOINT left as is: a CMD follows it",
-                    "A shell-form ENTRYPOINT ignores CMD; in exec form the CMD would become its arguments and change "
-                    "what runs. Decide which one you mean, then write both in exec form so signals reach the app.",
-                    ins,
-                )
+                yield self.say("entrypoint_then_cmd", ins)
                 continue
             yield from self._convert(ins)
 
@@ -83,19 +110,13 @@ class ExecForm(Pass):
         script = parse_script(ins.args)
         if not script.ok or len(script.items) != 1 or not script.items[0].simple:
             if script.ok and len(script.commands) > 1:
-                yield self.change(
-                    f"{ins.keyword} needs a shell; left in shell form",
-                    f"This {ins.keyword} chains several commands, so it stays in shell form and /bin/sh is PID 1: "
-                    "`docker stop` waits 10 seconds and then kills the app. Move the set-up into the image or an "
-                    "entrypoint script that ends with `exec`, so the app itself receives SIGTERM.",
-                    ins,
-                )
+                yield self.say("chain", ins, keyword=ins.keyword)
             return
         cmd = script.commands[0]
         if cmd.assignments or not cmd.argv or cmd.redirected:
             return
         name = cmd.argv[0].value
-        if name in ("exec", "sh", "bash", "/bin/sh", "/bin/bash"):
+        if name == "exec" or (name is not None and name.rsplit("/", 1)[-1] in _shells()):
             return  # already exec'ing, or an explicit shell the author chose
         rng = ins.args_range
         # a leading ~ is expanded by the shell only
@@ -103,25 +124,13 @@ class ExecForm(Pass):
         if all(v is not None for v in values):
             words = [v for v in values if v is not None]
             new = _exec_array(words)
-            title = f"Write {ins.keyword} in exec form"
-            expl = (
-                f"`{ins.args.strip()}` runs under /bin/sh, which is PID 1 and does not forward SIGTERM: "
-                f"`docker stop` waits 10 seconds, then kills the app. In exec form `{words[0]}` is PID 1 and "
-                "shuts down cleanly. Check that the app handles SIGTERM."
-            )
-            if name in _NO_FORWARD:
-                expl += f" `{name}` itself may not forward signals to the server it starts; prefer running the server directly."
-            yield self.change(title, expl, ins, [Edit.replace(rng.start, rng.end, new)], Safety.REVIEW)
+            launcher = (f" `{name}` itself may not forward signals to the server it starts; prefer running the server directly."
+                        if name in _no_forward() else "")
+            yield self.say("exec", ins, [Edit.replace(rng.start, rng.end, new)], Safety.REVIEW, keyword=ins.keyword,
+                           command=ins.args.strip(), program=words[0], launcher=launcher)
             return
         # the shell is needed to expand variables: keep it, but let the app replace it
         if any("$(" in w.text or "`" in w.text for w in cmd.argv):
             return
-        yield self.change(
-            f"Let the shell exec the {ins.keyword} command",
-            f"`{ins.args.strip()}` needs the shell to expand variables, so it keeps shell form, with `exec` in front: "
-            "the shell then replaces itself with the app, which becomes PID 1 and receives SIGTERM on `docker stop` "
-            "instead of being killed after 10 seconds.",
-            ins,
-            [Edit.insert(rng.start, "exec ")],
-            Safety.REVIEW,
-        )
+        yield self.say("exec_prefix", ins, [Edit.insert(rng.start, "exec ")], Safety.REVIEW, keyword=ins.keyword,
+                       command=ins.args.strip())

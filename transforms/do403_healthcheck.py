@@ -3,151 +3,87 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from dockeropt.analysis import leading_comment_start
-from dockeropt.catalog.images import ImageInfo
-from dockeropt.context import BuildContext
 from dockeropt.edits import Change, Edit, Safety
-from dockeropt.rules import Pass, PassContext, register
-from dockeropt.shell import analysis_script
-from dockeropt.syntax import Dockerfile, Stage
-from dockeropt.transforms._final_stage import base_info, chain, exposed_tcp_ports, kw, last, restructuring_pending
+from dockeropt.model import ImageModel
+from dockeropt.model.programs import Program, programs
+from dockeropt.model.runtime import runtime_catalog, server_spec, source_files
+from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.syntax import Dockerfile
 
-_INSTALLERS = frozenset({"apt-get", "apt", "apk", "dnf", "yum", "microdnf"})
-_REMOVERS = frozenset({"remove", "purge", "autoremove", "del", "erase"})
-_SOURCE_EXT = (".js", ".mjs", ".cjs", ".ts", ".py", ".go", ".java", ".kt", ".rb", ".php", ".rs", ".cs", ".ex", ".scala")
-_SKIP_DIRS = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", "dist", "build", "target", "vendor", ".tox"})
-_ROUTES = ("/healthz", "/health", "/healthcheck", "/_health", "/actuator/health")
-_ROUTE_RE = re.compile(r"""["'`](/healthz|/health|/healthcheck|/_health|/actuator/health)/?["'`]""")
-_MAX_FILES = 2000
-_MAX_BYTES = 512 * 1024
+_TIMING = "--interval=30s --timeout=5s --start-period=15s --retries=3"
+_PORT_TOKEN = "\x00PORT\x00"
 
 
-def health_route(context: BuildContext | None) -> str | None:
-    """A health route the app's source names (``"/healthz"``, ``"/health"``…), or None."""
-    if context is None:
-        return None
-    found: set[str] = set()
-    seen = 0
-    for dirpath, dirnames, filenames in os.walk(context.root):
-        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
-        for name in sorted(filenames):
-            if not name.endswith(_SOURCE_EXT):
-                continue
-            seen += 1
-            if seen > _MAX_FILES:
-                break
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, context.root).replace(os.sep, "/")
-            if context.ignored(rel):
-                continue
-            try:
-                if os.path.getsize(path) > _MAX_BYTES:
-                    continue
-                with open(path, encoding="utf-8", errors="replace") as fh:
-                    text = fh.read()
-            except OSError:
-                continue
-            found.update(m.group(1) for m in _ROUTE_RE.finditer(text))
-        if seen > _MAX_FILES:
-            break
-    return next((r for r in _ROUTES if r in found), None)
+def _probes() -> dict[str, Any]:
+    return runtime_catalog()["probes"]
 
 
-def _installed_tools(doc: Dockerfile, stage: Stage) -> set[str]:
-    """curl/wget installed by a package manager in the stage (or the stages it is built FROM), and not removed."""
-    tools: set[str] = set()
-    for st in reversed(chain(doc, stage)):
-        for ins in st.body:
-            script = analysis_script(ins, doc.text)
-            if script is None or not script.ok:
-                continue
-            for c in script.commands:
-                if c.name not in _INSTALLERS:
-                    continue
-                args = [a for a in c.args if a is not None]
-                names = {a.split("=", 1)[0] for a in args}
-                removing = any(a in _REMOVERS for a in args)
-                for tool in ("curl", "wget"):
-                    if tool in names:
-                        (tools.discard if removing else tools.add)(tool)
-    return tools
+def _route_rank(route: str) -> int:
+    names = runtime_catalog()["health_route_names"]
+    return names.index(route) if route in names else len(names)
 
 
-# distroless images that carry an interpreter (at these paths), and nothing else to probe with
-_DISTROLESS_RUNTIMES = {"nodejs": "/nodejs/bin/node", "python3": "/usr/bin/python3"}
-
-
-def _python(prog: str, url: str) -> list[str]:
-    return [prog, "-c", f"import urllib.request; urllib.request.urlopen('{url}', timeout=4)"]
-
-
-def _node(prog: str, url: str) -> list[str]:
-    return [prog, "-e", f"require('http').get('{url}', r => process.exit(r.statusCode < 400 ? 0 : 1))"
-            ".on('error', () => process.exit(1))"]
-
-
-def _probe(info: ImageInfo, installed: set[str], url: str) -> tuple[list[str], str] | None:
-    """(exec-form probe, how the tool is there) using only programs the final image has."""
-    if info.is_distroless:
-        prog = _DISTROLESS_RUNTIMES.get(info.variant or "")
-        if prog is None:
-            return None
-        make = _node if info.variant == "nodejs" else _python
-        return make(prog, url), f"{prog}, the interpreter of the distroless image (it has no shell, curl or wget)"
-    if info.family == "python":
-        return _python("python3", url), "python3, which the python base image has (no curl needed)"
-    if info.family == "node":
-        return _node("node", url), "node, which the node base image has (no curl needed)"
-    if "curl" in installed:
-        return ["curl", "-fsS", "-o", "/dev/null", url], "curl, which the stage installs"
-    if "wget" in installed:
-        return ["wget", "-q", "-O", "/dev/null", url], "wget, which the stage installs"
-    if info.is_full and info.variant is None:
-        return ["curl", "-fsS", "-o", "/dev/null", url], f"curl, which the full {info.repository} image has"
-    if info.os == "alpine" and info.has_shell:
-        return ["wget", "-q", "-O", "/dev/null", url], "BusyBox wget, which Alpine images have"
-    return None
+def _sh_word(word: str, var_text: str | None) -> str:
+    """``word`` as one shell word; the port placeholder becomes ``var_text`` (expanded by the shell)."""
+    if re.fullmatch(r"[A-Za-z0-9_./:=@%+-]+", word) and _PORT_TOKEN not in word:
+        return word
+    escaped = re.sub(r'([\\"`$])', r"\\\1", word)
+    return '"' + escaped.replace(_PORT_TOKEN, var_text or "") + '"'
 
 
 @register
 class Healthcheck(Pass):
-    """Add a HEALTHCHECK that probes the exposed port with a tool the image really has.
+    """Add a HEALTHCHECK that probes the port the app really uses, over HTTP, on a route it serves.
 
     What it does:
         For the final stage of a Dockerfile that EXPOSEs a TCP port and has no
-        HEALTHCHECK, it adds one that requests `http://127.0.0.1:<port><path>`
-        every 30 seconds. The probe uses only what the final image has: the
-        interpreter of python and node bases (`python3 -c` with urllib, `node
-        -e` with http), curl or wget when the stage installs them, curl on a
-        full image that ships it, BusyBox wget on Alpine, and on distroless
-        nodejs and python3 images their interpreter by its absolute path
-        (they have no shell). The path is a health route found in the build
-        context's source (`/healthz`, `/health`, …), else `/`. On the other
-        distroless bases (static, base, cc, java) it only explains why there
-        is none; with no usable tool it adds nothing.
+        HEALTHCHECK, it adds one that requests a health route every 30
+        seconds, only when the image model knows all three parts of the
+        probe: the port the app listens on (from its start command, its
+        source or `ENV PORT`; `${PORT:-3000}` when the app reads `PORT`, so a
+        container started with another `PORT` is probed there), that it
+        speaks HTTP (a known server or framework, or the source's own HTTP
+        server), and a route it serves: a health route the source defines
+        (`/healthz`, `/health`, …), one the framework serves when the source
+        enables it (Rails `/up`, Spring's `/actuator/health`), or `/` for a
+        static file server. The probe uses only what the final image has:
+        the interpreter of python and node bases (`python3 -c` with urllib,
+        `node -e` with http), curl or wget when the stage installs them, curl
+        on a full image that ships it, BusyBox wget on Alpine, and on
+        distroless nodejs and python3 images their interpreter by its
+        absolute path (they have no shell). Anything else gets a note instead
+        of a probe: php-fpm speaks FastCGI and gRPC servers speak HTTP/2
+        frames an HTTP GET cannot check (a gRPC server is probed with
+        `grpc_health_probe` only when the image has it and the source
+        registers the standard health service), an app with no known health
+        route, or an unknown protocol.
 
     Why:
         Without a health check Docker, compose and Swarm only know whether the
         process runs, not whether it answers: a hung server stays "up". With
         one, `docker ps` shows `healthy`/`unhealthy`, `depends_on:
-        condition: service_healthy` works and Swarm replaces broken tasks.
-        Health checks that call curl in an image without curl fail forever,
-        so the tool must be there.
+        condition: service_healthy` works and Swarm replaces broken tasks. A
+        probe on the wrong port, protocol or route is worse than none: the
+        container turns unhealthy while it serves, and orchestrators restart
+        it in a loop.
 
     Example:
-        # before
+        # before (the app reads PORT and serves /healthz)
         FROM python:3.11-slim
+        ENV PORT=8000
         EXPOSE 8000
-        CMD ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"]
+        CMD gunicorn --bind 0.0.0.0:$PORT app:app
         # after
         FROM python:3.11-slim
+        ENV PORT=8000
         EXPOSE 8000
-        HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/', timeout=4)"]
-        CMD ["gunicorn", "--bind", "0.0.0.0:8000", "app:app"]
+        HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 CMD python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORT:-8000}/healthz', timeout=4)"
+        CMD gunicorn --bind 0.0.0.0:$PORT app:app
 
     Fix safety:
         Review: a failing probe marks the container unhealthy (orchestrators
@@ -157,61 +93,225 @@ class Healthcheck(Pass):
 
     id = "DO403"
     name = "healthcheck"
+    after = ("DO201", "DO202")
+    messages = {
+        "added": Message(
+            "Add a HEALTHCHECK on port {port}",
+            "Adds a HEALTHCHECK that requests {where} on port {port_desc} every 30 seconds with {how}, so `docker ps` "
+            "and orchestrators see when the app stops answering, not only when it exits.{extra} A failing probe marks "
+            "the container unhealthy: check that the app answers 2xx or 3xx there.",
+        ),
+        "grpc_added": Message(
+            "Add a gRPC HEALTHCHECK on port {port}",
+            "Adds a HEALTHCHECK that asks the standard gRPC health service on port {port_desc} every 30 seconds with "
+            "{how} ({proto_why}; the source registers the health service in {marker_file}). A failing probe marks the "
+            "container unhealthy: check that the server reports SERVING.",
+        ),
+        "distroless": Message(
+            "No HEALTHCHECK on a distroless image",
+            "The image exposes port {port} but its distroless base has no shell, curl, wget or interpreter to probe it, "
+            "so no HEALTHCHECK was added. Let the orchestrator probe the port (Kubernetes httpGet, a compose "
+            "healthcheck on a sidecar) or copy a small static probe binary into the image.",
+        ),
+        "fastcgi": Message(
+            "No HEALTHCHECK: port {port} speaks FastCGI, not HTTP",
+            "{proto_why}, so an HTTP probe of port {port} would never succeed and the container would stay unhealthy "
+            "(Swarm restarts it in a loop, compose `service_healthy` never starts what depends on it). Probe it in "
+            "FastCGI instead: install `cgi-fcgi` (Debian package libfcgi-bin) and php-fpm's `ping.path`, then "
+            "`HEALTHCHECK CMD SCRIPT_NAME=/ping SCRIPT_FILENAME=/ping REQUEST_METHOD=GET cgi-fcgi -bind -connect "
+            "127.0.0.1:{port}`, or let the web server in front of it check the app.",
+        ),
+        "grpc": Message(
+            "No HEALTHCHECK: port {port} serves gRPC, not plain HTTP",
+            "{proto_why}, so an HTTP probe would never succeed and the container would stay unhealthy. {grpc_hint}",
+        ),
+        "no_protocol": Message(
+            "No HEALTHCHECK: what port {port} speaks is unknown",
+            "The image exposes port {port}, but dockeropt cannot tell from {basis} whether the app answers HTTP there, "
+            "so it adds no probe: a probe in the wrong protocol keeps the container unhealthy while it works. Add a "
+            "HEALTHCHECK that fits the app, or run dockeropt with the build context so it can read the app's source.",
+        ),
+        "no_port": Message(
+            "No HEALTHCHECK: which port the app listens on is unknown",
+            "The image exposes {ports}, and dockeropt cannot tell which one the app serves HTTP on, so it adds no "
+            "probe. Expose only the app's port, or add the HEALTHCHECK yourself.",
+        ),
+        "no_route": Message(
+            "No HEALTHCHECK: the app shows no health route",
+            "The app speaks HTTP on port {port}, but {route_why}, so dockeropt adds no probe: requesting a route the "
+            "app does not serve (a 404 on `/`) marks it unhealthy while it works. Add a health route such as "
+            "`/healthz` that answers 200 and run dockeropt again, or write the HEALTHCHECK for a route you know.",
+        ),
+    }
 
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         if not doc.stages:
             return []
-        found = self._check(doc, ctx, doc.stages[-1])
+        found = self._check(ctx.model(doc), ctx)
         return [found] if found is not None else []
 
-    def _check(self, doc: Dockerfile, ctx: PassContext, stage: Stage) -> Change | None:
-        stages = chain(doc, stage)
-        if any(i.keyword == "HEALTHCHECK" for st in stages for i in st.body):
+    def _check(self, m: ImageModel, ctx: PassContext) -> Change | None:
+        final = m.graph.final
+        rt = m.runtime
+        if final is None or rt is None:
             return None
-        ports = exposed_tcp_ports(doc, stage)
-        if not ports:
+        chain = m.chain(final.index)
+        if any(i.keyword == "HEALTHCHECK" for n in chain for i in n.stage.body):
             return None
-        info = base_info(doc, stage)
+        exposed = [p for p in rt.exposed if p.number is not None]
+        if not exposed:
+            return None
+        img = final.image
+        info = img.info if img is not None else None
         if info is None:
             return None
-        expose = next(i for st in stages for i in st.body if i.keyword == "EXPOSE")
-        if info.is_distroless and (info.variant or "") not in _DISTROLESS_RUNTIMES:
-            return self.change(
-                "No HEALTHCHECK on a distroless image",
-                f"The image exposes port {ports[0]} but its distroless base has no shell, curl, wget or interpreter to probe it, "
-                "so no HEALTHCHECK was added. Let the orchestrator probe the port (Kubernetes httpGet, a compose "
-                "healthcheck on a sidecar) or copy a small static probe binary into the image.",
-                expose,
-            )
-        if restructuring_pending(doc, ctx, stage):
+        expose = next(i for n in reversed(chain) for i in n.stage.body if i.keyword == "EXPOSE")
+        end = m.end_state(final.index)
+        have = programs(m, final.index)
+        ports = sorted({p.number for p in exposed if p.number is not None})
+        if info.is_distroless and not any(p.path for p in have.values()):
+            return self.say("distroless", expose, port=ports[0])
+        listen = rt.listen
+        port_text = rt.probe_port_text(end.env) if listen is not None else None
+        if listen is None or port_text is None:
+            if len(ports) > 1:
+                return self.say("no_port", expose, ports=" and ".join(str(p) for p in ports))
             return None
-        port = ports[0]
-        route = health_route(ctx.context)
-        path = route or "/"
-        url = f"http://127.0.0.1:{port}{path}"
-        probe = _probe(info, _installed_tools(doc, stage), url)
+        port_label = port_text if listen.env is None else f"`{port_text}`"
+        port_desc = port_text if listen.env is None else (
+            f"`{port_text}` (the app reads {listen.env}; {port_text.split(':-')[1].rstrip('}')} unless the container sets another)")
+        proto = rt.protocol
+        if proto not in ("fastcgi", "grpc") and not any(spec["program"] in have for spec in _probes()["http"]):
+            return None  # nothing in the image to probe with
+        if proto == "fastcgi":
+            return self.say("fastcgi", expose, port=port_label, proto_why=_cap(rt.protocol_reason or "the app speaks FastCGI"))
+        if proto == "grpc":
+            return self._grpc(m, ctx, expose, have, port_text, port_label, port_desc, rt.protocol_reason or "the app serves gRPC")
+        if proto != "http":
+            basis = "the Dockerfile alone (no build context was given)" if ctx.context is None else \
+                "the start command, the app's manifests or its source"
+            return self.say("no_protocol", expose, port=port_label, basis=basis)
+        route, where = self._route(m, ctx)
+        if route is None:
+            return self.say("no_route", expose, port=port_label, route_why=where)
+        url = f"http://127.0.0.1:{_PORT_TOKEN}{route}"
+        probe = self._probe(have, url, listen.env, port_text, route, shell=bool(end.shell) and img is not None and img.has_shell is not False)
         if probe is None:
             return None
-        argv, how = probe
-        cmd = last(stage, "CMD")
-        ep = last(stage, "ENTRYPOINT")
-        anchors = [i for i in (cmd, ep) if i is not None]
-        nl = doc.newline
-        line = (f"{kw(stage, 'HEALTHCHECK')} --interval=30s --timeout=5s --start-period=15s --retries=3 "
-                f"{kw(stage, 'CMD')} {json.dumps(argv, ensure_ascii=False)}")
+        text, how = probe
+        line = m.style.line(f"HEALTHCHECK {_TIMING} {m.style.kw('CMD')} {text}")
+        start = rt.start
+        anchors = [i for i in (start.cmd, start.entrypoint) if i is not None and i.stage_index == final.index]
+        nl = m.style.newline
         if anchors:
             at = leading_comment_start(min(anchors, key=lambda i: i.index))
             edit = Edit.insert(at, line + nl)
         else:
-            end = stage.instructions[-1]
-            edit = Edit.insert(end.full_range.end, line + nl) if end.text.endswith("\n") else Edit.insert(end.range.end, nl + line)
-        where = (f"the `{route}` route the source defines" if route
-                 else "`/` (no health route was found in the source)" if ctx.context is not None
-                 else "`/` (no build context was given to look for a health route)")
-        expl = (
-            f"Adds a HEALTHCHECK that requests {where} on port {port} every 30 seconds with {how}, so `docker ps` "
-            "and orchestrators see when the app stops answering, not only when it exits."
-            + (f" The image exposes {len(ports)} ports; the first one is probed." if len(ports) > 1 else "")
-            + " A failing probe marks the container unhealthy: check that the app answers 2xx or 3xx there."
-        )
-        return self.change(f"Add a HEALTHCHECK on port {port}", expl, anchors[0] if anchors else expose, [edit], Safety.REVIEW)
+            last = final.stage.instructions[-1]
+            edit = Edit.insert(last.full_range.end, line + nl) if last.text.endswith("\n") else Edit.insert(last.range.end, nl + line)
+        extra = f" The image exposes {len(ports)} ports; {listen.where} says the app listens on this one." if len(ports) > 1 else ""
+        return self.say("added", anchors[0] if anchors else expose, [edit], Safety.REVIEW,
+                        port=port_label, port_desc=port_desc, where=where, how=how, extra=extra)
+
+    # ------------------------------------------------------------------ parts
+
+    @staticmethod
+    def _route(m: ImageModel, ctx: PassContext) -> tuple[str | None, str]:
+        rt = m.runtime
+        assert rt is not None
+        if rt.health_routes:
+            route = sorted(rt.health_routes, key=_route_rank)[0]
+            shown = route in rt.routes or any(r.rstrip("/") == route for r in rt.routes)
+            return route, (f"the `{route}` route the source defines" if shown else f"`{route}`, the health route {', '.join(rt.frameworks)} serves")
+        spec = server_spec(rt.start.program)
+        if spec is not None and spec.get("static"):
+            return "/", f"`/` ({spec['program']} serves the folder's files there)"
+        if "/" in rt.routes:
+            return "/", "`/`, the route the source defines (it has no health route)"
+        if ctx.context is None:
+            return None, "no build context was given to look for its routes"
+        if rt.routes:
+            shown = ", ".join(f"`{r}`" for r in rt.routes[:4])
+            return None, f"its source defines {shown} and no health route"
+        return None, "dockeropt found no route in its source"
+
+    @staticmethod
+    def _probe(have: dict[str, Program], url: str, var: str | None, port_text: str, route: str, shell: bool) -> tuple[str, str] | None:
+        """(HEALTHCHECK command text, how the tool is there) with a program the image has."""
+        for spec in _probes()["http"]:
+            prog = have.get(spec["program"])
+            if prog is None:
+                continue
+            exe = prog.path or spec["program"]
+            if var is None:
+                argv = [exe if i == 0 else w.replace("{url}", url.replace(_PORT_TOKEN, port_text)) for i, w in enumerate(spec["argv"])]
+                return json.dumps(argv, ensure_ascii=False), prog.how
+            default = port_text.split(":-", 1)[1].rstrip("}")
+            if shell:
+                words = [exe if i == 0 else w.replace("{url}", url) for i, w in enumerate(spec["argv"])]
+                return " ".join(_sh_word(w, port_text) for w in words), prog.how
+            if "env_argv" in spec:
+                argv = [exe if i == 0 else w.replace("{var}", var).replace("{default}", default).replace("{path}", route)
+                        for i, w in enumerate(spec["env_argv"])]
+                return json.dumps(argv, ensure_ascii=False), prog.how
+        return None
+
+    def _grpc(self, m: ImageModel, ctx: PassContext, expose, have: dict[str, Program], port_text: str,  # type: ignore[no-untyped-def]
+              port_label: str, port_desc: str, why: str) -> Change:
+        rt = m.runtime
+        assert rt is not None
+        missing_service = None
+        for spec in _probes()["grpc"]:
+            prog = have.get(spec["program"])
+            if prog is None:
+                continue
+            marker = self._marker(ctx, rt.app_context_dir, spec["source_marker"])
+            if marker is None:
+                if spec["program"] == "grpc_health_probe":
+                    missing_service = spec["program"]
+                continue
+            exe = prog.path or spec["program"]
+            if spec.get("how"):  # the app's own module: ask it through the interpreter the app runs with
+                program = rt.start.program
+                if not program or not re.fullmatch(r"python(3(\.\d+)?)?", program[0].rsplit("/", 1)[-1]):
+                    continue
+                exe = program[0]
+            argv = [exe, *spec["argv"][1:]]
+            text = " ".join(_sh_word(w.replace("{port}", _PORT_TOKEN), port_text) for w in argv) if "$" in port_text else \
+                json.dumps([w.replace("{port}", port_text) for w in argv])
+            line = m.style.line(f"HEALTHCHECK {_TIMING} {m.style.kw('CMD')} {text}")
+            start = rt.start
+            final = m.graph.final
+            assert final is not None
+            anchors = [i for i in (start.cmd, start.entrypoint) if i is not None and i.stage_index == final.index]
+            nl = m.style.newline
+            if anchors:
+                edit = Edit.insert(leading_comment_start(min(anchors, key=lambda i: i.index)), line + nl)
+            else:
+                last = final.stage.instructions[-1]
+                edit = Edit.insert(last.full_range.end, line + nl) if last.text.endswith("\n") else Edit.insert(last.range.end, nl + line)
+            how = spec.get("how") or prog.how
+            return self.say("grpc_added", anchors[0] if anchors else expose, [edit], Safety.REVIEW, port=port_label,
+                            port_desc=port_desc, how=how, proto_why=why, marker_file=marker)
+        if missing_service is not None:
+            return self.say("grpc", expose, port=port_label, proto_why=_cap(why), grpc_hint=(
+                f"The image has {missing_service}, but the source does not register the standard gRPC health service "
+                "(grpc.health.v1), which it asks: register it, then probe with "
+                f"`HEALTHCHECK CMD {missing_service} -addr=127.0.0.1:{port_text}`."))
+        return self.say("grpc", expose, port=port_label, proto_why=_cap(why), grpc_hint=(
+            "Probe it with a gRPC health client instead: add `grpc_health_probe` to the image, register the standard "
+            f"health service (grpc.health.v1) in the server, and use `HEALTHCHECK CMD grpc_health_probe -addr=127.0.0.1:{port_text}`."))
+
+    @staticmethod
+    def _marker(ctx: PassContext, app_dir: str | None, pattern: str) -> str | None:
+        if ctx.context is None or app_dir is None:
+            return None
+        rx = re.compile(pattern, re.M)
+        for path, text in source_files(ctx.context, app_dir, (".py", ".go", ".js", ".ts", ".java", ".kt", ".rb", ".cs")):
+            if rx.search(text):
+                return path
+        return None
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -194,8 +194,12 @@ class ImageModel:
     def owner(self, stage: int, path: str, before: int | None = None) -> User | None:
         return self.ownership.owner(stage, path, before)
 
-    def context_source(self, stage: int, image_path: str, before: int | None = None) -> str | None:
-        """The build-context path a COPY from the context placed at ``image_path`` (file or folder), latest first."""
+    def context_source(self, stage: int, image_path: str, before: int | None = None, _depth: int = 0) -> str | None:
+        """The build-context path a COPY from the context placed at ``image_path`` (file or folder), latest first.
+
+        A ``COPY --from=<stage>`` that placed it is followed into that stage (``COPY --from=build /app /app``
+        after ``COPY . /app`` in ``build`` gives the context folder).
+        """
         p = posixpath.normpath(image_path)
         chain = [n.index for n in reversed(self.chain(stage))]
         for st in reversed(chain):
@@ -203,7 +207,22 @@ class ImageModel:
                 if st == stage and before is not None and ins.index >= before:
                     continue
                 cf = self.copies.get(ins.index)
-                if cf is None or not cf.from_context:
+                if cf is None:
+                    continue
+                if cf.from_stage is not None and _depth < 8:
+                    for src in cf.sources:
+                        s = posixpath.normpath(posixpath.join("/", src))
+                        # a folder copied from a stage lands as its contents (COPY --from=build /app /app)
+                        tgt = cf.dest.rstrip("/") or "/" if self.ownership.is_dir(cf.from_stage, s) else cf.target_of(src)
+                        if not _under(p, tgt):
+                            continue
+                        if "*" in s:
+                            return None
+                        rel = posixpath.relpath(p, tgt)
+                        inner = s if rel == "." else posixpath.normpath(posixpath.join(s, rel))
+                        return self.context_source(cf.from_stage, inner, None, _depth + 1)
+                    continue
+                if not cf.from_context:
                     continue
                 for src in cf.sources:
                     tgt = cf.target_of(src)
@@ -238,6 +257,8 @@ class ImageModel:
         end_state = self._end_state(final.index)
         workdir = end_state.workdir
         app_dir = self.context_source(final.index, workdir) if workdir else None
+        if app_dir is None and workdir:
+            app_dir = self._app_dir_from_parts(final.index, workdir)
         context = self.context
 
         def scripts() -> dict[str, str] | None:
@@ -298,6 +319,42 @@ class ImageModel:
             start, user, workdir, tuple(exposed), listen, protocol, reason, tuple(f["id"] for f in frameworks),
             tuple(routes), tuple(health), tuple(volumes), app_dir,
         )
+
+    def _app_dir_from_parts(self, stage: int, workdir: str) -> str | None:
+        """The context folder holding the app when only parts of it are copied into the working folder
+        (``COPY ./app /code/app`` and ``COPY requirements.txt /code/`` with ``WORKDIR /code`` give ``.``):
+        the one folder every such copy agrees on; None when they disagree or none is found."""
+        found: set[str] = set()
+        for n in self.chain(stage):
+            for ins in n.stage.body:
+                cf = self.copies.get(ins.index)
+                if cf is None or not (cf.from_context or cf.from_stage is not None):
+                    continue
+                for src in cf.sources:
+                    s = posixpath.normpath(src)
+                    if cf.from_stage is not None:
+                        # COPY --from=build /app/server.js /app/: where the build stage got that file from
+                        tgt = cf.target_of(src)
+                        if "*" in s or not _under(tgt, workdir) or tgt == workdir:
+                            continue
+                        origin = self.context_source(cf.from_stage, posixpath.join("/", s))
+                        if origin is None:
+                            continue
+                        cand = posixpath.normpath(posixpath.join(origin, posixpath.relpath(workdir, tgt)))
+                        if cand.startswith(".."):
+                            return None
+                        found.add(cand)
+                        continue
+                    folder = self.context is not None and bool(self.context.is_dir(s))
+                    tgt = (cf.dest.rstrip("/") or "/") if folder else cf.target_of(src)  # a folder lands as its contents
+                    if "*" in s or not _under(tgt, workdir) or tgt == workdir:
+                        continue
+                    up = posixpath.relpath(workdir, tgt)  # "..", "../.."
+                    cand = posixpath.normpath(posixpath.join(s, up))
+                    if cand.startswith(".."):
+                        return None
+                    found.add(cand)
+        return found.pop() if len(found) == 1 else None
 
     def _end_state(self, stage: int) -> State:
         """The state after the stage's last instruction."""

@@ -33,6 +33,11 @@ def _data() -> dict[str, Any]:
     return json.loads(resources.files("dockeropt.catalog").joinpath("runtime.json").read_text(encoding="utf-8"))
 
 
+def runtime_catalog() -> dict[str, Any]:
+    """``catalog/runtime.json``, read once (launchers, servers, frameworks, probes, inits, non-root facts)."""
+    return _data()
+
+
 @dataclass(frozen=True)
 class StartCommand:
     """The command the container starts."""
@@ -253,7 +258,10 @@ def command_port(text: str | None, argv: tuple[str, ...] | None) -> Port | None:
     if spec is None or words is None:
         return None
     value = None
-    if spec.get("bind_flags"):
+    if spec.get("port_positional"):
+        rest = [w for w in words[1 + len(spec.get("words", [])) :] if not w.startswith("-")]
+        value = rest[0] if rest else None
+    if value is None and spec.get("bind_flags"):
         b = _flag(words, spec["bind_flags"])
         if b is not None:
             value = b.rsplit(":", 1)[-1] if ":" in b else None
@@ -280,6 +288,11 @@ def _split_on(words: tuple[str, ...], ops: tuple[str, ...]) -> Iterator[list[str
             cur.append(w)
     if cur:
         yield cur
+
+
+def server_spec(argv: tuple[str, ...] | None) -> dict[str, Any] | None:
+    """The catalog entry of the server ``argv`` starts (``servers`` in runtime.json), or None."""
+    return _server(argv)
 
 
 def server_protocol(argv: tuple[str, ...] | None) -> str | None:
@@ -354,6 +367,12 @@ def dependency_names(context: BuildContext, rel: str) -> set[str]:
         text = context.read_text(path(n))
         if text:
             names.update(m.group(1).lower().replace("_", "-") for m in re.finditer(rx, text, re.M))
+    py = context.read_text(path("pyproject.toml"))
+    if py:
+        # PEP 621 arrays, also written on one line: dependencies = ["flask==3.0.3", "gunicorn"]
+        for block in re.finditer(r"""^\s*(?:dependencies|[A-Za-z0-9_-]+)\s*=\s*\[(.*?)\]""", py, re.M | re.S):
+            for q in re.finditer(r"""["']\s*([A-Za-z0-9][A-Za-z0-9._-]*)""", block.group(1)):
+                names.add(q.group(1).lower().replace("_", "-"))
     comp = context.read_json_object(path("composer.json"))
     if comp:
         req = comp.get("require")

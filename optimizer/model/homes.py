@@ -1,0 +1,114 @@
+"""What the image keeps in folders only their owner can enter (root's home).
+
+Root's home is mode 0700 in every official image: a program installed there
+(``pip install --user``, ``npm install -g`` with ``NPM_CONFIG_PREFIX`` under
+``/root``, a pipenv or poetry virtualenv, the package-manager release corepack
+downloads) is unreachable once the container runs as another user. DO301
+(non-root-user) reads :func:`private_writes` to move such installs to a shared
+folder or to keep root and say why.
+
+Writes come from the RUN classifier (:mod:`dockeropt.model.runs`), plus one
+fact it cannot see from a single command: once ``corepack enable`` has run, the
+first ``yarn``/``pnpm`` command downloads that package manager into
+``$COREPACK_HOME`` (default ``~/.cache/node/corepack``), and every later start
+of ``yarn`` looks for it there again. COPY/ADD into a private home counts too.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dockeropt.model.runtime import runtime_catalog
+from dockeropt.model.values import expand
+from dockeropt.syntax import Instruction
+
+if TYPE_CHECKING:
+    from dockeropt.model import ImageModel
+    from dockeropt.model.runs import Action
+
+_COREPACK_HOME = "${COREPACK_HOME:-~/.cache/node/corepack}"
+
+
+def _data() -> dict[str, Any]:
+    return runtime_catalog()["non_root"]
+
+
+def private_homes() -> tuple[str, ...]:
+    return tuple(_data()["private_homes"])
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def in_private_home(path: str | None) -> str | None:
+    """The private home ``path`` lies in, or None."""
+    if not path:
+        return None
+    p = posixpath.normpath(path)
+    return next((h for h in private_homes() if _under(p, h)), None)
+
+
+@dataclass(frozen=True)
+class PrivateWrite:
+    """Something the image keeps in a private home (or a home dockeropt cannot place)."""
+
+    instruction: Instruction
+    action: Action | None  # None for COPY/ADD
+    tool: str  # catalog id of the tool ("pip", "npm", "pipenv", "corepack", ...) or "copy"
+    kind: str  # Write kind ("home", "prefix", ...) or "copy"
+    path: str | None  # absolute; None: a home folder dockeropt cannot place
+    what: str
+
+
+def private_writes(m: ImageModel, stage: int) -> list[PrivateWrite]:
+    """Installs and copies of ``stage``'s FROM chain that land in a private home, in file order."""
+    managed = set(_data()["corepack_managed"])
+    out: list[PrivateWrite] = []
+    corepack = False
+    for n in m.chain(stage)[::-1]:
+        for ins in n.stage.body:
+            facts = m.run(ins)
+            if facts is not None:
+                for a in facts.actions:
+                    for w in a.writes:
+                        if w.kind == "fs" or a.verb in ("fs", "chown", "chmod", "noop"):
+                            continue
+                        if w.path is None and w.kind == "home" and a.user.home is None:
+                            out.append(PrivateWrite(ins, a, a.tool, w.kind, None, w.what))
+                        elif in_private_home(w.path):
+                            out.append(PrivateWrite(ins, a, a.tool, w.kind, w.path, w.what))
+                    if a.tool == "corepack" and a.verb == "global" and _subcommand(a) == "enable":
+                        corepack = True
+                    elif corepack and a.command.name in managed:
+                        path = expand(_COREPACK_HOME, a.env, a.user.home, tilde=True)
+                        path = posixpath.normpath(path) if path and path.startswith("/") else None
+                        if path is None or in_private_home(path):
+                            out.append(PrivateWrite(ins, a, "corepack", "home", path,
+                                                    f"the {a.command.name} release corepack downloads on first use"))
+                continue
+            cf = m.copy(ins)
+            if cf is not None and in_private_home(cf.dest):
+                out.append(PrivateWrite(ins, None, "copy", "copy", cf.dest.rstrip("/") or "/", "files copied there"))
+    return out
+
+
+def _subcommand(a: Action) -> str | None:
+    return next((w.value for w in a.command.effective()[1:] if w.value and not w.value.startswith("-")), None)
+
+
+def moves() -> list[dict[str, Any]]:
+    """How an install into a private home can go to a shared folder instead (catalog ``non_root.moves``)."""
+    return list(_data()["moves"])
+
+
+def move_for(w: PrivateWrite) -> dict[str, Any] | None:
+    for mv in moves():
+        if mv["tool"] != w.tool or mv["kind"] != w.kind:
+            continue
+        if mv.get("flag") and (w.action is None or not w.action.has_flag(mv["flag"])):
+            continue
+        return mv
+    return None
