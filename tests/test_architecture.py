@@ -4,7 +4,7 @@
   ``dockeropt.transforms``;
 * passes -> faces: no pass imports the CLI, LSP, output formats, bulk runner or settings;
 * pass -> pass: no pass module imports another pass module (shared facts live in the model,
-  ordering is declared with ``Pass.after``), and ``_defer`` (asking another pass) is gone;
+  ordering is declared with ``Pass.after``), and no pass loads the registry to run another pass (``load_passes``);
 * the image model never imports a face either.
 
 Imports are read from the source with ``ast``, so lazy imports inside functions count too.
@@ -24,9 +24,6 @@ CORE = ("syntax", "source", "shell", "model", "catalog", "context", "edits", "an
 FACES = ("cli", "lsp", "formats", "migrate", "settings", "runner", "report", "verify", "checklist", "docs")
 PASS_MODULE = re.compile(r"^do\d{3}_")
 
-# pass-to-pass imports that are still being removed (issue 10); this set only ever shrinks
-KNOWN_PASS_IMPORTS: set[tuple[str, str]] = set()
-KNOWN_DEFER_USERS = {"_final_stage", "do202_slim_base", "do301_non_root_user", "do402_init_process"}
 
 
 def _imports(path: Path) -> list[str]:
@@ -81,21 +78,14 @@ def test_no_pass_imports_another_pass() -> None:
             # a helper module imported by a pass must not itself reach into a pass
     helpers_reaching = {(a, b) for a, b in found if a.startswith("_")}
     assert not helpers_reaching, f"shared helpers importing passes: {sorted(helpers_reaching)}"
-    new = found - KNOWN_PASS_IMPORTS
-    assert not new, f"pass modules importing other pass modules: {sorted(new)}"
-    gone = KNOWN_PASS_IMPORTS - found
-    assert not gone, f"remove from KNOWN_PASS_IMPORTS (no longer imported): {sorted(gone)}"
+    assert not found, f"pass modules importing other pass modules: {sorted(found)}"
 
 
 def test_no_pass_asks_another_pass() -> None:
     users = set()
     for f in sorted(TRANSFORMS.glob("*.py")):
-        if f.stem in ("__init__", "_defer"):
+        if f.stem == "__init__":
             continue
-        mods = _imports(f)
-        if any(m.startswith("dockeropt.transforms._defer") for m in mods) or "load_passes" in f.read_text(encoding="utf-8"):
+        if "load_passes" in f.read_text(encoding="utf-8"):
             users.add(f.stem)
-    new = users - KNOWN_DEFER_USERS
-    assert not new, f"passes that run or consult other passes (declare Pass.after instead): {sorted(new)}"
-    gone = KNOWN_DEFER_USERS - users
-    assert not gone, f"remove from KNOWN_DEFER_USERS (no longer asking other passes): {sorted(gone)}"
+    assert not users, f"passes that run or consult other passes (declare Pass.after instead): {sorted(users)}"

@@ -4,12 +4,14 @@ once, line numbers of the user's file, per-change edits that belong to that chan
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from dockeropt.config import Config
 from dockeropt.edits import apply_edits
 from harness import ROOT, run_fix
 
@@ -26,6 +28,7 @@ def node_app(tmp_path: Path, dockerfile: str | None = None) -> Path:
     d.mkdir()
     for name in ("package.json", "package-lock.json"):
         (d / name).write_bytes((NODE / name).read_bytes())
+    shutil.copytree(NODE / "src", d / "src")  # DO403 probes a route the source defines
     (d / "Dockerfile").write_text(dockerfile if dockerfile is not None else (NODE / "Dockerfile").read_text())
     return d
 
@@ -75,7 +78,8 @@ def test_the_same_block_is_never_printed_twice(tmp_path: Path) -> None:
 
 
 def test_summary_counts_each_distinct_change_once(tmp_path: Path) -> None:
-    # DO201 copies the build stage's FROM into a new deps stage and DO202 slims both: one change per file
+    # DO201 writes a deps stage and a runtime stage, and DO301 adds USER to the stage it wrote: one change
+    # of each per file, counted once in the summary and printed once
     npm = (ROOT / "corpus" / "dockerfiles" / "npm-install-naive")
     for i in range(3):
         d = tmp_path / f"svc{i}"
@@ -86,8 +90,9 @@ def test_summary_counts_each_distinct_change_once(tmp_path: Path) -> None:
     res = cli("fix", "--diff", ".", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     counts = dict(re.findall(r"^  (DO\d+) \S+\s+(\d+)$", res.stderr, re.M))
-    assert counts["DO202"] == "3", res.stderr
-    assert res.stdout.count("DO202 slim-base (review)") == 3
+    assert counts["DO201"] == "3" and counts["DO301"] == "3", res.stderr
+    assert res.stdout.count("DO201 add-runtime-stage (review)") == 3
+    assert res.stdout.count("DO301 non-root-user (review)") == 3
 
 
 YARN = ("FROM node:18-alpine\nRUN apk add --no-cache python3 make g++\nWORKDIR /srv/notify\nCOPY . .\n"
@@ -121,9 +126,16 @@ def test_per_change_edits_are_that_changes_own_and_rebuild_the_fix(tmp_path: Pat
     by_rule = {c.rule_id: fx for c, fx in zip(r.applied, r.fixes)}
     # all per-change edits together turn the original into the fixed text
     assert apply_edits(text, [e for fx in r.fixes for e in fx.edits]) == r.fixed
-    # DO202's fix is DO202's: applied alone it only changes the base image
-    alone = apply_edits(text, by_rule["DO202"].edits)
-    assert alone == text.replace("FROM node:18\n", "FROM node:18-slim\n")
+    # DO201's fix is DO201's (with DO301's USER line, inside the stage it writes, carried along)
+    i201 = [c.rule_id for c in r.applied].index("DO201")
+    assert by_rule["DO201"].combined == ("DO301",) and by_rule["DO301"].carried_by == (i201,)
+    alone = apply_edits(text, by_rule["DO201"].edits)
+    assert "FROM gcr.io/distroless/nodejs18-debian12" in alone and "USER 65532:65532" in alone
+    assert "npm ci" not in alone and "HEALTHCHECK" not in alone
+    # without a runtime stage, DO202's fix alone only changes the base image
+    r2 = run_fix(text, context=app, path=app / "Dockerfile", config=Config(ignore=["DO201"]))
+    (fx202,) = [fx for c, fx in zip(r2.applied, r2.fixes) if c.rule_id == "DO202"]
+    assert apply_edits(text, fx202.edits) == text.replace("FROM node:18\n", "FROM node:18-slim\n")
     # DO403 alone adds the HEALTHCHECK line and nothing else
     alone = apply_edits(text, by_rule["DO403"].edits)
     added = [ln for ln in alone.splitlines() if ln not in text.splitlines()]

@@ -167,22 +167,39 @@ def node(tmp_path: Path) -> Path:
     return tmp_path / "app"
 
 
-def test_sarif_fix_of_a_result_holds_only_that_rules_edits(node: Path) -> None:
-    res = run("fix", "--check", "--format", "sarif", "Dockerfile", cwd=node)  # the old spelling: main has it too
+def _sarif_results(node: Path, *extra: str) -> tuple[str, dict[str, dict]]:
+    res = run("fix", "--check", "--format", "sarif", *extra, "Dockerfile", cwd=node)  # the old spelling
     assert res.returncode == 1, res.stderr
     results = json.loads(res.stdout)["runs"][0]["results"]
-    text = (node / "Dockerfile").read_text()
+    return (node / "Dockerfile").read_text(), {r["ruleId"]: r for r in results}
+
+
+def _alone(text: str, r: dict) -> str:
+    """The original text with only this result's fix applied."""
+    (fx,) = r["fixes"]
+    (ac,) = fx["artifactChanges"]
+    return apply(text, [(x["deletedRegion"]["charOffset"],
+                         x["deletedRegion"]["charOffset"] + x["deletedRegion"]["charLength"],
+                         x["insertedContent"]["text"]) for x in ac["replacements"]])
+
+
+def test_sarif_fix_of_the_slim_base_result_only_switches_the_base(node: Path) -> None:
+    # without a runtime stage (DO201 ignored), DO202 slims the single stage: "apply fix" on its
+    # result switches the base image and does nothing else
+    text, by_rule = _sarif_results(node, "--ignore", "DO201")
+    assert _alone(text, by_rule["DO202"]) == text.replace("FROM node:18\n", "FROM node:18-slim\n")
+
+
+def test_sarif_fix_of_a_result_holds_only_that_rules_edits(node: Path) -> None:
+    text, by_rule = _sarif_results(node)
 
     def alone(r: dict) -> str:
-        (fx,) = r["fixes"]
-        (ac,) = fx["artifactChanges"]
-        return apply(text, [(x["deletedRegion"]["charOffset"],
-                             x["deletedRegion"]["charOffset"] + x["deletedRegion"]["charLength"],
-                             x["insertedContent"]["text"]) for x in ac["replacements"]])
+        return _alone(text, r)
 
-    by_rule = {r["ruleId"]: r for r in results}
-    # "apply fix" on the DO202 result switches the base image and does nothing else
-    assert alone(by_rule["DO202"]) == text.replace("FROM node:18\n", "FROM node:18-slim\n")
+    # DO301's USER line sits in the runtime stage DO201 writes: one combined fix, on DO201's result
+    assert by_rule["DO201"]["properties"]["combinedWith"] == ["DO301"]
+    assert "fixes" not in by_rule["DO301"] and by_rule["DO301"]["properties"]["fixIn"] == ["DO201"]
+    assert "USER 65532:65532" in alone(by_rule["DO201"])
     # DO403's fix is the HEALTHCHECK line alone
     added = [ln for ln in alone(by_rule["DO403"]).splitlines() if ln not in text.splitlines()]
     assert [ln.split()[0] for ln in added] == ["HEALTHCHECK"]
