@@ -249,13 +249,7 @@ def test_scan_stage_stays_out_of_the_default_build_and_runs_with_target_scan(tmp
     write_results("do304-scan.json", {"default_target_config_equal": True, "scan": verdict})
 
 
-# the harness now also requires the added HEALTHCHECK to turn healthy with a non-default PORT
-_PORT_XFAIL = pytest.mark.xfail(strict=True, reason="issue 11: HEALTHCHECK on the hard-coded port while the app "
-                                "reads $PORT: unhealthy when started with another PORT")
-
-
-@pytest.mark.parametrize("name", [pytest.param("python-flask", marks=_PORT_XFAIL),
-                                  pytest.param("node-express", marks=_PORT_XFAIL)])
+@pytest.mark.parametrize("name", ["python-flask", "node-express"])
 def test_bind_mount_style_app_builds_and_passes_smoke(tmp_path: Path, name: str) -> None:
     from docker_support import fix_in_place
     from dockeropt.verify import measure

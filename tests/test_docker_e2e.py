@@ -54,35 +54,9 @@ pytestmark = pytest.mark.docker
 
 RESULTS: dict[str, dict[str, Any]] = {}
 
-# app -> why its *after* check fails today (the issue row); strict: an XPASS fails the run
-_PORT_ROW = "HEALTHCHECK on the hard-coded port while the app reads $PORT: unhealthy when started with another PORT"
-AFTER_XFAIL: dict[str, str] = {
-    "debian-sre-toolbox": "issue 11: SRE toolbox image (tcpdump, strace, sudo) gets USER app: tcpdump cannot capture",
-    "node-added-file": "issue 11: node runtime stage copies today's top-level files by name (a file added later "
-                       "is not served); and " + _PORT_ROW,
-    "node-express": "issue 11: " + _PORT_ROW,
-    "node-lock-drift": "issue 11: package-lock.json out of sync with package.json, rewritten to npm ci: build fails",
-    "node-pm2-global": "issue 11: NPM_CONFIG_PREFIX=/root/.npm-global + npm install -g pm2: pm2-runtime not found "
-                       "in the fixed image",
-    "node-pnpm": "issue 11: " + _PORT_ROW,
-    "node-port-env": "issue 11: app reading $PORT (EXPOSE 3000): " + _PORT_ROW,
-    "node-typescript": "issue 11: " + _PORT_ROW,
-    "node-yarn": "issue 11: " + _PORT_ROW,
-    "node-yarn-berry": "issue 11: corepack enable as root + CMD yarn start, USER node: corepack downloads yarn "
-                       "again at container start and fails offline (COREPACK_ENABLE_NETWORK=0)",
-    "python-fastapi-items": "issue 11: FastAPI with only /items: HEALTHCHECK probes / (404), never healthy",
-    "python-flask": "issue 11: " + _PORT_ROW,
-    "python-grpc": "issue 11: gRPC on 50051: HEALTHCHECK is an HTTP probe of /, never healthy",
-    "python-pip-user": "issue 11: pip install --user + PATH=/root/.local/bin, USER app: gunicorn not runnable "
-                       "(/root is 0700)",
-    "python-pipenv": "issue 11: pipenv install --deploy (no --system) + pipenv run, USER app: the venv is under "
-                     "/root, gunicorn not found",
-    "python-pipenv-native": "issue 11: Pipfile project with an sdist needing gcc (psycopg2): slimmed to "
-                            "python:3.11-slim, the wheel build fails",
-    "python-poetry": "issue 11/12: poetry's virtualenv is created under /root/.cache/pypoetry, then USER app: "
-                     "poetry run finds no gunicorn; and " + _PORT_ROW,
-    "python-uv": "issue 11: " + _PORT_ROW,
-}
+# app -> why its *after* check fails today (the issue row); strict: an XPASS fails the run.
+# Empty: every issue-11 row these apps stood for is fixed (each one XPASSed, then its marker went).
+AFTER_XFAIL: dict[str, str] = {}
 
 
 def _after_params() -> list[Any]:

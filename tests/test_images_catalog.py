@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dockeropt.catalog.images import (
@@ -228,8 +230,12 @@ def test_runtime_package_per_release_and_unknowns() -> None:
     assert runtime_package_for("libwhatever-dev") is None and not is_build_only_package("libwhatever-dev")
 
 
-def test_current_version_tag() -> None:
-    assert current_version_tag("node") == "22"
-    assert current_version_tag("python") == "3.12"
-    assert current_version_tag("debian") == "bookworm"
+def test_current_version_tag_is_the_dated_pin() -> None:
+    # one source for "the current release" (issue 11: a stale "current" in images.json downgraded by a year)
+    from dockeropt.catalog import pins
+
+    for family in ("node", "python", "debian", "nginx", "golang"):
+        pin = pins.pin_for(family)
+        assert pin is not None and current_version_tag(family) == pin.tag, family
     assert current_version_tag("nope") is None
+    assert '"current"' not in (Path(current_version_tag.__code__.co_filename).parent / "images.json").read_text()

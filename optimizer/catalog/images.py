@@ -12,7 +12,7 @@ references and tags and answers questions about them:
   slim variant lacks;
 * :func:`runtime_package_for` maps an apt ``-dev`` build package to the
   runtime library package it links against;
-* :func:`current_version_tag` is the catalog's current version of a family.
+* :func:`current_version_tag` is the tag of a family's current release (from ``pins.json``).
 
 Conventions for :class:`ImageInfo`:
 
@@ -42,6 +42,8 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from dockeropt.catalog import pins
 
 __all__ = [
     "ImageInfo",
@@ -629,9 +631,12 @@ def is_build_only_package(package: str) -> bool:
 
 
 def current_version_tag(family: str) -> str | None:
-    """The catalog's current version of a family (for pinning ``latest``): node "22", python "3.12", debian "bookworm"."""
-    spec = _family_spec(family)
-    return spec.get("current") if spec else None
+    """The tag of a family's current release, from the dated pins (``pins.json``, the one source DO303 uses too).
+
+    None when the family has no pin, or its pin was no longer current on the day it was checked.
+    """
+    pin = pins.pin_for(family)
+    return pin.tag if pin else None
 
 
 def default_workdir(info: ImageInfo) -> str:

@@ -247,6 +247,10 @@ ensure() {
         nginx:1.22)
             ensure debian:bookworm-slim
             stand "$tag" nginx.Dockerfile ;;
+        "nginx:$NGINX_PIN")
+            # the tag DO201 writes for a static site's runtime (catalog/pins.json): Debian has only
+            # nginx 1.22, so the lab serves it under the pinned tag (same layout and config surface)
+            alias_of "$tag" nginx:1.22 ;;
         php:8.2-fpm)
             ensure debian:bookworm
             stand "$tag" php.Dockerfile ;;
@@ -273,13 +277,16 @@ ensure() {
     return 0
 }
 
+# the nginx tag dockeropt pins today (a static site's runtime stage uses it)
+NGINX_PIN=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["families"]["nginx"]["tag"])' \
+    "$HERE/../../optimizer/catalog/pins.json") || die "cannot read the nginx pin from optimizer/catalog/pins.json"
 ALL_TAGS=(
     debian:bookworm debian:bookworm-slim
     python:3.11 python:3.11-slim
     node:18 node:18-slim
     golang:1.19
     eclipse-temurin:17-jdk eclipse-temurin:17-jre openjdk:17-jdk-slim openjdk:17 openjdk:17-jdk
-    nginx:1.22 php:8.2-fpm
+    nginx:1.22 "nginx:$NGINX_PIN" php:8.2-fpm
     debian:12 debian:12-slim python:3.11-bookworm python:3.11-slim-bookworm node:18-bookworm node:18-bookworm-slim
 )
 for d in static base cc python3 nodejs18 java17; do
