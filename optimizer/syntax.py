@@ -371,6 +371,9 @@ def heredoc_specs(line: str) -> list[_HeredocSpec]:
     return specs
 
 
+_PLAIN_FLAG_WORD = re.compile("[^" + re.escape(_GO_SPACE) + "'\"\\\\]*")
+
+
 def _extract_flags(line: str) -> tuple[int, list[tuple[int, int, str]]]:
     """BuildKit's extractBuilderFlags, with positions.
 
@@ -388,6 +391,17 @@ def _extract_flags(line: str) -> tuple[int, list[tuple[int, int, str]]]:
         if not (line[pos] == "-" and pos + 1 < n and line[pos + 1] == "-"):
             return pos, words
         start = pos
+        plain = _PLAIN_FLAG_WORD.match(line, pos)
+        end = plain.end()
+        if end == n or line[end] in _GO_SPACE:  # no quotes or escapes: the word is as written
+            pos = end
+            cooked = line[start:end]
+            if cooked == "--":
+                while pos < n and line[pos] in _GO_SPACE:
+                    pos += 1
+                return pos, words
+            words.append((start, pos, cooked))
+            continue
         word: list[str] = []
         quote = ""
         blank_ok = False

@@ -18,7 +18,7 @@ import json
 import posixpath
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -68,8 +68,13 @@ class Action:
         rounds; instruction indexes in ``env`` must be the current ones)."""
         local = dict(self.local_env)
         cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
-                                unreadable=instruction if "?" in local else None)
-        return replace(self, env=cmd_env, user=command_user(self.command, user))
+                                unreadable=instruction if "?" in local else None) if local else env
+        # dataclasses.replace re-runs __init__ over every field; this is a hot path (every RUN, every round)
+        new = object.__new__(Action)
+        new.__dict__.update(self.__dict__)
+        object.__setattr__(new, "env", cmd_env)
+        object.__setattr__(new, "user", command_user(self.command, user))
+        return new
 
     @property
     def installs(self) -> bool:
