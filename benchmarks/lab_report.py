@@ -14,6 +14,9 @@ added-file check.
     python benchmarks/lab_report.py node-express    # some apps, prints only
     python benchmarks/lab_report.py --json out.json
 
+A section from ``## Tool speed`` to the end of the existing file (figures of the other benchmarks,
+written by hand) is kept as it is.
+
 WARNING: this empties the machine's BuildKit build cache (several times).
 """
 
@@ -241,6 +244,23 @@ def render(rows: list[Row], meta: dict[str, str]) -> str:
     return "\n".join(out)
 
 
+KEPT_HEADING = "## Tool speed"
+
+
+def kept_sections(path: Path) -> str:
+    """The hand-written tool-speed section of an existing report (from ``## Tool speed`` on), kept on rewrite.
+
+    The lab's figures are generated; the speed figures come from the other benchmarks/*.py scripts, quoted
+    with the commit they were measured at.
+    """
+    try:
+        old = path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    i = old.find("\n" + KEPT_HEADING)
+    return "\n" + old[i + 1:] if i >= 0 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("apps", nargs="*", help="app folder names under corpus/apps (default: all)")
@@ -276,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     output = args.output or (OUTPUT if not args.apps else None)
     if output is not None and not args.no_write:
-        output.write_text(text, encoding="utf-8")
+        output.write_text(text + kept_sections(output), encoding="utf-8")
         print(f"lab_report: wrote {output}", file=sys.stderr)
     if args.json is not None:
         args.json.write_text(json.dumps({
