@@ -423,71 +423,17 @@ def _pick_variants(found: list[Invocation], has_file: Callable[[str], bool | Non
 
 
 
-class _Unknown(Exception):
-    pass
-
-
 def expand_path(template: str, env: Env, home: str | None) -> str | None:
-    """Expand ``~``, ``${VAR}``, ``${VAR:-default}`` and ``${VAR:+word}`` (nested).
+    """Expand ``~``, ``${VAR}``, ``${VAR:-default}`` and ``${VAR:+word}`` (nested) in a path template.
 
     ``env`` maps names to values; a name mapped to None is set to something
     unknown, and a missing name is unset. Returns None when the result depends
-    on something unknown (an unknown variable or HOME).
+    on something unknown (an unknown variable or HOME). The expansion is the
+    image model's one (:func:`dockeropt.model.values.expand`, with ``~``).
     """
-    try:
-        return _expand(template, env, home)
-    except _Unknown:
-        return None
+    from dockeropt.model.values import expand  # the model imports this catalog: import on use
 
-
-def _expand(template: str, env: Env, home: str | None) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(template):
-        ch = template[i]
-        if ch == "~" and (i == 0 or template[i - 1] in ":-+") and (i + 1 == len(template) or template[i + 1] == "/"):
-            if home is None:
-                raise _Unknown
-            out.append(home)
-            i += 1
-            continue
-        if ch == "$" and template.startswith("${", i):
-            end = _matching_brace(template, i + 1)
-            body = template[i + 2 : end]
-            name_m = re.match(r"[A-Za-z_][A-Za-z0-9_]*", body)
-            if not name_m:
-                raise _Unknown
-            name = name_m.group(0)
-            op = body[len(name) : len(name) + 2]
-            word = body[len(name) + 2 :]
-            if name in env and env[name] is None:
-                raise _Unknown
-            value = env.get(name) or ""
-            if op == ":-":
-                out.append(value if value else _expand(word, env, home))
-            elif op == ":+":
-                out.append(_expand(word, env, home) if value else "")
-            elif op == "":
-                out.append(value)
-            else:
-                raise _Unknown
-            i = end + 1
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _matching_brace(s: str, open_at: int) -> int:
-    depth = 0
-    for j in range(open_at, len(s)):
-        if s[j] == "{":
-            depth += 1
-        elif s[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return j
-    raise _Unknown
+    return expand(template, env, home, tilde=True)
 
 
 @lru_cache(maxsize=1)
