@@ -88,16 +88,7 @@ class Action:
         return any(f == n or f.startswith(n + "=") for f in self.flags for n in names)
 
     def flag_value(self, *names: str) -> str | None:
-        words = [w.value for w in self.command.effective()]
-        for i, w in enumerate(words):
-            if w is None:
-                continue
-            for n in names:
-                if w == n and i + 1 < len(words):
-                    return words[i + 1]
-                if w.startswith(n + "=") and n.startswith("--"):
-                    return w[len(n) + 1 :]
-        return None
+        return _flag_value(self.command, names)
 
 
 @dataclass(frozen=True)
@@ -295,7 +286,7 @@ def _writes(
         if ok is None:
             path = None
         elif rule.flag_path:
-            val = _flag_value(inv, rule.flag_path)
+            val = _flag_value(inv.command, rule.flag_path)
             path = _join(project, val) if val else None
         elif rule.positional is not None:
             pos = _positionals(inv.manager, inv.rest)
@@ -319,8 +310,10 @@ def _writes(
     return new_verb, tuple(out)
 
 
-def _flag_value(inv: Invocation, names: tuple[str, ...]) -> str | None:
-    words = [w.value for w in inv.command.effective()]
+def _flag_value(command: Command, names: tuple[str, ...]) -> str | None:
+    """The value of the first of ``names`` on ``command``: ``-r x``, ``--flag x``, ``--flag=x`` (and
+    ``-name=x`` for single-dash names longer than one letter)."""
+    words = [w.value for w in command.effective()]
     for i, w in enumerate(words):
         if w is None:
             continue
@@ -414,7 +407,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             verb = m.verb(inv.subcommand) or ("unknown" if inv.subcommand is None else "other")
             project = cwd
             if m.project_flags:
-                pv = _flag_value(inv, m.project_flags)
+                pv = _flag_value(inv.command, m.project_flags)
                 if pv:
                     project = _join(cwd, pv)
             venv = active_venv(cmd_env, cx.venvs)
