@@ -9,9 +9,10 @@
 # Extra arguments go to pytest, e.g. `bash tools/test.sh -m "not docker"`.
 #
 # Run with no arguments (as .ci/run does) or under CI=true, it then also checks the other ways the
-# package is used: a regular (non-editable) install in build/venv-dist runs the fast tests and
-# `python -m dockeropt.docs --check`, and the tests that need no Docker run under Python 3.10
-# (the oldest Python the package supports: python3.10 on PATH, a pyenv 3.10, or PYTHON310=...).
+# package is used: a regular (non-editable) install in build/venv-dist runs every test that needs no
+# Docker and `python -m dockeropt.docs --check`, and the same tests run under Python 3.10 (the oldest
+# Python the package supports: python3.10 on PATH, a pyenv 3.10, or PYTHON310=...), the permission
+# tests as uid 65534 included (a 3.10 under a private /root is copied to /opt/dockeropt-py310 first).
 # Under CI=true a missing 3.10 fails the run instead of skipping it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,7 +62,7 @@ if [ "$(id -u)" = 0 ]; then export DOCKEROPT_REQUIRE_UNPRIVILEGED=1; fi  # permi
 python -m pytest -q -p no:cacheprovider "$@"
 
 if [ "$#" -eq 0 ] || [ "${CI:-}" = "true" ]; then
-  echo "== regular install (build/venv-dist): docs command and fast tests"
+  echo "== regular install (build/venv-dist): docs command and every test that needs no Docker"
   DIST=build/venv-dist
   [ -x "$DIST/bin/python" ] || "$PY" -m venv "$DIST"
   "$DIST/bin/python" -m pip install -q '.[test]'
@@ -70,9 +71,7 @@ if [ "$#" -eq 0 ] || [ "${CI:-}" = "true" ]; then
     echo "tools/test.sh: build/venv-dist does not hold a regular install" >&2; exit 1
   fi
   "$DIST/bin/python" -m dockeropt.docs --check
-  PATH="$PWD/$DIST/bin:$PATH" "$DIST/bin/python" -m pytest -q -p no:cacheprovider -m "not docker" \
-    tests/test_docs.py tests/test_cli.py tests/test_cli_faces.py tests/test_formats.py tests/test_settings.py \
-    tests/test_golden.py tests/test_faces_pipeline.py tests/test_packaging.py
+  PATH="$PWD/$DIST/bin:$PATH" "$DIST/bin/python" -m pytest -q -p no:cacheprovider -m "not docker"
 
   # a Python 3.10 that really runs (a pyenv shim on PATH may not, when 3.10 is not the active version)
   PY310=""
@@ -83,13 +82,24 @@ if [ "$#" -eq 0 ] || [ "${CI:-}" = "true" ]; then
       break
     fi
   done
+  if [ -n "$PY310" ] && [ "$(id -u)" = 0 ] && ! setpriv --reuid=65534 --regid=65534 --clear-groups "$PY310" -c pass 2>/dev/null; then
+    # the permission tests run as uid 65534, which cannot enter a private /root (pyenv's home):
+    # run a copy of that interpreter from a folder everyone can read (its libpython included)
+    prefix=$(cd "$(dirname "$PY310")/.." && pwd)
+    COPY310=/opt/dockeropt-py310
+    [ -x "$COPY310/bin/python3.10" ] || { rm -rf "$COPY310.tmp" && cp -a "$prefix" "$COPY310.tmp" && mv "$COPY310.tmp" "$COPY310"; }
+    chmod -R a+rX "$COPY310"
+    PY310=$COPY310/bin/python3.10
+    export LD_LIBRARY_PATH="$COPY310/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
   if [ -n "$PY310" ]; then
-    echo "== Python 3.10 ($PY310): the tests that need no Docker"
+    echo "== Python 3.10 ($PY310): the tests that need no Docker, the permission tests included"
     V310=build/venv-py310
-    [ -x "$V310/bin/python" ] || "$PY310" -m venv "$V310"
+    if [ ! -x "$V310/bin/python" ] || [ "$(readlink -f "$V310/bin/python")" != "$(readlink -f "$PY310")" ]; then
+      rm -rf "$V310" && "$PY310" -m venv "$V310"
+    fi
     "$V310/bin/python" -m pip install -q -e '.[test]'
-    # the permission tests need an interpreter uid 65534 can run; they ran in the main run above
-    DOCKEROPT_REQUIRE_UNPRIVILEGED=0 PATH="$PWD/$V310/bin:$PATH" "$V310/bin/python" -m pytest -q -p no:cacheprovider -m "not docker"
+    PATH="$PWD/$V310/bin:$PATH" "$V310/bin/python" -m pytest -q -p no:cacheprovider -m "not docker"
   elif [ "${CI:-}" = "true" ]; then
     echo "tools/test.sh: no Python 3.10 interpreter; the package says requires-python >=3.10 (set PYTHON310=...)" >&2
     exit 1
