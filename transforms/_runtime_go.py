@@ -5,7 +5,11 @@ cgo is decided from the model's native facts (:func:`dockeropt.model.native.go_c
 vendor folder, and go.mod/go.sum modules the catalog knows need cgo (go-sqlite3
 builds without cgo and fails only when the app opens a database). When it
 cannot tell, cgo stays on and the runtime has glibc. Without cgo the build
-gets ``CGO_ENABLED=0`` and the binary runs on distroless static. Every
+gets ``CGO_ENABLED=0`` and the binary runs on distroless static, except on a
+Go release that ships its standard library precompiled with cgo on (before
+1.20, from the catalog): there CGO_ENABLED=0 would compile the whole standard
+library again on every cold build, so the default stays and the runtime is
+distroless with glibc. Every
 ``go build`` gets ``-ldflags="-s -w"`` (no debug info; a link-time flag, so no
 package is compiled again) and never a flag such as ``-a`` or ``-trimpath``
 that rebuilds the standard library on a cold build.
@@ -72,6 +76,13 @@ def plan(r: StageRead) -> Plan:
             add(p.packages, *runtime_libs)
         p.checks.append("the start command needs a shell, so the runtime is Debian slim" if shell
                         else "the binary's C libraries are installed in Debian slim")
+    elif cgo.needed is False and not cgo_set and _precompiled_std(r, spec):
+        # CGO_ENABLED=0 would recompile the precompiled standard library on every cold build:
+        # keep the toolchain's default and run on glibc (net and os/user may link it)
+        p.base = eco.compiled_runtime("golang", "glibc", distro, nonroot) or ""
+        p.checks.append("the binary keeps the toolchain's cgo default, so the standard library this Go release ships"
+                        " precompiled is reused (CGO_ENABLED=0 would compile it again on every cold build); it may link"
+                        " glibc, so the runtime is distroless with glibc" + (" and runs as the nonroot user" if nonroot else ""))
     elif cgo.needed is False:
         kind = "static"
         p.base = eco.compiled_runtime("golang", kind, distro, nonroot) or ""
@@ -102,6 +113,18 @@ def plan(r: StageRead) -> Plan:
     start_tools(r, p, None)
     check_user(r, p)
     return p
+
+
+def _precompiled_std(r: StageRead, spec: dict) -> bool:  # type: ignore[type-arg]
+    """Does the build image's Go release ship its standard library precompiled (catalog: before which release)?"""
+    before = _release(str(spec.get("precompiled_std_before") or ""))
+    have = _release(r.info.version or "") if r.info is not None else None
+    return before is not None and have is not None and have < before
+
+
+def _release(text: str) -> tuple[int, int] | None:
+    m = re.fullmatch(r"(\d+)\.(\d+)(?:\.\d+)?", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def _needs_shell(r: StageRead) -> bool:
