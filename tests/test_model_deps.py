@@ -18,7 +18,7 @@ from dockeropt.model import ImageModel
 from dockeropt.model.caches import cache_folders, tool_mount
 from dockeropt.model.deps import ContextView, is_prefetch, read_install, source_free, tool_install
 from dockeropt.model.mounts import bind_flag, cache_flag, mount_flag, mounts_of, parse_mount, secret_flag
-from dockeropt.model.project import context_file, lock_mismatch
+from dockeropt.model.project import context_file, lock_mismatch, yarn_linker
 from dockeropt.model.values import Env, Var, assignment_spans, expand
 from dockeropt.syntax import parse
 
@@ -222,6 +222,46 @@ def test_context_file_follows_globs_folders_and_later_runs(tmp_path: Path) -> No
     m = _model("FROM node:20\nWORKDIR /app\nCOPY web/ .\nRUN rm package-lock.json\nRUN npm ci\n", ctx)
     assert context_file(m, m.doc.instructions[-1], "/app/package-lock.json") is None
     assert context_file(m, m.doc.instructions[-1], "/app/package.json") == "web/package.json"
+
+
+def _linker(text: str, ctx: Path) -> tuple[str | None, str, int | None, bool]:
+    m = _model(text, ctx)
+    ins = [i for i in m.doc.instructions if i.keyword == "RUN"][-1]
+    facts = m.run(ins)
+    assert facts is not None
+    a = next(x for x in facts.actions if x.verb == "install")
+    ln = yarn_linker(m, ins, a)
+    return ln.name, ln.how, ln.where.start_line if ln.where is not None else None, ln.node_modules
+
+
+_BERRY = {"package.json": {"name": "a", "packageManager": "yarn@4.5.3"}, "yarn.lock": "__metadata:\n  version: 8\n"}
+_YARN = "FROM node:20\nWORKDIR /app\nCOPY . .\n{}RUN {}yarn install --immutable\n"
+
+
+@pytest.mark.parametrize(("rc", "expected"), [
+    ("nodeLinker: pnp\n", ("pnp", "file", 3, False)),
+    ("nodeLinker: \"node-modules\"  # hoisted\n", ("node-modules", "file", 3, True)),
+    ("nodeLinker: pnpm\n", ("pnpm", "file", 3, True)),
+    ("nodeLinker: ${LINKER}\n", (None, "file", 3, False)),
+    ("enableGlobalCache: true\n", ("pnp", "default", None, False)),  # yarn 2+'s default is Plug'n'Play
+    (None, ("pnp", "default", None, False)),
+])
+def test_yarn_linker_from_yarnrc_or_yarns_default(tmp_path: Path, rc: str | None, expected: tuple[object, ...]) -> None:
+    ctx = _write(tmp_path, {**_BERRY, **({".yarnrc.yml": rc} if rc is not None else {})})
+    assert _linker(_YARN.format("", ""), ctx) == expected
+
+
+def test_yarn_linker_variable_and_commands_win_over_the_file(tmp_path: Path) -> None:
+    ctx = _write(tmp_path, {**_BERRY, ".yarnrc.yml": "nodeLinker: pnp\n"})
+    assert _linker(_YARN.format("ENV YARN_NODE_LINKER=node-modules\n", ""), ctx) == ("node-modules", "env", 4, True)
+    assert _linker(_YARN.format("", "YARN_NODE_LINKER=node-modules "), ctx) == ("node-modules", "prefix", 4, True)
+    assert _linker(_YARN.format("", "export YARN_NODE_LINKER=node-modules && "), ctx) == ("node-modules", "script", 4, True)
+    assert _linker(_YARN.format("", "yarn config set nodeLinker node-modules && "), ctx) == ("node-modules", "command", 4, True)
+    assert _linker(_YARN.format("RUN echo 'nodeLinker: node-modules' >> .yarnrc.yml\n", ""), ctx) == (None, "command", 4, False)
+    # a .yarnrc.yml above the project folder counts, the nearest one first
+    ctx2 = _write(tmp_path / "mono", {"web/package.json": {"name": "w"}, ".yarnrc.yml": "nodeLinker: node-modules\n"})
+    text = "FROM node:20\nCOPY .yarnrc.yml /src/\nCOPY web/ /src/web/\nWORKDIR /src/web\nRUN yarn install\n"
+    assert _linker(text, ctx2) == ("node-modules", "file", 2, True)
 
 
 @pytest.mark.parametrize(("pkg", "lock", "ok"), [

@@ -6,6 +6,7 @@
   may have changed it, so the proof is void);
 * :func:`node_project`: package.json and the lockfiles in a command's folder;
   :func:`yarn_flavour` (classic or berry, only when every sign agrees);
+  :func:`yarn_linker` (yarn 2+'s nodeLinker: Plug'n'Play or node_modules);
 * :func:`lock_mismatch`: whether package-lock.json records package.json's
   dependencies (``npm ci`` refuses otherwise);
 * :func:`node_major`: the Node.js major of an official node base image;
@@ -51,10 +52,16 @@ _ARCHIVE = re.compile(r"\.(tar|tgz|gz|bz2|xz|zst|tbz2?|txz)$")
 
 def context_file(m: ImageModel, ins: Instruction, target: str) -> str | None:
     """The build-context file COPY/ADD placed at ``target`` (absolute) before ``ins``, in its stage; None when not proven."""
+    got = context_copy(m, ins, target)
+    return got[0] if got is not None else None
+
+
+def context_copy(m: ImageModel, ins: Instruction, target: str) -> tuple[str, Instruction] | None:
+    """:func:`context_file` and the COPY/ADD that placed it."""
     bc = m.context
     if bc is None:
         return None
-    found: str | None = None
+    found: tuple[str, Instruction] | None = None
     name = posixpath.basename(target)
     for other in m.node(ins).stage.body:
         if other.index >= ins.index:
@@ -73,7 +80,7 @@ def context_file(m: ImageModel, ins: Instruction, target: str) -> str | None:
                 continue
             hit = _places(bc, src, dest, cf.dest_is_dir, target, other.keyword)
             if hit is not None:
-                found = hit
+                found = (hit, other)
     return found
 
 
@@ -154,6 +161,79 @@ def yarn_flavour(proj: NodeProject | None, bc: BuildContext | None) -> str | Non
         elif "yarn lockfile v1" in text:
             votes.add("classic")
     return votes.pop() if len(votes) == 1 else None
+
+
+@dataclass(frozen=True)
+class YarnLinker:
+    """How yarn 2+ lays out what one install installs (its ``nodeLinker``), and where that was decided.
+
+    ``how``: ``env`` (an ENV/ARG or the base image set the variable), ``prefix``
+    (``VAR=x yarn install``), ``script`` (an ``export`` earlier in the RUN),
+    ``command`` (a RUN before the install changes the setting: ``yarn config
+    set nodeLinker``, or it writes .yarnrc.yml), ``file`` (a .yarnrc.yml the
+    build context put in the project folder or above it) or ``default``
+    (nothing sets it: yarn 2+ uses Plug'n'Play).
+    """
+
+    name: str | None  # pnp, node-modules, pnpm; None: set to something dockeropt cannot read
+    how: str
+    where: Instruction | None  # the ENV, RUN or COPY that decided it; None for the default and the base image
+    path: str | None = None  # with ``file``: the .yarnrc.yml's context path
+
+    @property
+    def node_modules(self) -> bool:
+        """The packages land in a node_modules folder, which plain ``node`` loads without yarn (no Plug'n'Play)."""
+        return self.name in node_data()["yarn_linker"]["node_modules"]
+
+
+def yarn_linker(m: ImageModel, ins: Instruction, a: Action) -> YarnLinker:
+    """The ``nodeLinker`` a yarn 2+ install ``a`` (in RUN ``ins``) uses: the variable, then settings a RUN
+    changed, then the nearest .yarnrc.yml from the project folder up, then yarn's default (Plug'n'Play)."""
+    spec = node_data()["yarn_linker"]
+    setting, rc, var_name = str(spec["setting"]), str(spec["file"]), str(spec["env"])
+    var = a.env.get(var_name)
+    if var is not None:
+        value = _linker_value(var.value)
+        if var.origin == "script":
+            prefix = any((w.value or "").startswith(var_name + "=") for w in a.command.assignments)
+            return YarnLinker(value, "prefix" if prefix else "script", ins)
+        where = next((i for i in m.doc.instructions if i.index == var.instruction), None) if var.instruction is not None else None
+        return YarnLinker(value, "env", where)
+    if a.env.unreadable is not None:
+        return YarnLinker(None, "script", ins)  # the RUN sets variables dockeropt cannot read before the install
+    # a command before the install that changes the setting (yarn config set nodeLinker, echo ... > .yarnrc.yml)
+    facts = m.run(ins)
+    script = facts.script.text[: a.command.start] if facts is not None and facts.script is not None else ""
+    if setting in script or rc in script:
+        value = None
+        for other in facts.actions if facts is not None else ():
+            words = [w.value or "" for w in other.command.argv]
+            if other.index < a.index and other.invocation is not None and setting in words[:-1]:
+                value = _linker_value(words[words.index(setting) + 1])  # yarn config set nodeLinker node-modules
+        return YarnLinker(value, "command", ins)
+    body = m.node(ins).stage.body
+    for other in reversed([x for x in body if x.index < ins.index and x.keyword == "RUN"]):
+        if setting in other.args or rc in other.args:
+            return YarnLinker(None, "command", other)
+    bc = m.context
+    folder = posixpath.normpath(a.project or a.cwd or "/")
+    if bc is not None and folder.startswith("/"):
+        rx = re.compile(rf"(?m)^\s*{re.escape(setting)}\s*:\s*(.*?)\s*$")
+        while True:
+            got = context_copy(m, ins, posixpath.join(folder, rc))
+            if got is not None:
+                mt = rx.search(bc.read_text(got[0]) or "")
+                if mt:
+                    value = re.sub(r"\s+#.*$", "", mt.group(1)).strip().strip("\"'")
+                    return YarnLinker(_linker_value(value), "file", got[1], got[0])
+            if folder == "/":
+                break
+            folder = posixpath.dirname(folder)
+    return YarnLinker(str(spec["default"]), "default", None)
+
+
+def _linker_value(v: str | None) -> str | None:
+    return v if v and re.fullmatch(r"[A-Za-z][\w-]*", v) else None
 
 
 def lock_mismatch(pkg: dict[str, Any], lock: Any) -> str | None:
@@ -303,5 +383,5 @@ def build_step(a: Action, ins: Instruction, pkg: dict[str, Any] | None) -> Build
     return None
 
 
-__all__ = ["BuildStep", "NodeProject", "build_step", "context_file", "lock_mismatch", "node_data", "node_major",
-           "node_project", "yarn_flavour"]
+__all__ = ["BuildStep", "NodeProject", "YarnLinker", "build_step", "context_copy", "context_file", "lock_mismatch", "node_data",
+           "node_major", "node_project", "yarn_flavour", "yarn_linker"]
