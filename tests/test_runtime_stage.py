@@ -157,6 +157,66 @@ def test_yarn_berry_through_corepack_needs_no_yarn_at_start(tmp_path: Path) -> N
     assert st["final"].rstrip().endswith('CMD ["src/server.js"]')
 
 
+_BERRY_TEXT = "FROM node:18\nWORKDIR /app\nCOPY . .\nRUN corepack enable\n{}RUN {}yarn install --immutable\nCMD [\"yarn\", \"start\"]\n"
+
+
+def _berry(tmp_path: Path, rc: str | None, **pkg: object) -> Path:
+    files = {"package.json": _pkg(scripts={"start": "node src/server.js"}, packageManager="yarn@4.5.3", **pkg),
+             "yarn.lock": "__metadata:\n  version: 8\n", "src/server.js": "", ".dockerignore": "node_modules\n"}
+    if rc is not None:
+        files[".yarnrc.yml"] = rc
+    return _ctx(tmp_path, files)
+
+
+@pytest.mark.parametrize(("rc", "line", "change"), [
+    ("nodeLinker: pnp\n", "line 3 copies `.yarnrc.yml`, whose `nodeLinker: pnp`", "Set `nodeLinker: node-modules` in .yarnrc.yml"),
+    ("enableGlobalCache: true\n", "line 5 installs with yarn's Plug'n'Play", "Set `nodeLinker: node-modules` in .yarnrc.yml"),
+    (None, "line 5 installs with yarn's Plug'n'Play", "Add a .yarnrc.yml with `nodeLinker: node-modules`"),
+])
+def test_yarn_berry_plug_n_play_is_a_note_naming_the_line(tmp_path: Path, rc: str | None, line: str, change: str) -> None:
+    # plain node loads neither .pnp.cjs nor yarn's cache (in .yarn/cache or ~/.yarn/berry): a runtime would fail with Cannot find module
+    text = _BERRY_TEXT.format("", "")
+    fixed, applied, notes = _fix(text, _berry(tmp_path, rc))
+    assert fixed == text and not applied
+    assert line in notes[0] and change in notes[0], notes
+
+
+def test_yarn_berry_node_modules_from_a_variable_is_split_but_not_from_a_command(tmp_path: Path) -> None:
+    ctx = _berry(tmp_path, "nodeLinker: pnp\n")
+    for env, prefix in (("ENV YARN_NODE_LINKER=node-modules\n", ""), ("", "YARN_NODE_LINKER=node-modules ")):
+        fixed, _, _ = _fix(_BERRY_TEXT.format(env, prefix), ctx)
+        st = _stages(fixed)
+        assert "YARN_NODE_LINKER=node-modules" in st["deps"] and st["final"].rstrip().endswith('CMD ["src/server.js"]')
+    # the deps stage repeats only the install: a `yarn config set` before it would be lost
+    text = _BERRY_TEXT.format("", "yarn config set nodeLinker node-modules && ")
+    fixed, _, notes = _fix(text, ctx)
+    assert fixed == text and "line 5 sets yarn's `nodeLinker: node-modules` in a RUN" in notes[0]
+    # ... unless the stage is kept whole as the build stage (a build step)
+    ctx2 = _berry(tmp_path / "b", "nodeLinker: pnp\n", devDependencies={"typescript": "5"})
+    text2 = text.replace("yarn install --immutable", "yarn install --immutable && yarn tsc")
+    fixed, _, _ = _fix(text2, ctx2)
+    assert "FROM node:18 AS build" in fixed and "yarn config set nodeLinker node-modules" in _stages(fixed)["build"]
+
+
+def test_yarn_berry_without_yarnrc_gets_no_classic_production_flag(tmp_path: Path) -> None:
+    # packageManager yarn@4 and a berry yarn.lock: yarn 2+ rejects `--production`
+    fixed, _, _ = _fix(_BERRY_TEXT.format("ENV YARN_NODE_LINKER=node-modules\n", ""), _berry(tmp_path, None))
+    assert "RUN yarn install --immutable" in _stages(fixed)["deps"] and "--production" not in fixed
+
+
+def test_node_notes_name_the_install_that_blocks(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, {"package.json": _pkg(scripts={"start": "node s.js"}), "package-lock.json": LOCK, "yarn.lock": "# yarn lockfile v1\n",
+                          "s.js": "", ".dockerignore": "node_modules\n"})
+    base = "FROM node:18\nWORKDIR /app\nCOPY . .\nRUN npm ci\n{}CMD [\"node\", \"s.js\"]\n"
+    cases = {"RUN npm install\nRUN yarn install\n": "line 6 installs with npm and yarn-classic",
+             "RUN npm ci\nRUN npm install --prefix /srv\n": "line 6 installs node packages in more than one folder",
+             "RUN npm ci\nRUN npm install ms@2\n": "line 6 installs `ms@2`, named on the command line"}
+    for extra, expected in cases.items():
+        text = base.format(extra)
+        fixed, _, notes = _fix(text, ctx)
+        assert fixed == text and expected in notes[0], notes
+
+
 def test_pnpm_installs_production_only_with_its_tool_in_the_deps_stage(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path, {"package.json": _pkg(scripts={"start": "node src/server.js"}), "pnpm-lock.yaml": "lockfileVersion: '9.0'\n",
                           "src/server.js": ""})

@@ -16,6 +16,11 @@
   system library; otherwise the node slim image.
 * A static server (http-server, serve) of a folder the build made: the
   folder is served by nginx on the same port.
+* Yarn 2+ must install node_modules (``nodeLinker: node-modules`` or
+  ``pnpm``, from .yarnrc.yml or YARN_NODE_LINKER; model.project.yarn_linker):
+  with Plug'n'Play, yarn's default, the app needs .pnp.cjs and yarn's package
+  cache at run time and plain ``node`` loads neither, so the stage is left
+  alone with a note naming the line that decides it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import re
 from dockeropt.catalog.images import current_version_tag, distroless_for, slim_variant
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.native import node_dependencies
+from dockeropt.model.project import node_project, yarn_flavour, yarn_linker
 from dockeropt.model.runtime import source_files
 
 from ._runtime_common import add, check_user, command_text, native_packages, owner_flag, runtime_packages, start_tools
@@ -45,20 +51,27 @@ def plan(r: StageRead) -> Plan:
         return static
     if not installs:
         raise Blocked("installs no node dependencies dockeropt can move", r.stage.from_instruction)
+    mgr = installs[0].action.tool
     managers = {a.action.tool for a in installs}
     if len(managers) > 1:
-        raise Blocked(f"installs with {' and '.join(sorted(managers))}; dockeropt splits one package manager at a time", installs[1].ins)
-    mgr = installs[0].action.tool
+        other = next(a for a in installs if a.action.tool != mgr)
+        raise Blocked(f"installs with {' and '.join(sorted(managers))}; dockeropt splits one package manager at a time", other.ins)
+    if mgr == "yarn-classic" and yarn_flavour(node_project(r.m, installs[0].ins, installs[0].action), ctx) == "berry":
+        mgr = "yarn-berry"  # no .yarnrc.yml, but packageManager and yarn.lock say yarn 2+
     mspec = spec["managers"].get(mgr)
     if mspec is None:
         raise Blocked(f"installs with {mgr}, which dockeropt does not split", installs[0].ins)
     projects = {a.action.project for a in installs}
     if len(projects) != 1 or None in projects:
-        raise Blocked("installs node packages in more than one folder", installs[-1].ins)
+        other = next(a for a in installs if a.action.project is None or a.action.project != installs[0].action.project)
+        raise Blocked("installs node packages in more than one folder" if len(projects) > 1 else
+                      "installs node packages in a folder dockeropt cannot tell", other.ins)
     idir = projects.pop()
     assert idir is not None
-    if any(a.action.packages for a in installs):
-        raise Blocked("installs packages named on the command line, which changes package.json in the build stage only", installs[0].ins,
+    named = next((a for a in installs if a.action.packages), None)
+    if named is not None:
+        names = ", ".join(f"`{x}`" for x in named.action.packages[:3]) + (", …" if len(named.action.packages) > 3 else "")
+        raise Blocked(f"installs {names}, named on the command line, which changes package.json in the build stage only", named.ins,
                       "Add them to package.json")
     rel = r.project_dir(installs[0]) if ctx is not None else None
     pkg = ctx.read_json_object(posixpath.join(rel, "package.json")) if ctx is not None and rel is not None else None
@@ -79,6 +92,8 @@ def plan(r: StageRead) -> Plan:
             reasons_source.append("the project has workspaces")
     if deps_facts is not None and any("local package" in u for u in deps_facts.unknown):
         reasons_source.append("it depends on local packages")
+    if mgr == "yarn-berry":
+        _yarn_node_modules(r, installs, deps_stage=not reasons_source)
     # -- the start command
     new_cmd, launcher_kept, dev_at_start = _start(r, spec, mgr, scripts, dev, idir)
     # -- the runtime base
@@ -123,6 +138,47 @@ def plan(r: StageRead) -> Plan:
     if ctx is None:
         p.checks.append("no build context was given, so package.json and the app's files could not be checked")
     return p
+
+
+def _yarn_node_modules(r: StageRead, installs: list[Act], deps_stage: bool) -> None:
+    """Yarn 2+ must install a node_modules folder: with Plug'n'Play (its default) the app needs .pnp.cjs and
+    yarn's package cache (in .yarn/cache, or outside the project with the global cache) at run time, and plain
+    `node` loads neither, so a runtime with the project's files and `node app.js` would fail with `Cannot find module`.
+    With ``deps_stage`` the install is repeated alone in a stage with the manifests, so the setting must come from them
+    (.yarnrc.yml in the project folder) or from a variable that stage carries."""
+    fix = "Set `nodeLinker: node-modules` in .yarnrc.yml"
+    pnp = "yarn's Plug'n'Play: the app would need .pnp.cjs and yarn's package cache at run time, which plain `node` does not load"
+    for a in installs:
+        ln = yarn_linker(r.m, a.ins, a.action)
+        if ln.node_modules and (ln.how in ("env", "prefix", "file") or not deps_stage):
+            rel = r.project_dir(a)
+            folder = posixpath.normpath(rel) if rel is not None else None
+            if deps_stage and ln.how == "file" and ln.path is not None and folder is not None and \
+                    posixpath.dirname(ln.path) != ("" if folder == "." else folder):
+                raise Blocked(f"copies `{ln.path}`, outside the project folder the dependency stage gets; its `nodeLinker` decides "
+                              f"how the install on line {a.ins.start_line} lays out the packages", ln.where,
+                              "Put .yarnrc.yml in the project folder")
+            continue
+        at = ln.where if ln.where is not None else a.ins
+        later = "it" if at is a.ins else f"the install on line {a.ins.start_line}"
+        if ln.how == "default":
+            reason = f"installs with {pnp} (yarn 2+ uses Plug'n'Play when no .yarnrc.yml sets `nodeLinker`)"
+            rel = r.project_dir(a)
+            if r.context is not None and rel is not None and not r.context.is_file(posixpath.join(rel, ".yarnrc.yml")):
+                fix = "Add a .yarnrc.yml with `nodeLinker: node-modules` beside package.json"
+        elif ln.node_modules:  # set by a command the dependency stage does not repeat
+            reason = f"sets yarn's `nodeLinker: {ln.name}` in a RUN, which the dependency stage would not repeat"
+            fix += " instead"
+        else:
+            what = pnp if ln.name == "pnp" else (f"`nodeLinker: {ln.name}`, which installs no node_modules folder plain `node` can load"
+                                                 if ln.name else f"an unknown `nodeLinker`, maybe {pnp}")
+            setter = {"file": f"copies `{ln.path}`, whose `nodeLinker: {ln.name}`" if ln.name else f"copies `{ln.path}`, whose `nodeLinker`",
+                      "env": "sets YARN_NODE_LINKER, which" if at is not a.ins else "runs with YARN_NODE_LINKER set, which",
+                      "prefix": "sets YARN_NODE_LINKER for the install, which",
+                      "script": "sets variables before the install, which",
+                      "command": "changes yarn's `nodeLinker` or .yarnrc.yml, which"}[ln.how]
+            reason = f"{setter} makes {later} use {what}"
+        raise Blocked(reason, at, fix)
 
 
 def _start(r: StageRead, spec: dict, mgr: str, scripts: dict, dev: dict, idir: str) -> tuple[list[str] | None, str | None, str | None]:
