@@ -628,3 +628,20 @@ def test_fixture_converges_with_every_rule(case: Path) -> None:
         # the runtime stage survives the other rules: the final FROM is not the toolchain image
         last_from = [ln for ln in res.fixed.splitlines() if ln.upper().startswith("FROM ")][-1]
         assert last_from.split()[1] == [ln for ln in alone.fixed.splitlines() if ln.upper().startswith("FROM ")][-1].split()[1]
+
+
+@pytest.mark.parametrize(("base", "tool_install", "bare"), [
+    ("python:3.12", "pip install poetry", True),
+    ("python:3.12", "pip install poetry==2.1.3", True),
+    ("python:3.12", "pip install poetry==1.8.3", False),  # a release dockeropt has not checked without pip
+    ("python:3.8", "pip install poetry", False),  # unpinned on a Python poetry 2 does not run on: an older poetry
+    ("python:3.12", "pip install 'poetry<2'", False),
+])
+def test_poetry_venv_is_made_without_pip_only_for_checked_releases(tmp_path: Path, base: str, tool_install: str, bare: bool) -> None:
+    ctx = _ctx(tmp_path, {"pyproject.toml": '[tool.poetry]\nname = "a"\nversion = "0"\n[tool.poetry.dependencies]\npython = "^3.8"\nflask = "*"\n',
+                          "poetry.lock": '[[package]]\nname = "flask"\nversion = "3.0.3"\n', "app.py": "print(1)\n"})
+    fixed, applied, _ = _fix(f"FROM {base}\nWORKDIR /app\nRUN {tool_install}\nCOPY pyproject.toml poetry.lock ./\n"
+                             "RUN poetry install --no-root\nCOPY . .\nCMD [\"poetry\", \"run\", \"python\", \"app.py\"]\n", ctx)
+    assert "RUN python -m venv " in fixed, fixed
+    assert ("python -m venv --without-pip /opt/venv" in fixed) is bare, fixed
+    assert ("made without pip" in " ".join(applied)) is bare

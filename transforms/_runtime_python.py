@@ -178,7 +178,10 @@ def _environment(r: StageRead, p: Plan, installs: list[Act], venvs: list[str], t
         # before the manifests the install reads (after the tools): a manifest edit does not make the venv again
         after_tools = max([t.ins.index for t in tool_installs if t.ins.index < need_venv.ins.index] + [-1])
         anchor = next((ins.index for ins, _cf in r.copies if after_tools < ins.index < need_venv.ins.index), need_venv.ins.index)
-        p.before[anchor] = ["RUN python -m venv " + venv, f'ENV VIRTUAL_ENV={venv} PATH="{venv}/bin:$PATH"']
+        bare = None if same else _venv_without_pip(r, installs, tool_installs)  # a pip in the same RUN must stay the venv's
+        p.before[anchor] = ["RUN python -m venv " + ("--without-pip " if bare else "") + venv, f'ENV VIRTUAL_ENV={venv} PATH="{venv}/bin:$PATH"']
+        if bare:
+            p.checks.append(f"{venv} is made without pip (`--without-pip`): {bare} fills it with its own installer, and the runtime gets no pip")
         p.env.append(f'ENV VIRTUAL_ENV={venv} PATH="{venv}/bin:$PATH"')
         add(out, venv)
         if same:
@@ -192,6 +195,41 @@ def _environment(r: StageRead, p: Plan, installs: list[Act], venvs: list[str], t
         if not any(under(d, q) for q in pruned):
             pruned.append(d)
     return [d for d in out if d in pruned]
+
+
+def _venv_without_pip(r: StageRead, installs: list[Act], tool_installs: list[Act]) -> str | None:
+    """The installer that fills the venv without its pip (catalog ``venv_without_pip``), if every install is by it
+    and the release that runs is one the catalog checked (pinned at or after ``since``, or unpinned on a Python
+    that only the checked releases support)."""
+    table = eco.spec("python").get("venv_without_pip", {})
+    tools = {a.action.tool for a in installs}
+    if len(tools) != 1:
+        return None
+    tool = tools.pop()
+    entry = table.get(tool)
+    if not isinstance(entry, dict):
+        return None
+    since = _release(str(entry.get("since", "")))
+    oldest_python = _release(str(entry.get("python", "")))
+    python = _release(r.info.version or "") if r.info is not None else None
+    pins = [spec for t in tool_installs for spec in t.action.packages if re.match(rf"{re.escape(tool)}\b", spec.strip().lower())]
+    if since is None or not pins:
+        return None  # the tool's install is not in this stage: its release is unknown
+    for spec in pins:
+        m = re.fullmatch(rf"{re.escape(tool)}\s*(?:(==|~=|>=)\s*([0-9][0-9.]*))?\s*", spec.strip().lower())
+        if m is None:
+            return None  # a range or marker dockeropt does not read
+        if m.group(2) is None:
+            if python is None or oldest_python is None or python < oldest_python:
+                return None  # unpinned on an older Python: an older release may be installed
+        elif (_release(m.group(2)) or (0, 0)) < since:
+            return None
+    return tool
+
+
+def _release(text: str) -> tuple[int, ...] | None:
+    parts = text.split(".")
+    return tuple(int(x) for x in parts[:2]) if text and all(x.isdigit() for x in parts[:2]) else None
 
 
 def _dependency_folders(r: StageRead, env_dirs: list[str]) -> None:
