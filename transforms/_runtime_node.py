@@ -404,6 +404,11 @@ def _static(r: StageRead, spec: dict) -> Plan | None:
         if w.startswith("-"):
             name, eq, val = w.partition("=")
             if name not in srv["safe_flags"]:
+                if st.launcher == "npx":  # the node runtime would not take npx either: say why nginx does not serve it
+                    raise Blocked(f"starts `{posixpath.basename(argv[0])}` through npx with `{name}`, an option dockeropt does not carry "
+                                  "over to nginx, and npx may download the program at start", st.cmd or st.entrypoint,
+                                  f"Add {posixpath.basename(argv[0])} to the dependencies and start it directly, or serve the build "
+                                  f"folder with nginx by hand (with the set-up `{name}` stands for)")
                 return None
             if name in srv["flags_with_value"] and not eq:
                 i += 1
