@@ -231,7 +231,7 @@ def _unresolved_base(m: ImageModel, node: StageNode) -> None:
     e = toolchain_ecosystem(info, mm.group(1)) if info is not None else None
     if e is None:
         return
-    for ins, f in m.stage_runs(node.index):
+    for _ins, f in m.stage_runs(node.index):
         if any(a.ecosystem == e and (a.installs or a.verb in ("build", "publish")) for a in f.actions):
             raise Blocked(f"takes its tag from ARG {mm.group(2)}, which has no default, so dockeropt cannot tell which "
                           f"{mm.group(1)} image, and so which runtime base, the build uses", node.stage.from_instruction,
