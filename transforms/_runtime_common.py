@@ -126,6 +126,11 @@ def start_tools(r: StageRead, plan: Plan, family: str | None) -> None:
                 plan.checks.append(f"{' '.join(pkgs)} {'is' if len(pkgs) == 1 else 'are'} installed for the `{base}` the {ins.keyword} runs")
 
 
+def start_programs(ins: Instruction) -> list[str]:
+    """The programs a CMD, ENTRYPOINT or HEALTHCHECK runs, as written (``sh -c`` scripts read through)."""
+    return _commands_of(ins)
+
+
 def _commands_of(ins: Instruction) -> list[str]:
     if ins.keyword == "HEALTHCHECK":
         mm = re.match(r"^\s*((--\S+\s+)*)(CMD|NONE)\b\s*(.*)$", ins.args, re.I | re.S)
@@ -210,7 +215,7 @@ def inside_app(r: StageRead, path: str) -> bool:
 
 __all__ = [
     "add", "app_dir_copies", "check_user", "command_text", "image_of", "inside_app", "is_root", "native_packages", "owner_flag",
-    "runtime_packages", "start_tools", "strip_launcher",
+    "runtime_packages", "start_programs", "start_tools", "strip_launcher",
 ]
 
 

@@ -100,6 +100,12 @@ def _restore_split(r: StageRead, p: Plan, pub, rel: str | None, proj_files: list
         return
     extra = [posixpath.normpath(posixpath.join(rel, n)) for n in ("NuGet.Config", "nuget.config", "Directory.Build.props",
                                                                    "Directory.Packages.props", "global.json") if ctx.is_file(posixpath.join(rel, n))]
-    p.before[first[0].index] = [f"COPY {' '.join([*proj_files, *extra])} ./", f"{spec['restore'].replace('dotnet', 'RUN dotnet', 1)}"]
+    restore = spec["restore"]
+    rid = pub.action.flag_value("-r", "--runtime")
+    if rid is not None:
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", rid):
+            return
+        restore += f" -r {rid}"  # the runtime packs a RID-specific publish needs, restored with the other packages
+    p.before[first[0].index] = [f"COPY {' '.join([*proj_files, *extra])} ./", f"{restore.replace('dotnet', 'RUN dotnet', 1)}"]
     p.checks.append("the build stage restores the NuGet packages from the project file before the sources arrive, so a source edit "
                     "does not download them again")

@@ -15,7 +15,7 @@ from dockeropt.catalog.images import distroless_for, jre_for, lookup, parse_imag
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.runtime import launch_words
 
-from ._runtime_common import check_user, runtime_files, runtime_packages, start_tools
+from ._runtime_common import check_user, runtime_files, runtime_packages, start_programs, start_tools
 from ._runtime_stage_analysis import Blocked, StageRead
 from ._runtime_stage_edit import Plan
 
@@ -55,6 +55,11 @@ def plan(r: StageRead) -> Plan:
     if jre is None:
         raise Blocked(f"builds on {r.base}, and dockeropt knows no JRE image for it", r.stage.from_instruction)
     st = r.start
+    for ins in (st.entrypoint, st.cmd, r.healthcheck):
+        tool = next((t for t in (posixpath.basename(c) for c in start_programs(ins)) if t in spec["jdk_only_programs"]), None) if ins else None
+        if ins is not None and tool is not None:
+            raise Blocked(f"runs `{tool}`, a JDK tool the JRE does not have", ins,
+                          "Check the health through an HTTP route of the app instead" if ins.keyword == "HEALTHCHECK" else f"Start the app without `{tool}`")
     argv = st.argv
     if argv is None and (st.cmd is not None and not st.cmd.json):
         argv, _ = launch_words(st.cmd)

@@ -208,6 +208,11 @@ def _start(r: StageRead, spec: dict, mgr: str, scripts: dict, dev: dict, idir: s
                           f"Start the app with `node` directly, or install {st.launcher} in the runtime")
         why = f"`{st.launcher} {name}` stays because package.json runs {' and '.join(hooks)} with it" if hooks else None
         return None, why, dev_at_start
+    if st.launcher is None and program and posixpath.basename(program[0]) == "pnpm":
+        # `pnpm --filter web start`: pnpm options before the script, which dockeropt does not resolve; corepack's pnpm stays in the build
+        raise Blocked(f"starts through `{' '.join(program[:4])}`, which needs pnpm in the runtime, and dockeropt does not resolve the "
+                      "script it runs to a plain `node` command", st.cmd or st.entrypoint,
+                      "Start the app with `node` and the file the script runs, or install pnpm in the runtime stage")
     if st.launcher == "npx":
         raise Blocked("starts through npx, which may download the program at start", st.cmd, "Add the program to dependencies and start it directly")
     return (program if program and program[0] == "node" else None), None, dev_at_start
@@ -360,6 +365,11 @@ def _manifests(r: StageRead, mgr: str, mspec: dict, rel: str | None) -> tuple[li
 
 def _with_build(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, omit: bool, dev: dict, why: list[str]) -> None:
     prune = mspec.get("prune")
+    if prune and mspec.get("prune_workspaces") is False and "the project has workspaces" in why:
+        prune = None
+        if omit and dev:
+            p.checks.append(f"the devDependencies stay: `{mspec['prune']}` does not support workspaces")
+            omit = False
     if omit and dev and prune:
         if mgr == "npm":
             major = int(r.info.major) if r.info is not None and r.info.major and r.info.major.isdigit() else 99
@@ -404,6 +414,11 @@ def _static(r: StageRead, spec: dict) -> Plan | None:
         if w.startswith("-"):
             name, eq, val = w.partition("=")
             if name not in srv["safe_flags"]:
+                if st.launcher == "npx":  # the node runtime would not take npx either: say why nginx does not serve it
+                    raise Blocked(f"starts `{posixpath.basename(argv[0])}` through npx with `{name}`, an option dockeropt does not carry "
+                                  "over to nginx, and npx may download the program at start", st.cmd or st.entrypoint,
+                                  f"Add {posixpath.basename(argv[0])} to the dependencies and start it directly, or serve the build "
+                                  f"folder with nginx by hand (with the set-up `{name}` stands for)")
                 return None
             if name in srv["flags_with_value"] and not eq:
                 i += 1

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
-from dockeropt.catalog.images import ImageInfo, parse_image
+from dockeropt.catalog.images import ImageInfo, lookup, parse_image
 from dockeropt.context import BuildContext
 from dockeropt.edits import Safety
 from dockeropt.model import CopyFacts, ImageModel, RunFacts, StageNode, User
@@ -178,6 +178,7 @@ def read_stage(m: ImageModel, node: StageNode, context: BuildContext | None) -> 
     base = node.base or node.base_text
     ecosystem = toolchain_ecosystem(info, base) or _build_deps_ecosystem(m, node, info)
     if ecosystem is None:
+        _unresolved_base(m, node)
         return None
     runtime = m.runtime
     if runtime is None:
@@ -217,6 +218,24 @@ def read_stage(m: ImageModel, node: StageNode, context: BuildContext | None) -> 
     if context is None:
         r.safety = Safety.UNSAFE
     return r
+
+
+def _unresolved_base(m: ImageModel, node: StageNode) -> None:
+    """``FROM node:${V}`` with an ARG that has no default, on a toolchain repository whose tools the stage runs: Blocked."""
+    if node.base is not None:
+        return
+    mm = re.fullmatch(r"([^$:@]+):\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?[^$]*", node.base_text)
+    if mm is None:
+        return
+    info = lookup(mm.group(1))
+    e = toolchain_ecosystem(info, mm.group(1)) if info is not None else None
+    if e is None:
+        return
+    for _ins, f in m.stage_runs(node.index):
+        if any(a.ecosystem == e and (a.installs or a.verb in ("build", "publish")) for a in f.actions):
+            raise Blocked(f"takes its tag from ARG {mm.group(2)}, which has no default, so dockeropt cannot tell which "
+                          f"{mm.group(1)} image, and so which runtime base, the build uses", node.stage.from_instruction,
+                          f"Give the ARG a default (`ARG {mm.group(2)}=<version>`); `--build-arg` still overrides it")
 
 
 def _build_deps_ecosystem(m: ImageModel, node: StageNode, info: ImageInfo | None) -> str | None:
@@ -264,6 +283,13 @@ def _run(r: StageRead, ins: Instruction) -> None:
         raise Blocked("has a RUN the shell model cannot read", ins, "Split the RUN into plain commands")
     if f.unknown:
         cmd = f.unknown[0]
+        eff = [w.value for w in cmd.effective()]
+        if cmd.name in ("sh", "bash", "dash") and not [x for x in eff[1:] if x is None or not x.startswith("-")] or eff[1:] == ["-"]:
+            fetch = next((a for a in f.actions if a.verb == "download" and a.command.start < cmd.start), None)
+            if fetch is not None:
+                raise Blocked(f"pipes a script it downloads with `{fetch.tool}` into `{cmd.name}`, and dockeropt cannot tell what that script "
+                              "installs or changes", ins, "Install what the script sets up by name with the system package manager (or copy it "
+                              "from an image with COPY --from), or split the stage by hand")
         text = " ".join(w.text for w in cmd.argv[:3]) or "a command named by a variable"
         raise Blocked(f"runs `{text}`, a command dockeropt does not know, so it cannot tell what it changes", ins,
                       "Move it into a script dockeropt can read, or split the stage by hand")
@@ -285,7 +311,9 @@ def _action(r: StageRead, ins: Instruction, f: RunFacts, a: Action, idx: int) ->
         return "noop"
     if a.tool in _SYSTEM_PMS or a.ecosystem in ("deb", "alpine", "rpm"):
         if v != "install":
-            raise Blocked(f"runs `{a.tool} {v}`, which a new runtime stage would have to repeat", ins, "Install the packages you need by name")
+            change = ("Drop the upgrade and build on a current tag of the base instead (it brings the updates to both stages), or split "
+                      "the stage by hand" if v == "upgrade" else "Install the packages you need by name")
+            raise Blocked(f"runs `{a.tool} {v}`, which a new runtime stage would have to repeat", ins, change)
         if a.tool not in _SYSTEM_PMS:
             raise Blocked(f"installs system packages with {a.tool}, which dockeropt does not rebuild", ins)
         for p in a.packages:

@@ -18,7 +18,7 @@ from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.shell import Script, parse_script
 from dockeropt.syntax import Dockerfile, Instruction
 
-from ._runtime_common import base_text_for
+from ._runtime_common import base_text_for, start_programs
 
 _DISPLAY = {"node": "Node.js", "python": "Python", "ruby": "Ruby", "rust": "Rust", "openjdk": "OpenJDK"}
 _SCRIPT = re.compile(r"\.(sh|bash)$")
@@ -105,6 +105,11 @@ class SlimBase(Pass):
             "Run the jar on `{jre}`",
             "The stage only runs a jar, so the JDK image `{base}` becomes `{jre}`: the same Java {major}{how} without the "
             "compiler and the JDK tools. Check that the app does not start javac, jcmd or jshell at run time.",
+        ),
+        "jdk_kept": Message(
+            "`{base}` kept: the {keyword} on line {line} runs `{tool}`, a JDK tool",
+            "`{jre}` would be smaller, but it has no `{tool}`: the JRE leaves out the JDK tools ({tools}), so the {keyword} on "
+            "line {line} would fail there. {change}.",
         ),
         "kept": Message(
             "`{base}` kept: the slim variant lacks what the stage uses",
@@ -325,6 +330,15 @@ class SlimBase(Pass):
         jre = jre_for(node.base)
         if jre is None or jre == node.base:
             return None
+        for ins in node.stage.body:
+            if ins.keyword not in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
+                continue
+            tool = next((t for t in (posixpath.basename(c) for c in start_programs(ins)) if t in spec["jdk_only_programs"]), None)
+            if tool is not None:
+                change = ("Check the health through an HTTP route of the app instead, or keep the JDK" if ins.keyword == "HEALTHCHECK"
+                          else f"Start the app without `{tool}`, or keep the JDK")
+                return self.say("jdk_kept", node.stage.from_instruction, base=node.base, jre=jre, keyword=ins.keyword, line=ins.start_line,
+                                tool=tool, tools=", ".join(spec["jdk_only_programs"][:4]), change=change)
         jinfo = lookup(jre)
         if jinfo is None or (runs and (jinfo.os != info.os or jinfo.package_manager != info.package_manager)):
             return None  # the stage's RUNs would run on another OS
