@@ -360,7 +360,8 @@ def test_pipenv_venv_comes_before_its_install_and_the_shell_start_is_resolved(tm
     fixed, _, _ = _fix(text, ctx)
     build = _stages(fixed)["build"].splitlines()
     # pipenv itself stays out of the venv; the install goes into it (VIRTUAL_ENV)
-    assert build.index("RUN pip install pipenv") < build.index("RUN python -m venv /opt/venv") < build.index("RUN pipenv install --deploy")
+    # (pipenv 2024+ on Python 3.11 fills the venv with its vendored pip: the venv is made without its own)
+    assert build.index("RUN pip install pipenv") < build.index("RUN python -m venv --without-pip /opt/venv") < build.index("RUN pipenv install --deploy")
     assert 'ENV VIRTUAL_ENV=/opt/venv PATH="/opt/venv/bin:$PATH"' in build
     assert fixed.rstrip().endswith('CMD ["sh", "-c", "gunicorn --bind 0.0.0.0:$PORT app:app"]')
 
@@ -636,6 +637,7 @@ def test_fixture_converges_with_every_rule(case: Path) -> None:
     ("python:3.12", "pip install poetry==1.8.3", False),  # a release dockeropt has not checked without pip
     ("python:3.8", "pip install poetry", False),  # unpinned on a Python poetry 2 does not run on: an older poetry
     ("python:3.12", "pip install 'poetry<2'", False),
+    ("python:3.12", "pip install poetry && pip install flask", False),  # pip installs into the venv too
 ])
 def test_poetry_venv_is_made_without_pip_only_for_checked_releases(tmp_path: Path, base: str, tool_install: str, bare: bool) -> None:
     ctx = _ctx(tmp_path, {"pyproject.toml": '[tool.poetry]\nname = "a"\nversion = "0"\n[tool.poetry.dependencies]\npython = "^3.8"\nflask = "*"\n',
