@@ -178,13 +178,16 @@ def _environment(r: StageRead, p: Plan, installs: list[Act], venvs: list[str], t
         # before the manifests the install reads (after the tools): a manifest edit does not make the venv again
         after_tools = max([t.ins.index for t in tool_installs if t.ins.index < need_venv.ins.index] + [-1])
         anchor = next((ins.index for ins, _cf in r.copies if after_tools < ins.index < need_venv.ins.index), need_venv.ins.index)
-        bare = None if same else _venv_without_pip(r, installs, tool_installs)  # a pip in the same RUN must stay the venv's
+        bare = _venv_without_pip(r, installs, tool_installs)
         p.before[anchor] = ["RUN python -m venv " + ("--without-pip " if bare else "") + venv, f'ENV VIRTUAL_ENV={venv} PATH="{venv}/bin:$PATH"']
         if bare:
             p.checks.append(f"{venv} is made without pip (`--without-pip`): {bare} fills it with its own installer, and the runtime gets no pip")
         p.env.append(f'ENV VIRTUAL_ENV={venv} PATH="{venv}/bin:$PATH"')
         add(out, venv)
-        if same:
+        if same and bare:
+            p.checks.append(f"{' and '.join(same[0].action.packages)} in the same RUN is installed by the image's own pip ({venv} has none), "
+                            "so it stays in the build stage")
+        elif same:
             p.checks.append(f"{' and '.join(same[0].action.packages)} is installed in the same RUN as the dependencies, so it lands in {venv} "
                             "too; a RUN of its own before it keeps it out of the image")
     for v in venvs:
