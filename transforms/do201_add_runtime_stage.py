@@ -63,18 +63,26 @@ class AddRuntimeStage(Pass):
           `node` command they run; distroless nodejs when nothing needs a
           shell or npm, else node slim. A static server (http-server, serve)
           of a folder becomes nginx serving that folder on the same port.
+          Yarn 2+ Plug'n'Play (`nodeLinker: pnp`, yarn's default) is
+          declined: plain `node` does not load `.pnp.cjs`.
         - python (pip, poetry, pipenv, uv), only when the build needs what
           the slim runtime lacks (a compiler for a dependency without a
           wheel, -dev packages, git, poetry/pipenv/uv themselves): the
           dependencies go to one virtualenv that the runtime copies, with
           the runtime libraries of native packages (libpq-dev -> libpq5,
           psycopg2 -> libpq5); `poetry run`, `pipenv run` and `uv run` are
-          resolved to the program they run.
+          resolved to the program they run. The virtualenv made for poetry
+          2+ or pipenv 2024+ has no pip of its own (they install with their
+          own), which saves the ensurepip step of every cold build.
         - go: `CGO_ENABLED=0` and distroless static when nothing needs cgo
           (go.mod/go.sum, `import "C"`, C sources), else a glibc runtime;
-          `go build` gets `-ldflags="-s -w"`.
+          a Go release that ships its standard library precompiled (before
+          1.20) keeps its cgo default on a glibc runtime, since
+          `CGO_ENABLED=0` would compile the standard library on every cold
+          build; `go build` gets `-ldflags="-s -w"`.
         - java: the jar on the matching JRE, or distroless java for a plain
-          `java -jar`. rust: the release binary on distroless cc or Debian
+          `java -jar` (a start or HEALTHCHECK that runs a JDK-only tool
+          such as `jcmd` keeps the JDK). rust: the release binary on distroless cc or Debian
           slim, dependencies built first from Cargo.toml alone. .NET: the
           `dotnet publish` folder on aspnet/runtime/runtime-deps, restored
           from the project file first. ruby: /usr/local/bundle on ruby slim.
