@@ -57,7 +57,8 @@ class SlimBase(Pass):
         explicitly on apt bases; anything that compiles keeps the full image,
         with a note. A JDK image that only runs a jar becomes the JRE of the
         same Java version (distroless java for a plain `java -jar` with no
-        RUN). Build stages whose output reaches the final image only through
+        RUN); a CMD, ENTRYPOINT or HEALTHCHECK that runs a JDK-only tool
+        (jcmd, jstack, ...) keeps the JDK, with a note. Build stages whose output reaches the final image only through
         COPY --from are never touched: slimming them saves nothing there.
         Alpine, distroless, slim and unknown bases are left alone; Debian is
         never swapped for Alpine.
