@@ -204,20 +204,18 @@ class Output:
         self.out, self.err, self.width, self.quiet = out, err, width, quiet
 
     def error(self, msg: str) -> None:
-        if self.err.color:
-            self.err.styled("dockeropt: ", "bold")
-            self.err.styled("error", "bold red")
-            self.err.write(": " + msg + "\n")
-        else:
-            _err(f"error: {msg}")
+        self._say("error", "bold red", msg)
 
     def warning(self, msg: str) -> None:
+        self._say("warning", "bold yellow", msg)
+
+    def _say(self, level: str, style: str, msg: str) -> None:
         if self.err.color:
             self.err.styled("dockeropt: ", "bold")
-            self.err.styled("warning", "bold yellow")
+            self.err.styled(level, style)
             self.err.write(": " + msg + "\n")
         else:
-            _err(f"warning: {msg}")
+            _err(f"{level}: {msg}")
 
 
 # ----------------------------------------------------------------------------- fix / check
