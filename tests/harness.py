@@ -42,3 +42,22 @@ def assert_sound(result: FixResult, *, select: list[str] | None = None, context:
     assert again.fixed == result.fixed, "fixing is not idempotent"
     assert not again.applied, [c.rule_id for c in again.applied]
     assert not again.files, f"a second run changes other files again: {sorted(again.files)}"
+
+
+def read_all(fd: int) -> str:
+    """Everything written to a pseudo-terminal until its other end closes (then closes ``fd``)."""
+    import os
+
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode(errors="replace")

@@ -14,6 +14,7 @@ import pytest
 
 import unprivileged
 from dockeropt.migrate import discover, is_dockerfile_name
+from harness import read_all
 
 NAIVE = (
     "FROM python:3.11-slim\n"
@@ -323,19 +324,9 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
         proc = subprocess.run([sys.executable, "-m", "dockeropt", "fix", "--diff", "--jobs", "1", "."], cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=slave, timeout=120,
                               env={**os.environ, "TERM": "xterm", "COLUMNS": "100"})
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
     finally:
-        os.close(master)
-    err = b"".join(chunks).decode(errors="replace")
+        os.close(slave)
+    err = read_all(master)
     assert proc.returncode == 0
     assert "\x1b[" in err and "3/3" in err  # rich drew (and cleared) a bar
     assert b"\x1b[" not in proc.stdout  # the patch on stdout stays clean

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import ROOT
+from harness import ROOT, read_all
 
 NODE = ROOT / "examples" / "node-naive"
 
@@ -153,20 +153,11 @@ def _pty_run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     try:
         proc = subprocess.run([sys.executable, "-m", "dockeropt", *args], cwd=cwd, stdout=slave, stderr=slave,
                               timeout=120, env={**os.environ, "TERM": "xterm", **env})
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
     finally:
-        os.close(master)
+        os.close(slave)
+    out = read_all(master)
     assert proc.returncode in (0, 1)
-    return b"".join(chunks).decode(errors="replace")
+    return out
 
 
 def test_colour_on_a_terminal_plain_otherwise(app: Path) -> None:
