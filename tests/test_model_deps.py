@@ -18,7 +18,7 @@ from dockeropt.model import ImageModel
 from dockeropt.model.caches import cache_folders, tool_mount
 from dockeropt.model.deps import ContextView, is_prefetch, read_install, source_free, tool_install
 from dockeropt.model.mounts import bind_flag, cache_flag, mount_flag, mounts_of, parse_mount, secret_flag
-from dockeropt.model.project import context_file, lock_mismatch, yarn_linker
+from dockeropt.model.project import context_file, lock_mismatch, pnp_cache, yarn_linker
 from dockeropt.model.values import Env, Var, assignment_spans, expand
 from dockeropt.syntax import parse
 
@@ -262,6 +262,65 @@ def test_yarn_linker_variable_and_commands_win_over_the_file(tmp_path: Path) -> 
     ctx2 = _write(tmp_path / "mono", {"web/package.json": {"name": "w"}, ".yarnrc.yml": "nodeLinker: node-modules\n"})
     text = "FROM node:20\nCOPY .yarnrc.yml /src/\nCOPY web/ /src/web/\nWORKDIR /src/web\nRUN yarn install\n"
     assert _linker(text, ctx2) == ("node-modules", "file", 2, True)
+
+
+def _pnp(text: str, ctx: Path) -> tuple[str | None, bool | None, str, int | None] | None:
+    m = _model(text, ctx)
+    ins = [i for i in m.doc.instructions if i.keyword == "RUN"][-1]
+    facts = m.run(ins)
+    assert facts is not None
+    a = next(x for x in facts.actions if x.verb == "install")
+    pc = pnp_cache(m, ins, a)
+    return None if pc is None else (pc.path, pc.global_cache, pc.how, pc.major)
+
+
+def _yarn_project(tmp_path: Path, version: str | None, rc: str | None, lock: str = "__metadata:\n  version: 8\n") -> Path:
+    pkg: dict[str, object] = {"name": "a", **({"packageManager": f"yarn@{version}"} if version else {})}
+    return _write(tmp_path, {"package.json": pkg, "yarn.lock": lock, **({".yarnrc.yml": rc} if rc is not None else {})})
+
+
+_GLOBAL = "/root/.yarn/berry/cache"
+
+
+@pytest.mark.parametrize(("version", "rc", "expected"), [
+    # yarn 4 turns the global cache on by default: the archives .pnp.cjs loads stay in the installing user's home
+    ("4.5.3", "nodeLinker: pnp\n", (_GLOBAL, True, "default", 4)),
+    ("4.5.3", None, (_GLOBAL, True, "default", 4)),  # no .yarnrc.yml: Plug'n'Play, classified as yarn 1 until the project says berry
+    ("4.5.3", "enableGlobalCache: true\ncacheFolder: ./.yarn/cache\n", (_GLOBAL, True, "file", 4)),  # cacheFolder is ignored then
+    ("4.5.3", "enableGlobalCache: false\n", ("/app/.yarn/cache", False, "file", 4)),
+    ("4.5.3", "enableGlobalCache: false\ncacheFolder: ../yarn-cache  # shared\n", ("/yarn-cache", False, "file", 4)),
+    ("4.5.3", "globalFolder: /opt/yarn\n", ("/opt/yarn/cache", True, "default", 4)),
+    # yarn 2 and 3 keep the cache in the project unless the global cache is turned on
+    ("3.8.7", "nodeLinker: pnp\n", ("/app/.yarn/cache", False, "default", 3)),
+    ("2.4.3", None, ("/app/.yarn/cache", False, "default", 2)),
+    ("3.8.7", "enableGlobalCache: true\n", (_GLOBAL, True, "file", 3)),
+    ("3.8.7", "enableGlobalCache: ${ON}\n", (_GLOBAL, None, "file", 3)),  # unreadable: maybe the global cache
+    # the release yarnPath names tells the version too; a name without one, or none at all, leaves it open
+    (None, "yarnPath: .yarn/releases/yarn-3.6.4.cjs\n", ("/app/.yarn/cache", False, "default", 3)),
+    (None, "yarnPath: .yarn/releases/yarn-berry.cjs\n", (_GLOBAL, None, "default", None)),
+    (None, "nodeLinker: pnp\n", (_GLOBAL, None, "default", None)),
+    ("4.5.3", "yarnPath: .yarn/releases/yarn-3.6.4.cjs\n", (_GLOBAL, None, "default", None)),  # they disagree
+    # node_modules linkers need no cache at run time
+    ("4.5.3", "nodeLinker: node-modules\n", None),
+    ("3.8.7", "nodeLinker: pnpm\n", None),
+])
+def test_pnp_cache_is_the_global_cache_from_yarn_4_and_the_projects_before(
+        tmp_path: Path, version: str | None, rc: str | None, expected: tuple[object, ...] | None) -> None:
+    assert _pnp(_YARN.format("", ""), _yarn_project(tmp_path, version, rc)) == expected
+
+
+def test_pnp_cache_follows_variables_the_user_and_is_none_for_yarn_1(tmp_path: Path) -> None:
+    ctx = _yarn_project(tmp_path, "4.5.3", "nodeLinker: pnp\n")
+    assert _pnp(_YARN.format("ENV YARN_ENABLE_GLOBAL_CACHE=false\n", ""), ctx) == ("/app/.yarn/cache", False, "env", 4)
+    assert _pnp(_YARN.format("", "YARN_ENABLE_GLOBAL_CACHE=0 "), ctx) == ("/app/.yarn/cache", False, "prefix", 4)
+    assert _pnp(_YARN.format("ENV YARN_GLOBAL_FOLDER=/opt/yarn\n", ""), ctx) == ("/opt/yarn/cache", True, "default", 4)
+    assert _pnp(_YARN.format("ENV XDG_DATA_HOME=/opt/data\n", ""), ctx) == ("/opt/data/yarn/berry/cache", True, "default", 4)
+    assert _pnp(_YARN.format("USER node\n", ""), ctx) == ("/home/node/.yarn/berry/cache", True, "default", 4)
+    assert _pnp(_YARN.format("", "yarn config set enableGlobalCache false && "), ctx) == ("/app/.yarn/cache", False, "command", 4)
+    # a RUN that edits .yarnrc.yml may change anything in it: the setting, the global folder, yarnPath
+    assert _pnp(_YARN.format("RUN echo 'enableGlobalCache: false' >> .yarnrc.yml\n", ""), ctx) == (None, None, "command", None)
+    classic = _yarn_project(tmp_path / "classic", None, None, "# yarn lockfile v1\n")
+    assert _pnp(_YARN.format("", ""), classic) is None
 
 
 @pytest.mark.parametrize(("pkg", "lock", "ok"), [

@@ -61,6 +61,23 @@ def test_corepack_downloads_the_package_manager_into_home_on_first_use() -> None
     assert _private(shared) == []
 
 
+def test_yarn_4_plug_n_play_keeps_its_packages_in_roots_home(tmp_path: Path) -> None:
+    ctx = _app(tmp_path, {"package.json": json.dumps({"name": "a", "packageManager": "yarn@4.5.3"}),
+                          "yarn.lock": "__metadata:\n  version: 8\n", ".yarnrc.yml": "nodeLinker: pnp\n"})
+    text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN yarn install --immutable\n"
+    m = model(text, ctx)
+    final = m.graph.final
+    assert final is not None
+    writes = private_writes(m, final.index)
+    assert [(w.tool, w.kind, w.path, w.instruction.start_line) for w in writes] == [
+        ("yarn-berry", "pnp-cache", "/root/.yarn/berry/cache", 4)]
+    mv = move_for(writes[0])
+    assert mv is not None and not mv["apply"] and "enableGlobalCache: false" in mv["fix"]
+    (tmp_path / ".yarnrc.yml").write_text("nodeLinker: pnp\nenableGlobalCache: false\n")
+    m = model(text, tmp_path)
+    assert private_writes(m, 0) == []  # the project's .yarn/cache
+
+
 def test_copies_into_roots_home_and_moves() -> None:
     m = model("FROM python:3.11\nCOPY --from=build /root/.local /root/.local\nRUN pip install --user x\n")
     final = m.graph.final

@@ -11,7 +11,12 @@ Writes come from the RUN classifier (:mod:`dockeropt.model.runs`), plus one
 fact it cannot see from a single command: once ``corepack enable`` has run, the
 first ``yarn``/``pnpm`` command downloads that package manager into
 ``$COREPACK_HOME`` (default ``~/.cache/node/corepack``), and every later start
-of ``yarn`` looks for it there again. COPY/ADD into a private home counts too.
+of ``yarn`` looks for it there again. A yarn 2+ Plug'n'Play install counts too
+when its package cache is in a private home (:func:`dockeropt.model.project.pnp_cache`:
+yarn 4 turns ``enableGlobalCache`` on by default, so as root the archives
+.pnp.cjs loads at run time are in ``/root/.yarn/berry/cache``; yarn 2 and 3
+keep them in the project's ``.yarn/cache``), and so does COPY/ADD into a
+private home.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dockeropt.model.project import node_data, pnp_cache
 from dockeropt.model.runtime import runtime_catalog
 from dockeropt.model.values import expand
 from dockeropt.syntax import Instruction
@@ -80,6 +86,9 @@ def private_writes(m: ImageModel, stage: int) -> list[PrivateWrite]:
                             out.append(PrivateWrite(ins, a, a.tool, w.kind, None, w.what))
                         elif in_private_home(w.path):
                             out.append(PrivateWrite(ins, a, a.tool, w.kind, w.path, w.what))
+                    pnp = _pnp_write(m, ins, a)
+                    if pnp is not None:
+                        out.append(pnp)
                     if a.tool == "corepack" and a.verb == "global" and _subcommand(a) == "enable":
                         corepack = True
                     elif corepack and a.command.name in managed:
@@ -93,6 +102,29 @@ def private_writes(m: ImageModel, stage: int) -> list[PrivateWrite]:
             if cf is not None and in_private_home(cf.dest):
                 out.append(PrivateWrite(ins, None, "copy", "copy", cf.dest.rstrip("/") or "/", "files copied there"))
     return out
+
+
+def _pnp_write(m: ImageModel, ins: Instruction, a: Action) -> PrivateWrite | None:
+    """A yarn 2+ Plug'n'Play install whose package cache (read by .pnp.cjs at run time) may be in a private home."""
+    pc = pnp_cache(m, ins, a)
+    if pc is None or (pc.path is not None and not in_private_home(pc.path)):
+        return None
+    if pc.global_cache is False:
+        why = "yarn's cacheFolder"
+    elif pc.global_cache and pc.how == "default":
+        why = f"yarn {pc.major}'s global cache: `enableGlobalCache` is on by default from yarn 4"
+    elif pc.global_cache:
+        at = f"line {pc.where.start_line}" if pc.where is not None else "the base image"
+        why = f"yarn's global cache: {at} turns `enableGlobalCache` on"
+    elif pc.how == "default":
+        why = ("yarn's global cache, on by default from yarn 4: neither packageManager nor yarnPath tells dockeropt "
+               "which yarn runs")
+    else:
+        at = f"line {pc.where.start_line}" if pc.where is not None else "the base image"
+        why = f"yarn's global cache, if `enableGlobalCache` is on: {at} sets it in a way dockeropt cannot read"
+    sure = pc.linker.name == "pnp" and pc.global_cache is not None
+    what = f"the packages .pnp.cjs {'loads' if sure else 'may load'} at run time ({why})"
+    return PrivateWrite(ins, a, str(node_data()["yarn_linker"]["tools"]["berry"]), "pnp-cache", pc.path, what)
 
 
 def _subcommand(a: Action) -> str | None:

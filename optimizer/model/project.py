@@ -7,6 +7,10 @@
 * :func:`node_project`: package.json and the lockfiles in a command's folder;
   :func:`yarn_flavour` (classic or berry, only when every sign agrees);
   :func:`yarn_linker` (yarn 2+'s nodeLinker: Plug'n'Play or node_modules);
+  :func:`yarn_setting` (any yarn 2+ setting: variable, command, .yarnrc.yml);
+  :func:`pnp_cache` (where a Plug'n'Play install keeps the packages the app
+  reads at run time: the global cache in the installing user's home, on by
+  default from yarn 4, or the project's .yarn/cache);
 * :func:`lock_mismatch`: whether package-lock.json records package.json's
   dependencies (``npm ci`` refuses otherwise);
 * :func:`node_major`: the Node.js major of an official node base image;
@@ -190,17 +194,38 @@ def yarn_linker(m: ImageModel, ins: Instruction, a: Action) -> YarnLinker:
     """The ``nodeLinker`` a yarn 2+ install ``a`` (in RUN ``ins``) uses: the variable, then settings a RUN
     changed, then the nearest .yarnrc.yml from the project folder up, then yarn's default (Plug'n'Play)."""
     spec = node_data()["yarn_linker"]
-    setting, rc, var_name = str(spec["setting"]), str(spec["file"]), str(spec["env"])
+    got = yarn_setting(m, ins, a, str(spec["setting"]), str(spec["env"]))
+    if got.how == "default":
+        return YarnLinker(str(spec["default"]), "default", None)
+    return YarnLinker(_linker_value(got.value), got.how, got.where, got.path)
+
+
+@dataclass(frozen=True)
+class YarnSetting:
+    """One yarn 2+ setting as an install sees it, and where it was decided (``how`` as in :class:`YarnLinker`)."""
+
+    value: str | None  # as written (quotes and comments removed); None: not set (``default``) or unreadable
+    how: str
+    where: Instruction | None
+    path: str | None = None  # with ``file``: the .yarnrc.yml's context path
+    folder: str | None = None  # with ``file``: the image folder that .yarnrc.yml is in (relative paths start there)
+
+
+def yarn_setting(m: ImageModel, ins: Instruction, a: Action, setting: str, var_name: str) -> YarnSetting:
+    """The yarn 2+ setting ``setting`` (variable ``var_name``) for install ``a`` in RUN ``ins``: the variable, then
+    a command before the install that changes it or .yarnrc.yml (value unknown unless it is ``yarn config set``),
+    then the nearest .yarnrc.yml from the project folder up that sets it (yarn merges them key by key), else
+    ``default`` (yarn's own default)."""
+    rc = str(node_data()["yarn_linker"]["file"])
     var = a.env.get(var_name)
     if var is not None:
-        value = _linker_value(var.value)
         if var.origin == "script":
             prefix = any((w.value or "").startswith(var_name + "=") for w in a.command.assignments)
-            return YarnLinker(value, "prefix" if prefix else "script", ins)
+            return YarnSetting(var.value, "prefix" if prefix else "script", ins)
         where = next((i for i in m.doc.instructions if i.index == var.instruction), None) if var.instruction is not None else None
-        return YarnLinker(value, "env", where)
+        return YarnSetting(var.value, "env", where)
     if a.env.unreadable is not None:
-        return YarnLinker(None, "script", ins)  # the RUN sets variables dockeropt cannot read before the install
+        return YarnSetting(None, "script", ins)  # the RUN sets variables dockeropt cannot read before the install
     # a command before the install that changes the setting (yarn config set nodeLinker, echo ... > .yarnrc.yml)
     facts = m.run(ins)
     script = facts.script.text[: a.command.start] if facts is not None and facts.script is not None else ""
@@ -209,12 +234,12 @@ def yarn_linker(m: ImageModel, ins: Instruction, a: Action) -> YarnLinker:
         for other in facts.actions if facts is not None else ():
             words = [w.value or "" for w in other.command.argv]
             if other.index < a.index and other.invocation is not None and setting in words[:-1]:
-                value = _linker_value(words[words.index(setting) + 1])  # yarn config set nodeLinker node-modules
-        return YarnLinker(value, "command", ins)
+                value = words[words.index(setting) + 1]  # yarn config set nodeLinker node-modules
+        return YarnSetting(value, "command", ins)
     body = m.node(ins).stage.body
     for other in reversed([x for x in body if x.index < ins.index and x.keyword == "RUN"]):
         if setting in other.args or rc in other.args:
-            return YarnLinker(None, "command", other)
+            return YarnSetting(None, "command", other)
     bc = m.context
     folder = posixpath.normpath(a.project or a.cwd or "/")
     if bc is not None and folder.startswith("/"):
@@ -225,11 +250,114 @@ def yarn_linker(m: ImageModel, ins: Instruction, a: Action) -> YarnLinker:
                 mt = rx.search(bc.read_text(got[0]) or "")
                 if mt:
                     value = re.sub(r"\s+#.*$", "", mt.group(1)).strip().strip("\"'")
-                    return YarnLinker(_linker_value(value), "file", got[1], got[0])
+                    return YarnSetting(value, "file", got[1], got[0], folder)
             if folder == "/":
                 break
             folder = posixpath.dirname(folder)
-    return YarnLinker(str(spec["default"]), "default", None)
+    return YarnSetting(None, "default", None)
+
+
+def yarn_berry(m: ImageModel, ins: Instruction, a: Action) -> bool:
+    """``a`` runs yarn 2+: classified so (a .yarnrc.yml reached its folder), or yarn 1's id on a project whose
+    packageManager and yarn.lock both say berry."""
+    tools = node_data()["yarn_linker"]["tools"]
+    if a.tool == tools["berry"]:
+        return True
+    return a.tool == tools["classic"] and yarn_flavour(node_project(m, ins, a), m.context) == "berry"
+
+
+def yarn_major(m: ImageModel, ins: Instruction, a: Action) -> int | None:
+    """The major version of the yarn release install ``a`` runs, from package.json's packageManager and the
+    yarnPath release file .yarnrc.yml names; None when neither says or they disagree."""
+    spec = node_data()["yarn_linker"]["version"]
+    majors: set[int] = set()
+    proj = node_project(m, ins, a)
+    pm = (proj.package_json or {}).get("packageManager") if proj is not None else None
+    if isinstance(pm, str) and pm.startswith(spec["package_manager"]):
+        mt = re.match(r"(\d+)", pm[len(spec["package_manager"]):])
+        if mt is None:
+            return None
+        majors.add(int(mt.group(1)))
+    path = yarn_setting(m, ins, a, str(spec["setting"]), str(spec["env"]))
+    if path.how != "default":
+        mt = re.search(spec["release"], path.value or "")
+        if mt is None:
+            return None
+        majors.add(int(mt.group(1)))
+    return majors.pop() if len(majors) == 1 else None
+
+
+@dataclass(frozen=True)
+class PnpCache:
+    """Where a yarn 2+ Plug'n'Play install keeps the package archives .pnp.cjs loads at run time.
+
+    With ``enableGlobalCache`` (on by default from yarn 4) that is yarn's global folder's cache, in the
+    installing user's home (``/root/.yarn/berry/cache`` as root); without it (yarn 2 and 3's default) the
+    project's ``cacheFolder`` (``.yarn/cache``). The app then needs read access to that folder.
+    """
+
+    path: str | None  # absolute image folder; None: dockeropt cannot place it (an unreadable setting or home)
+    global_cache: bool | None  # True: the global cache; False: cacheFolder; None: unknown (which yarn runs, or the setting)
+    how: str  # what decided enableGlobalCache, as :class:`YarnSetting` (``default``: yarn's default for ``major``)
+    where: Instruction | None  # the line that set enableGlobalCache (None for the default)
+    major: int | None  # the yarn release's major version, when known
+    linker: YarnLinker
+
+
+def pnp_cache(m: ImageModel, ins: Instruction, a: Action) -> PnpCache | None:
+    """For a yarn 2+ install ``a`` (in RUN ``ins``) that uses Plug'n'Play (or a linker dockeropt cannot read):
+    the folder whose archives the app reads at run time. None for other commands and for installs that lay out
+    node_modules. When the global cache may or may not be on (the yarn version is unknown), ``path`` is the global
+    cache and ``global_cache`` is None."""
+    if not any(w.kind == "project" for w in a.writes) or not yarn_berry(m, ins, a):
+        return None
+    linker = yarn_linker(m, ins, a)
+    if linker.node_modules:
+        return None
+    spec = node_data()["yarn_linker"]
+    gc, gf, cf = spec["global_cache"], spec["global_folder"], spec["cache_folder"]
+    major = yarn_major(m, ins, a)
+    on = yarn_setting(m, ins, a, str(gc["setting"]), str(gc["env"]))
+    glob: bool | None
+    if on.how == "default":
+        glob = None if major is None else major >= int(gc["on_from_major"])
+    else:
+        glob = True if on.value in spec["true"] else False if on.value in spec["false"] else None
+    if glob is False:
+        folder = yarn_setting(m, ins, a, str(cf["setting"]), str(cf["env"]))
+        if folder.how == "default":
+            path = _yarn_path(str(cf["default"]), a.project or a.cwd, None)
+        else:  # relative to the .yarnrc.yml that sets it, or to the folder the command runs in
+            path = _yarn_path(folder.value, folder.folder if folder.how == "file" else a.cwd, a.user.home)
+        return PnpCache(path, False, on.how, on.where, major, linker)
+    folder = yarn_setting(m, ins, a, str(gf["setting"]), str(gf["env"]))
+    if folder.how != "default":
+        root = _yarn_path(folder.value, folder.folder if folder.how == "file" else a.cwd, a.user.home)
+    else:
+        xdg = a.env.get(str(gf["xdg_env"]))  # yarn's default global folder is $XDG_DATA_HOME/yarn/berry when that is set
+        if xdg is not None and xdg.value is None:
+            root = None
+        elif xdg is not None and xdg.value:
+            root = _yarn_path(posixpath.join(xdg.value, str(gf["xdg_path"])), a.cwd, None)
+        else:
+            root = _yarn_path(str(gf["default"]), a.cwd, a.user.home)
+    path = posixpath.join(root, str(gf["cache"])) if root is not None else None
+    return PnpCache(path, glob, on.how, on.where, major, linker)
+
+
+def _yarn_path(value: str | None, base: str | None, home: str | None) -> str | None:
+    """A path setting as an absolute image path: ``~`` is ``home``, a relative one starts at ``base``; None if unknown."""
+    if not value or "$" in value:
+        return None
+    if value.startswith("~"):
+        if home is None or not (value == "~" or value.startswith("~/")):
+            return None
+        value = home + value[1:]
+    if not value.startswith("/"):
+        if base is None or not base.startswith("/"):
+            return None
+        value = posixpath.join(base, value)
+    return posixpath.normpath(value)
 
 
 def _linker_value(v: str | None) -> str | None:
@@ -383,5 +511,6 @@ def build_step(a: Action, ins: Instruction, pkg: dict[str, Any] | None) -> Build
     return None
 
 
-__all__ = ["BuildStep", "NodeProject", "YarnLinker", "build_step", "context_copy", "context_file", "lock_mismatch", "node_data",
-           "node_major", "node_project", "yarn_flavour", "yarn_linker"]
+__all__ = ["BuildStep", "NodeProject", "PnpCache", "YarnLinker", "YarnSetting", "build_step", "context_copy", "context_file",
+           "lock_mismatch", "node_data", "node_major", "node_project", "pnp_cache", "yarn_berry", "yarn_flavour", "yarn_linker",
+           "yarn_major", "yarn_setting"]
