@@ -90,8 +90,13 @@ class NonRootUser(Pass):
         under /root, a pipenv virtualenv (`PIPENV_VENV_IN_PROJECT=1`),
         corepack's downloads (`COREPACK_HOME`); `PATH` entries that named the
         old folder follow. It keeps root, with a note naming the line, when
-        such an install cannot be moved with certainty (a poetry virtualenv,
-        a copy into /root, a command that names the folder), when the image
+        such an install cannot be moved with certainty (a poetry virtualenv;
+        a yarn 2+ Plug'n'Play install whose package cache, which .pnp.cjs
+        reads at run time, is in /root: yarn 4 turns `enableGlobalCache` on
+        by default, and the note says to set `enableGlobalCache: false` or
+        `nodeLinker: node-modules`, while yarn 2 and 3 keep the cache in the
+        project's .yarn/cache, which the new user can read; a copy into
+        /root; a command that names the folder), when the image
         is a tool box (tcpdump, strace, sudo, … or it starts a shell), when
         the base is unknown or has no way to add a user, when it starts as
         root on purpose (nginx, php-fpm, apache, gosu/su-exec entrypoints).
@@ -324,7 +329,9 @@ class NonRootUser(Pass):
 
     def _blocked(self, w: PrivateWrite, mv: dict[str, Any] | None) -> Change:
         ins = w.instruction
-        if mv is not None and not mv.get("apply"):
+        if mv is not None and not mv.get("apply") and mv.get("fix"):
+            fix = mv["fix"]
+        elif mv is not None and not mv.get("apply"):
             fix = (f"Moving {mv['what'].format(to=mv.get('to', ''))} would fix it, but dockeropt has not proven that "
                    "move by a build; set it yourself, then add a non-root USER.")
         elif w.path is None:
