@@ -444,7 +444,7 @@ def cite_original_lines(text: str, line_starts: Sequence[int], current: str, ori
     """
     import re
 
-    if "line" not in text:
+    if "line" not in text and "Line" not in text:
         return text
 
     def orig_of(n: int) -> int | None:
@@ -461,6 +461,10 @@ def cite_original_lines(text: str, line_starts: Sequence[int], current: str, ori
         return None if o is None else original_line(o)
 
     def sub(m: re.Match[str]) -> str:
+        out = _sub(m)
+        return out[:1].upper() + out[1:] if m.group(1)[0] == "L" else out  # "Line 6 ..." opens a sentence
+
+    def _sub(m: re.Match[str]) -> str:
         nums = [int(x) for x in re.findall(r"\d+", m.group(2))]
         mapped: list[int] = []
         new = 0
@@ -478,7 +482,7 @@ def cite_original_lines(text: str, line_starts: Sequence[int], current: str, ori
         head = ("line " if len(mapped) == 1 else "lines ") + ", ".join(map(str, mapped))
         return head + (f" and {added}" if added else "")
 
-    return re.sub(r"\b(lines?) (\d+(?:(?:, ?| and )\d+)*)\b", sub, text)
+    return re.sub(r"\b([Ll]ines?) (\d+(?:(?:, ?| and )\d+)*)\b", sub, text)
 
 
 @dataclass(frozen=True)

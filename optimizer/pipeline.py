@@ -300,7 +300,7 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
         start = to_original(ch.range.start)
         end = max(start, to_original(ch.range.end)) if ch.range.end > ch.range.start else start
         title, expl = ch.title, ch.explanation
-        if maps and ("line" in title or "line" in expl):
+        if maps and ("line" in title or "line" in expl or "Line" in title or "Line" in expl):
             cite = lambda s: cite_original_lines(  # noqa: E731
                 s, doc.lines.line_starts, doc.text, tracker.origin, lambda o: orig_lines.line_of(o) + 1)
             title, expl = cite(title), cite(expl)

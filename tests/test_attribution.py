@@ -86,3 +86,26 @@ def test_sweep_matches_edits_one_at_a_time_and_groups_rebuild_the_text(case) -> 
                 break
             pos += n
         assert fast.origin(off) == want
+
+
+def test_cited_lines_follow_the_original_numbering_in_any_case() -> None:
+    from dockeropt.attribution import cite_original_lines
+
+    original = "FROM a\nCOPY . .\nRUN x\n"
+    current = "FROM a\nCOPY m ./\nRUN x\nCOPY . .\n"  # line 2 inserted; the original lines 2, 3 are now 4, 3
+    starts = [0, 7, 17, 23]
+    inserted = range(7, 17)
+    where = {**{i: i for i in range(7)}, **{17 + k: 16 + k for k in range(6)}, **{23 + k: 7 + k for k in range(9)}}
+
+    def origin(i: int) -> int | None:
+        return None if i in inserted else where[i]
+
+    def line_of(o: int) -> int:
+        return original[:o].count("\n") + 1
+
+    def cite(text: str) -> str:
+        return cite_original_lines(text, starts, current, origin, line_of)
+
+    assert cite("line 3 runs x; line 4 copies") == "line 3 runs x; line 2 copies"
+    assert cite("Line 4 copies the source. Line 2 copies manifests") == "Line 2 copies the source. A line dockeropt adds copies manifests"
+    assert cite("lines 2 and 4") == "line 2 and a line dockeropt adds"
