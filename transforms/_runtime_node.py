@@ -455,10 +455,15 @@ def _static(r: StageRead, spec: dict) -> Plan | None:
     p.follows_base = False
     p.drop_cmd = True
     p.drop_moved = frozenset({"STOPSIGNAL"})
-    fallback = "/index.html" if spa else "=404"
+    # What the servers answer (checked against serve 14 and http-server 14): `serve --single` answers every path
+    # that is not a file with the root index.html (folders too, never a listing); without it, and with
+    # http-server, `/about` serves about.html (serve's clean URLs, http-server's default extension) and a folder
+    # without an index.html is listed.
+    listing = listing and not spa
+    tries = "$uri /index.html" if spa else "$uri $uri.html $uri/ =404"
     conf = (f"server {{\\n    listen {port};\\n    root {rt['root']};\\n    index index.html;\\n"
             + ("    autoindex on;\\n" if listing else "")
-            + f"    location / {{\\n        try_files $uri $uri/ {fallback};\\n    }}\\n}}\\n")
+            + f"    location / {{\\n        try_files {tries};\\n    }}\\n}}\\n")
     p.runs.append(f"RUN printf '{conf}' > {rt['config']}")
     src = "{build}" if made_by_build else None
     for g in r.globals():  # the old static server, installed for the start command only
@@ -476,6 +481,7 @@ def _static(r: StageRead, spec: dict) -> Plan | None:
         p.leaves.append("node and the sources")
     add(p.leaves, f"{posixpath.basename(argv[0])}")
     p.checks.append(f"nginx serves {served} on port {port}, where {posixpath.basename(argv[0])} served it"
-                    + ("; unknown paths fall back to index.html as with `--single`" if spa else "")
+                    + ("; every path that is not a file (folders too) answers with index.html, as with `--single`" if spa
+                       else "; `/about` serves about.html, as before")
                     + ("; folders without an index.html are listed, as before" if listing else ""))
     return p

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from dockeropt.analysis import leading_comment_start
 from dockeropt.edits import Edit, Safety
-from dockeropt.model import ImageModel
+from dockeropt.model import CopyFacts, ImageModel
 from dockeropt.model.style import Style
 from dockeropt.syntax import Instruction
 
@@ -234,14 +234,33 @@ def _context_copies(r: StageRead) -> list[Instruction]:
     out: list[Instruction] = []
     copies = r.copies
     for i, (ins, cf) in enumerate(copies):
-        later = copies[i + 1 :]
-        same_place = all("/" not in posixpath.normpath(s) and cf.target_of(s) == posixpath.join(cf.folder, posixpath.normpath(s))
-                         for s in cf.sources)
-        if same_place and any(lc.whole_context and lc.folder == cf.folder and lc.chown == cf.chown and lc.chmod == cf.chmod
-                              for _, lc in later):
+        if any(_covers(r, lc, cf) for _, lc in copies[i + 1 :]):
             continue
         out.append(ins)
     return out
+
+
+def _covers(r: StageRead, lc: CopyFacts, cf: CopyFacts) -> bool:
+    """``lc`` copies a build-context folder's contents (``COPY . .``, ``COPY app/ .``) and so puts every file ``cf``
+    copies at the place ``cf`` puts it (``COPY app/package.json ./`` before ``COPY app/ .``), with the same owner and mode."""
+    if not lc.from_context or len(lc.sources) != 1 or lc.chown != cf.chown or lc.chmod != cf.chmod:
+        return False
+    src = lc.sources[0]
+    folder = posixpath.normpath(src)
+    if any(ch in src for ch in "*?[") or folder.startswith(".."):
+        return False
+    if folder != "." and not src.endswith("/") and (r.context is None or not r.context.is_dir(folder)):
+        return False
+    for s in cf.sources:
+        n = posixpath.normpath(s)
+        if any(ch in s for ch in "*?[") or n.startswith(".."):
+            return False
+        rel = posixpath.relpath(n, folder)
+        if rel.startswith(".."):
+            return False
+        if cf.target_of(s) != posixpath.normpath(posixpath.join(lc.dest.rstrip("/") or "/", rel)):
+            return False
+    return True
 
 
 def _replicated(m: ImageModel, r: StageRead, ins: Instruction) -> str:

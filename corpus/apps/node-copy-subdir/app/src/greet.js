@@ -1,0 +1,5 @@
+function greet() {
+  return "hello from app/";
+}
+
+module.exports = { greet };

@@ -1,0 +1,3 @@
+const greeting = "static-npx-serve: built";
+
+if (typeof module !== "undefined") module.exports = { greeting };
