@@ -263,11 +263,22 @@ def runtime_files(r: StageRead, ecosystem: str, rel: str | None, exts: tuple[str
         return "no build context was given, so the files beside the artifact could not be checked"
     from dockeropt.model.runtime import source_files
 
+    embedded: set[str] = set()  # top-level names the source compiles into the artifact (//go:embed templates/*)
     for path, text in source_files(ctx, rel, exts):
         if any(rx.search(text) for rx in eco.patterns(ecosystem, "reads_files")):
             return f"{path} reads files beside the program"
+        if posixpath.dirname(path) != (rel if rel not in (".", "") else ""):
+            continue  # a directive in a subpackage names files relative to that package's folder
+        for rx in eco.patterns(ecosystem, "embeds_files"):
+            for mm in rx.finditer(text):
+                for word in mm.group(1).split():
+                    word = word.strip('"`')
+                    word = word[4:] if word.startswith("all:") else word
+                    if word:
+                        embedded.add(word.split("/", 1)[0])
     build = eco.patterns(ecosystem, "build_files")
-    extra = [n for n in ctx.listdir(rel) if not ctx.ignored(n if rel in (".", "") else f"{rel}/{n}") and not any(rx.match(n) for rx in build)]
+    extra = [n for n in ctx.listdir(rel) if not ctx.ignored(n if rel in (".", "") else f"{rel}/{n}") and not any(rx.match(n) for rx in build)
+             and n not in embedded]
     if extra:
         return f"the app folder also holds {', '.join(sorted(extra)[:3])}"
     return None

@@ -110,6 +110,7 @@ def plan(r: StageRead) -> Plan:
     why = runtime_files(r, "go", rel, (".go",))
     if why is not None:
         p.context_copies = True
+        p.leaves = [x for x in p.leaves if x != "the sources"]  # the copy of the app folder brings them along
         p.checks.append(f"the app folder is copied from the build context as before ({why})")
     _volumes(r, p, nonroot and not p.shell)
     start_tools(r, p, None)
