@@ -304,6 +304,22 @@ def test_runtime_rails_up_route(tmp_path: Path) -> None:
     assert rt is not None and "/up" in rt.health_routes and rt.protocol == "http"
 
 
+@pytest.mark.parametrize(("name", "source", "started"), [
+    ("main.go", 'package main\nimport "os/exec"\nfunc main() { exec.Command("git", "--version").Output(); exec.CommandContext(ctx, "/usr/bin/curl") }\n',
+     [("git", "main.go"), ("curl", "main.go")]),
+    ("app.py", 'import subprocess, os\nsubprocess.run(["git", "log"], check=True)\nsubprocess.check_output("convert a.png b.jpg", shell=True)\n'
+               'os.system("ffmpeg -i x")\n', [("git", "app.py"), ("convert", "app.py"), ("ffmpeg", "app.py")]),
+    ("server.js", "const { execFileSync } = require('child_process');\nexecFileSync('git', ['--version']);\n"
+                  "child_process.spawn('wget');\nconst m = /x/.exec('abc');\n", [("git", "server.js"), ("wget", "server.js")]),
+    ("app.py", "import subprocess\ncmd = ['git']\nsubprocess.run(cmd)\n", []),  # not a literal name: unknown, not claimed
+])
+def test_runtime_programs_the_source_starts(tmp_path: Path, name: str, source: str, started: list[tuple[str, str]]) -> None:
+    ctx = _app(tmp_path, {name: source})
+    m = model("FROM debian:bookworm\nWORKDIR /app\nCOPY . .\nCMD [\"./app\"]\n", ctx)
+    rt = m.runtime
+    assert rt is not None and list(rt.started) == started
+
+
 def test_runtime_gunicorn_bind_reads_port() -> None:
     m = model("FROM python:3.11\nENV PORT=8084\nCMD gunicorn --bind 0.0.0.0:$PORT app:app\n")
     rt = m.runtime

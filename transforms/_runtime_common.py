@@ -6,7 +6,7 @@ import json
 import posixpath
 import re
 
-from dockeropt.catalog.images import lookup, tools_missing_in_slim
+from dockeropt.catalog.images import full_image_tools, lookup, tools_missing_in_slim
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.images import base_image
 from dockeropt.model.runs import Action
@@ -29,7 +29,11 @@ def runtime_packages(r: StageRead, plan: Plan) -> None:
     distro = r.info.distro if r.info else None
     dropped: list[str] = []
     own = set(eco.spec(r.ecosystem).get("build_only_packages", ()))  # node-gyp's python3 on a node image
+    started = {prog for prog, _ in (r.m.runtime.started if r.m.runtime is not None else ())}
     for p, _ins in r.packages:
+        if started & set(eco.package_tools(p)):
+            add(plan.packages, p)  # git on the build image, and the app's source starts git: the runtime keeps it
+            continue
         libs = () if p in own else eco.runtime_libraries(p, plan.pm, distro)
         if libs is None:
             add(plan.packages, p)
@@ -124,6 +128,34 @@ def start_tools(r: StageRead, plan: Plan, family: str | None) -> None:
                     raise Blocked(f"runs `{base}`, which {plan.base} does not have", ins)
                 add(plan.packages, *pkgs)
                 plan.checks.append(f"{' '.join(pkgs)} {'is' if len(pkgs) == 1 else 'are'} installed for the `{base}` the {ins.keyword} runs")
+    _source_tools(r, plan, missing)
+
+
+def _source_tools(r: StageRead, plan: Plan, missing: frozenset[str]) -> None:
+    """Programs the app's source starts by name (``exec.Command("git", ...)``) that the runtime base lacks: installed
+    there when the runtime has a package manager and the catalog knows the package, or the split is declined."""
+    started = r.m.runtime.started if r.m.runtime is not None else ()
+    if not started:
+        return
+    interpreter = str(eco.spec(r.ecosystem).get("runtime_program") or "")
+    lacks = missing | full_image_tools()
+    have = {t for pkg in plan.packages for t in eco.package_tools(pkg)}
+    anchor = r.start.cmd or r.start.entrypoint
+    for prog, where in started:
+        if (interpreter and prog.startswith(interpreter)) or prog in have:
+            continue
+        if not plan.shell:
+            raise Blocked(f"starts `{prog}` from its source ({where}), and {plan.base} has no `{prog}` (no shell or system tools)",
+                          anchor, f"Install `{prog}` in a runtime stage of your own, or split the stage by hand")
+        if prog not in lacks:
+            continue
+        pkgs = eco.tool_packages(prog, plan.pm)
+        if not pkgs or plan.pm is None:
+            raise Blocked(f"starts `{prog}` from its source ({where}), which {plan.base} does not have", anchor,
+                          f"Install `{prog}` in a runtime stage of your own, or split the stage by hand")
+        add(plan.packages, *pkgs)
+        have.update(prog for pkg in pkgs for prog in eco.package_tools(pkg))
+        plan.checks.append(f"{' '.join(pkgs)} {'is' if len(pkgs) == 1 else 'are'} installed for the `{prog}` the app starts ({where})")
 
 
 def start_programs(ins: Instruction) -> list[str]:
@@ -231,11 +263,22 @@ def runtime_files(r: StageRead, ecosystem: str, rel: str | None, exts: tuple[str
         return "no build context was given, so the files beside the artifact could not be checked"
     from dockeropt.model.runtime import source_files
 
+    embedded: set[str] = set()  # top-level names the source compiles into the artifact (//go:embed templates/*)
     for path, text in source_files(ctx, rel, exts):
         if any(rx.search(text) for rx in eco.patterns(ecosystem, "reads_files")):
             return f"{path} reads files beside the program"
+        if posixpath.dirname(path) != (rel if rel not in (".", "") else ""):
+            continue  # a directive in a subpackage names files relative to that package's folder
+        for rx in eco.patterns(ecosystem, "embeds_files"):
+            for mm in rx.finditer(text):
+                for word in mm.group(1).split():
+                    word = word.strip('"`')
+                    word = word[4:] if word.startswith("all:") else word
+                    if word:
+                        embedded.add(word.split("/", 1)[0])
     build = eco.patterns(ecosystem, "build_files")
-    extra = [n for n in ctx.listdir(rel) if not ctx.ignored(n if rel in (".", "") else f"{rel}/{n}") and not any(rx.match(n) for rx in build)]
+    extra = [n for n in ctx.listdir(rel) if not ctx.ignored(n if rel in (".", "") else f"{rel}/{n}") and not any(rx.match(n) for rx in build)
+             and n not in embedded]
     if extra:
         return f"the app folder also holds {', '.join(sorted(extra)[:3])}"
     return None

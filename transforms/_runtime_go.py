@@ -56,6 +56,7 @@ def plan(r: StageRead) -> Plan:
         raise Blocked(f"uses {cgo.unsupported[0]}, whose system libraries no runtime base dockeropt knows carries", builds[0].ins)
     libs = [p for p, _ in r.packages if p.endswith("-dev")]
     shell = _needs_shell(r)
+    started = [prog for prog, _ in (r.m.runtime.started if r.m.runtime is not None else ())]
     distro = r.info.distro if r.info else None
     runtime_libs: list[str] = []
     for m in cgo.modules:
@@ -64,7 +65,7 @@ def plan(r: StageRead) -> Plan:
     nonroot = not writes and (r.user is None or r.user.is_root is True) and not any(i.keyword == "USER" for i in r.moved)
     p = Plan(base="", shell=False, pm=None, safety=r.safety, follows_base=False)
     p.leaves = ["the Go toolchain", "the module cache", "the sources"]
-    if shell or (cgo.needed is not False and (libs or runtime_libs)):
+    if shell or started or (cgo.needed is not False and (libs or runtime_libs)):
         p.base = eco.compiled_runtime("golang", "shell", distro) or "debian:bookworm-slim"
         p.shell, p.pm = True, "apt"
         add(p.packages, *eco.shell_runtime_packages("golang"))
@@ -75,6 +76,7 @@ def plan(r: StageRead) -> Plan:
             p.packages[:] = [x for x in p.packages if not x.startswith("golang")]
             add(p.packages, *runtime_libs)
         p.checks.append("the start command needs a shell, so the runtime is Debian slim" if shell
+                        else f"the app starts {', '.join(f'`{x}`' for x in started)}, so the runtime is Debian slim" if started
                         else "the binary's C libraries are installed in Debian slim")
     elif cgo.needed is False and not cgo_set and _precompiled_std(r, spec):
         # CGO_ENABLED=0 would recompile the precompiled standard library on every cold build:
@@ -108,6 +110,7 @@ def plan(r: StageRead) -> Plan:
     why = runtime_files(r, "go", rel, (".go",))
     if why is not None:
         p.context_copies = True
+        p.leaves = [x for x in p.leaves if x != "the sources"]  # the copy of the app folder brings them along
         p.checks.append(f"the app folder is copied from the build context as before ({why})")
     _volumes(r, p, nonroot and not p.shell)
     start_tools(r, p, None)

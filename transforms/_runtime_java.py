@@ -86,6 +86,7 @@ def plan(r: StageRead) -> Plan:
     reads = why is not None
     if reads:
         p.context_copies = True
+        p.leaves = [x for x in p.leaves if x != "the sources"]  # the copy of the app folder brings them along
         p.checks.append(f"the app folder is copied from the build context as before ({why})")
     p.checks.append(f"only {jar} reaches the runtime; the app must not need the JDK ({', '.join(spec['jdk_only_programs'][:3])})")
     argv_cmd = tuple(argv) if argv is not None and st.cmd is not None else None

@@ -93,6 +93,7 @@ def plan(r: StageRead) -> Plan:
     why = runtime_files(r, "rust", rel, (".rs",))
     if why is not None:
         p.context_copies = True
+        p.leaves = [x for x in p.leaves if x != "the sources"]  # the copy of the app folder brings them along
         p.checks.append(f"the app folder is copied from the build context as before ({why})")
     start_tools(r, p, None)
     check_user(r, p)

@@ -90,7 +90,11 @@ class AddRuntimeStage(Pass):
 
         ENV, ARG, WORKDIR, LABEL, EXPOSE, VOLUME, HEALTHCHECK, STOPSIGNAL,
         USER, ENTRYPOINT and CMD move to the runtime stage, whose layers go
-        from what rarely changes (system packages, users) to the app. Where
+        from what rarely changes (system packages, users) to the app. A
+        program the app's source starts by name (`exec.Command("git", ...)`,
+        `subprocess.run(["git", ...])`, `execFileSync('git')`) that the
+        runtime base lacks is installed there (a Go app that starts one runs
+        on Debian slim, not distroless), or the split is declined. Where
         the split would have to guess, a note names the line that blocks it
         and what to change.
 

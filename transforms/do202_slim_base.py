@@ -32,6 +32,7 @@ class _Findings:
     blockers: list[str] = field(default_factory=list)
     libraries: dict[str, str] = field(default_factory=dict)  # runtime library -> why
     reviews: list[str] = field(default_factory=list)
+    app_starts: dict[str, str] = field(default_factory=dict)  # tool -> the source file of the app that starts it
 
 
 @register
@@ -47,8 +48,9 @@ class SlimBase(Pass):
         ARG becomes `node:${V}-slim` where that is the slim tag for every
         version. Before swapping it reads every RUN, CMD, ENTRYPOINT and
         HEALTHCHECK of the stage (and scripts they run from the build
-        context) for the tools the slim image lacks (git, gcc, make, curl,
-        ...), and the manifests and lockfiles of every install for
+        context), and the app's source for the programs it starts by name
+        (`subprocess.run(["git", ...])`), for the tools the slim image lacks
+        (git, gcc, make, curl, ...), and the manifests and lockfiles of every install for
         dependencies that compile C code: requirements files, poetry.lock,
         Pipfile.lock, uv.lock, package.json with its lockfile, Gemfile.lock
         (catalog of native packages; a lockfile release without a wheel).
@@ -95,7 +97,7 @@ class SlimBase(Pass):
         "slim": Message(
             "Use the slim base `{slim}`",
             "Switches `{base}` to `{slim}` (same {what}), which leaves out the compilers, version-control tools, curl/wget "
-            "and -dev libraries of the full image; {uses}. Check that the app itself starts no such tools at runtime{review}.",
+            "and -dev libraries of the full image; {uses}. Check that the app itself starts no{other} such tools at runtime{review}.",
         ),
         "slim_debian": Message(
             "Use the slim base `{slim}`",
@@ -155,6 +157,10 @@ class SlimBase(Pass):
         missing = tools_missing_in_slim(info.family)
         if missing:
             self._read(m, node, ctx, f, missing)
+            for prog, where in (m.runtime.started if m.runtime is not None else ()):
+                if prog in missing and prog not in f.provided and prog not in f.needs:
+                    f.needs[prog] = f"the app's source ({where})"
+                    f.app_starts[prog] = where
         needs = {t: w for t, w in f.needs.items() if t not in f.provided}
         pm = info.package_manager
         unfixable = [t for t in needs if eco.tool_packages(t, pm) is None or pm != "apt"]
@@ -401,8 +407,12 @@ class SlimBase(Pass):
         tools = [t for t in needs]
         if tools or f.libraries:
             parts = []
-            if tools:
-                parts.append(f"of those the stage uses only {', '.join(sorted(tools))}")
+            used = sorted(t for t in tools if t not in f.app_starts)
+            if used:
+                parts.append(f"of those the stage uses only {', '.join(used)}")
+            started = sorted(t for t in tools if t in f.app_starts)
+            if started:
+                parts.append("the app's source starts " + ", ".join(f"{t} ({f.app_starts[t]})" for t in started))
             if f.libraries:
                 parts.append(f"{', '.join(sorted(set(f.libraries.values())))} load{'s' if len(set(f.libraries.values())) == 1 else ''} "
                              f"{', '.join(f.libraries)} at run time")
@@ -410,7 +420,9 @@ class SlimBase(Pass):
         else:
             uses = "no command of this stage uses them"
         review = f" and that {f.reviews[0]}" if f.reviews else ""
-        return self.say("slim", frm, edits, Safety.REVIEW, base=node.base_text, slim=text, what=what, uses=uses, review=review)
+        other = " other" if f.app_starts else ""
+        return self.say("slim", frm, edits, Safety.REVIEW, base=node.base_text, slim=text, what=what, uses=uses, review=review,
+                        other=other)
 
 
 def _dependencies(m: ImageModel, node: StageNode, ins: Instruction, a: Action, ctx: PassContext) -> Dependencies | None:

@@ -451,9 +451,11 @@ class NonRootUser(Pass):
         for r in rooted:
             owned_text += f" {r[:1].upper()}{r[1:]}."
         check = f" Note: {problems[0]}; check that the app does not write there." if problems else " Check that the app writes to no other folder."
-        low = sorted({p.number for p in (m.runtime.exposed if m.runtime else ()) if p.number is not None and 0 < p.number < 1024})
-        ports = (f" It listens on port {low[0]}, below 1024: Docker 20.10+ lets non-root processes bind it, but Kubernetes "
-                 "and older engines do not, so move it to a port above 1024 there.") if low else ""
+        # EXPOSE lines and the port the start command, the source or ENV PORT makes the app listen on
+        heard = [*(m.runtime.exposed if m.runtime else ()), *([m.runtime.listen] if m.runtime and m.runtime.listen else [])]
+        low = sorted({p.number for p in heard if p.number is not None and 0 < p.number < 1024})
+        ports = (f" It listens on port {low[0]}, below 1024: Docker 20.10+ lets non-root processes bind it on its own networks, "
+                 "but not with --network host, and Kubernetes and older engines do not either, so move it to a port above 1024 there.") if low else ""
         return self.say("added", frm, edits, Safety.REVIEW, name=user.name, numeric=owner, who=who, where=where,
                         moves=moves, owned=owned_text, check=check, ports=ports)
 

@@ -599,6 +599,11 @@ def jre_for(ref: str) -> str | None:
     return None
 
 
+def full_image_tools() -> frozenset[str]:
+    """Commands the full (buildpack-deps based) images have and no slim, distroless or plain Debian base has."""
+    return frozenset(_data()["buildpack_full_tools"])
+
+
 def tools_missing_in_slim(family: str) -> frozenset[str]:
     """Commands the family's full image has that its slim variant lacks (empty: no slim variant, or no difference)."""
     spec = _family_spec(family)

@@ -80,6 +80,7 @@ class RuntimeFacts:
     health_routes: tuple[str, ...]  # routes fit for a health probe: the source's or the framework's own
     volumes: tuple[str, ...]
     app_context_dir: str | None  # the build-context folder holding the app (relative), when known
+    started: tuple[tuple[str, str], ...] = ()  # (program, source file): programs the app's source starts by name
 
     def probe_port_text(self, env: Env | None = None) -> str | None:
         """The port to probe as shell text: ``${PORT:-3000}`` when the app reads PORT, else the number."""
@@ -387,8 +388,12 @@ def frameworks_of(deps: set[str]) -> list[dict[str, Any]]:
 
 def source_facts(
     context: BuildContext, rel: str, ecosystems: list[str],
-) -> tuple[list[str], list[tuple[str | None, int | None, str]], dict[str, str]]:
-    """(routes, [(port variable, default, file)], {protocol: file}) the app's source shows."""
+) -> tuple[list[str], list[tuple[str | None, int | None, str]], dict[str, str], list[tuple[str, str]]]:
+    """(routes, [(port variable, default, file)], {protocol: file}, [(program, file)]) the app's source shows.
+
+    The programs are those the source starts by a literal name (``exec.Command("git", ...)``,
+    ``subprocess.run(["git", ...])``, ``execFileSync('git')``; catalog ``spawn_patterns``), a path
+    reduced to its last part."""
     data = _data()
     exts: list[str] = []
     for e in ecosystems or list(data["source_extensions"]):
@@ -399,7 +404,9 @@ def source_facts(
     compiled_routes = {eco: [re.compile(p, re.M) for p in ps] for eco, ps in data["route_patterns"].items()}
     compiled_ports = {eco: [re.compile(p) for p in ps] for eco, ps in data["port_patterns"].items()}
     compiled_protocols = [(e["ecosystem"], re.compile(e["pattern"], re.M), e["protocol"]) for e in data["source_protocols"]]
+    compiled_spawns = {eco: [re.compile(p) for p in ps] for eco, ps in data["spawn_patterns"].items() if not eco.startswith("_")}
     protocols: dict[str, str] = {}
+    started: list[tuple[str, str]] = []
     for p, text in source_files(context, rel, tuple(exts)):
         eco = next((e for ext, e in by_ext.items() if p.endswith(ext)), None)
         if eco is None:
@@ -420,7 +427,12 @@ def source_facts(
         for e, rx, proto in compiled_protocols:
             if e == eco and proto not in protocols and rx.search(text):
                 protocols[proto] = p
-    return routes, ports, protocols
+        for rx in compiled_spawns.get(eco, ()):
+            for m in rx.finditer(text):
+                prog = posixpath.basename(m.group(1))
+                if prog and all(s[0] != prog for s in started):
+                    started.append((prog, p))
+    return routes, ports, protocols, started
 
 
 def health_routes_of(routes: list[str], frameworks: list[dict[str, Any]], context: BuildContext | None, rel: str) -> list[str]:
