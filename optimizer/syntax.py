@@ -12,6 +12,7 @@ mutate it (see :mod:`dockeropt.edits`).
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Iterator
@@ -93,30 +94,44 @@ class Directive:
 class LogicalLine:
     """An instruction's line as BuildKit sees it: continuations joined.
 
-    ``offsets[i]`` is the document offset of ``text[i]``; ``end_offset`` is the
-    offset just after the last character, so any logical slice maps back to a
-    physical range.
+    The text is made of pieces, each a contiguous slice of one physical line:
+    piece ``k`` starts at logical index ``seg_starts[k]``, which is document
+    offset ``seg_offsets[k]`` (empty pieces are left out). ``offset(i)`` is the
+    document offset of ``text[i]``; ``end_offset`` is the offset just after the
+    last character, so any logical slice maps back to a physical range.
     """
 
     text: str
-    offsets: tuple[int, ...]
+    seg_starts: tuple[int, ...]
+    seg_offsets: tuple[int, ...]
     end_offset: int
+
+    def offset(self, i: int) -> int:
+        """The document offset of ``text[i]`` (``0 <= i < len(text)``)."""
+        starts = self.seg_starts
+        k = 0 if len(starts) == 1 else bisect.bisect_right(starts, i) - 1
+        return self.seg_offsets[k] + i - starts[k]
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """The document offset of every character of ``text`` (built on demand)."""
+        return tuple(self.offset(i) for i in range(len(self.text)))
 
     def physical(self, start: int, end: int) -> TextRange:
         """The document range covering logical ``text[start:end]``."""
         if start >= len(self.text):
             return TextRange(self.end_offset, self.end_offset)
-        s = self.offsets[start]
+        s = self.offset(start)
         if end <= start:
             return TextRange(s, s)
-        e = self.offsets[end - 1] + 1 if end <= len(self.text) else self.end_offset
+        e = self.offset(end - 1) + 1 if end <= len(self.text) else self.end_offset
         return TextRange(s, e)
 
     def is_contiguous(self, start: int, end: int) -> bool:
         """True when ``text[start:end]`` sits on one physical run (no continuation inside)."""
         if end - start <= 1:
             return True
-        return self.offsets[end - 1] - self.offsets[start] == end - 1 - start
+        return self.offset(end - 1) - self.offset(start) == end - 1 - start
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,7 +595,9 @@ class _Parser:
             # ---- an instruction starts here
             start_idx = i
             chars: list[str] = [first]
-            offsets: list[int] = list(range(ln.start + lead, ln.start + lead + len(first)))
+            seg_starts: list[int] = [0] if first else []
+            seg_offsets: list[int] = [ln.start + lead] if first else []
+            n_chars = len(first)
             end_offset = ln.start + lead + len(first)
             inner: list[Trivia] = []
             at_end = m is None
@@ -600,11 +617,14 @@ class _Parser:
                 cm = cont_re.search(craw)
                 piece = craw[: cm.start()] if cm else craw
                 chars.append(piece)
-                offsets.extend(range(cl.start, cl.start + len(piece)))
+                if piece:
+                    seg_starts.append(n_chars)
+                    seg_offsets.append(cl.start)
+                    n_chars += len(piece)
                 end_offset = cl.start + len(piece)
                 at_end = cm is None
                 i += 1
-            logical = LogicalLine("".join(chars), tuple(offsets), end_offset)
+            logical = LogicalLine("".join(chars), tuple(seg_starts), tuple(seg_offsets), end_offset)
             last_line = lines[i - 1]
             ins_start_line = ln.number
             header = _split_command(logical.text)

@@ -172,3 +172,21 @@ def test_invalid_input_raises_parse_error() -> None:
         parse('FROM a\nCMD ["a", 1]\n')
     with pytest.raises(ParseError):
         parse("# escape=x\nFROM a\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(dockerfiles())
+def test_logical_offsets_map_each_character_back(text: str) -> None:
+    # the logical line keeps one (start, offset) pair per physical piece, not one offset per character:
+    # every character still maps to its own place, and only a line break separates two neighbours
+    doc = parse(text)
+    for ins in doc.walk():
+        lg = ins.logical
+        offs = lg.offsets
+        assert len(offs) == len(lg.text)
+        for i, off in enumerate(offs):
+            assert text[off] == lg.text[i]
+            assert lg.offset(i) == off
+            if i:
+                assert off > offs[i - 1]
+                assert (off - offs[i - 1] > 1) == ("\n" in text[offs[i - 1] : off])

@@ -110,7 +110,7 @@ class AddToCopy(Pass):
             yield self._fix(ins)
 
     def _fix(self, ins: Instruction) -> Change:
-        start = ins.logical.offsets[len(ins.logical.text) - len(ins.logical.text.lstrip())]
+        start = ins.logical.offset(len(ins.logical.text) - len(ins.logical.text.lstrip()))
         kw = ins.keyword_raw
         new_kw = "COPY" if kw.isupper() else ("copy" if kw.islower() else "Copy")
         return self.say("copy", ins, [Edit.replace(start, start + len(kw), new_kw)], Safety.SAFE, sources=", ".join(ins.words[:-1]))
