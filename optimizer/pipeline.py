@@ -18,6 +18,8 @@ import bisect
 import collections
 import contextlib
 import gc
+import re
+import string
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -61,20 +63,100 @@ _BK_CACHE: collections.OrderedDict[str, tuple | str] = collections.OrderedDict()
 
 def _buildkit_parse(text: str) -> tuple | str:
     """BuildKit's commands for ``text``, or its one-line error (memoised: the Go parser is the hot path)."""
-    import dockerfile as buildkit  # imported on first use: a process that forks workers must not load Go first
-
     got = _BK_CACHE.get(text)
     if got is not None:
         _BK_CACHE.move_to_end(text)  # least recently used goes first: the text being fixed stays
     else:
-        try:
-            got = tuple(buildkit.parse_string(text))
-        except buildkit.GoParseError as exc:
-            got = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
+        got = _buildkit_parse_chunked(text)
         _BK_CACHE[text] = got
         if len(_BK_CACHE) > 16:
             _BK_CACHE.popitem(last=False)
     return got
+
+
+def _buildkit_parse_whole(text: str) -> tuple | str:
+    import dockerfile as buildkit  # imported on first use: a process that forks workers must not load Go first
+
+    try:
+        return tuple(buildkit.parse_string(text))
+    except buildkit.GoParseError as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
+
+
+# BuildKit's parser carries no state from one instruction to the next, except the escape character (a
+# directive at the top) and heredoc bodies (the lines after an instruction); a text without either
+# splits into pieces that parse alone exactly as they do in the whole text, if each cut falls before a
+# line that starts with a letter (an instruction, never a comment or a directive) right after a line that
+# surely ends an instruction (not blank, not a comment, not ending in the escape character: a comment or
+# blank line may sit inside a continuation, a trailing escape continues the instruction).
+_BK_MAYBE_ESCAPE = re.compile(r"^[^\S\n]*\ufeff?[^\S\n]*#[^\S\n]*escape", re.I | re.M)
+_LETTERS = frozenset(string.ascii_letters)
+_BK_CHUNKS: dict[str, tuple] = {}  # piece text -> its commands, lines counted from the piece's first line
+
+
+def _bk_pieces(text: str) -> list[tuple[int, str]] | None:
+    """``text`` cut at safe points: (0-based first line, piece text); None when it must be parsed whole."""
+    if "<<" in text or _BK_MAYBE_ESCAPE.search(text):
+        return None
+    lines = text.split("\n")
+    pieces: list[tuple[int, str]] = []
+    first = 0
+    prev_ends = False  # does the line before the current one surely end an instruction?
+    for i, line in enumerate(lines):
+        if prev_ends and line and line[0] in _LETTERS:
+            pieces.append((first, "\n".join(lines[first:i]) + "\n"))
+            first = i
+        body = line.strip()
+        prev_ends = bool(body) and not body.lstrip("\ufeff").lstrip().startswith("#") and not body.endswith("\\")
+    pieces.append((first, "\n".join(lines[first:])))
+    return pieces
+
+
+def _buildkit_parse_chunked(text: str) -> tuple | str:
+    """What ``_buildkit_parse_whole(text)`` gives, parsing only the pieces of ``text`` not seen before.
+
+    The fix loop changes a few instructions per round: the others are taken from earlier parses, and the
+    new pieces go to BuildKit together, in one call. Any doubt (an error, a command crossing a cut) falls
+    back to parsing the whole text; tests/test_pipeline.py checks the equivalence on generated texts.
+    """
+    pieces = _bk_pieces(text)
+    if pieces is None or len(pieces) == 1:
+        return _buildkit_parse_whole(text)
+    missing = [k for k, (_, piece) in enumerate(pieces) if piece not in _BK_CHUNKS]
+    if missing:
+        batch = "".join(pieces[k][1] for k in missing)
+        got = _buildkit_parse_whole(batch)
+        if isinstance(got, str):
+            return _buildkit_parse_whole(text)  # the whole text's own error message
+        starts: list[int] = []  # first line (1-based) of each missing piece in the batch
+        line = 1
+        for k in missing:
+            starts.append(line)
+            line += pieces[k][1].count("\n")
+        found: list[list] = [[] for _ in missing]
+        for c in got:
+            j = bisect.bisect_right(starts, c.start_line) - 1
+            last = starts[j + 1] - 1 if j + 1 < len(starts) else line
+            if j < 0 or c.end_line > last:
+                return _buildkit_parse_whole(text)
+            shift = starts[j] - 1
+            found[j].append(c._replace(start_line=c.start_line - shift, end_line=c.end_line - shift) if shift else c)
+        if len(_BK_CHUNKS) > 200_000:
+            _BK_CHUNKS.clear()
+        for j, k in enumerate(missing):
+            _BK_CHUNKS[pieces[k][1]] = tuple(found[j])
+    out: list = []
+    for first, piece in pieces:
+        cmds = _BK_CHUNKS.get(piece)
+        if cmds is None:  # pragma: no cover - cleared between the two loops by another thread
+            return _buildkit_parse_whole(text)
+        if first:
+            out.extend(c._replace(start_line=c.start_line + first, end_line=c.end_line + first) for c in cmds)
+        else:
+            out.extend(cmds)
+    if not out:
+        return _buildkit_parse_whole(text)
+    return tuple(out)
 
 
 def buildkit_error(text: str) -> str | None:

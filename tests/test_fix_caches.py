@@ -1,0 +1,89 @@
+"""The fix loop's speed-ups give exactly what the plain computation gives (issue 10, linear time).
+
+* BuildKit's verdict on a text is assembled from pieces parsed earlier (``_buildkit_parse_chunked``);
+  it must equal one parse of the whole text: the same commands, lines and error.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dockeropt import pipeline
+from harness import ROOT
+from strategies import dockerfiles
+
+CORPUS = sorted(p for p in (ROOT / "corpus").glob("**/Dockerfile*") if p.is_file() and not p.name.endswith(".dockerignore"))
+
+# lines that end, continue or break instructions, or could be read as directives, comments or heredocs
+_LINES = [
+    "FROM alpine:3.19", "FROM node:20 AS build", "RUN echo a", "RUN echo a \\", "RUN echo a \\  ", "RUN echo a \\\t",
+    "  && echo b", "echo c", "# a comment", "  # indented comment", "#escape=`", "# escape=\\", "# syntax=x/y",
+    "", "   ", "\t", "RUN [\"echo\", \"x\"]", "RUN [1]", "CMD [\"a\"", "COPY <<EOF /x", "EOF", "RUN <<-E cat", "\tE",
+    "ENV A=1 \\", "  B=2", "LABEL x", "ONBUILD RUN echo \\", "weird words", "\ufeffFROM a", "RUN x `", "`",
+    "RUN --mount=type=cache,target=/x echo", "RUN echo \\\\", "HEALTHCHECK CMD [\"x\"]", "\\", "a\\", "\x0b", "\x1c#x",
+]
+
+
+@st.composite
+def line_soup(draw) -> str:
+    lines = draw(st.lists(st.sampled_from(_LINES), min_size=1, max_size=14))
+    sep = draw(st.sampled_from(["\n", "\r\n"]))
+    end = draw(st.sampled_from(["", sep]))
+    return sep.join(lines) + end
+
+
+def _same(text: str) -> None:
+    pipeline._BK_CHUNKS.clear()
+    whole = pipeline._buildkit_parse_whole(text)
+    assert pipeline._buildkit_parse_chunked(text) == whole  # nothing cached: the pieces go in one batch
+    assert pipeline._buildkit_parse_chunked(text) == whole  # every piece cached
+
+
+def _same_after_edit(before: str, after: str) -> None:
+    pipeline._BK_CHUNKS.clear()
+    pipeline._buildkit_parse_chunked(before)
+    assert pipeline._buildkit_parse_chunked(after) == pipeline._buildkit_parse_whole(after)
+
+
+def test_corpus() -> None:
+    for path in CORPUS:
+        _same(path.read_bytes().decode("utf-8"))
+
+
+def test_big_generated_file_is_cut_into_pieces() -> None:
+    text = "FROM a\n" + "".join(f"RUN echo {i}\n" for i in range(50))
+    pieces = pipeline._bk_pieces(text)
+    assert pieces is not None and len(pieces) == 51
+    assert "".join(p for _, p in pieces) == text
+    _same(text)
+    _same_after_edit(text, text.replace("RUN echo 7\n", "RUN echo seven \\\n  && echo 7\n"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dockerfiles())
+def test_generated_dockerfiles(text: str) -> None:
+    _same(text)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(line_soup())
+def test_line_soup_valid_or_not(text: str) -> None:
+    _same(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(line_soup(), line_soup())
+def test_after_an_edit(before: str, after: str) -> None:
+    # the second text shares pieces with the first (and with nothing else)
+    _same_after_edit(before, before + after)
+    _same_after_edit(before + after, after + before)
+
+
+def test_pieces_rejoin_to_the_text() -> None:
+    for path in CORPUS[:20]:
+        text = path.read_bytes().decode("utf-8")
+        pieces = pipeline._bk_pieces(text)
+        if pieces is not None:
+            assert "".join(p for _, p in pieces) == text
+            assert [first for first, _ in pieces] == sorted({first for first, _ in pieces})
