@@ -23,6 +23,7 @@ import re
 import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dockeropt.syntax import Instruction
 
@@ -265,10 +266,22 @@ def read_assignments(ins: Instruction) -> list[Assignment] | None:
     Handles the legacy ``ENV NAME value with spaces`` form, quotes and
     backslash escapes as BuildKit's word splitter does.
     """
-    args = ins.args.strip()
+    got = _read_assignments(ins.keyword, ins.args)
+    return None if got is None else list(got)
+
+
+@lru_cache(maxsize=65536)
+def _read_assignments(keyword: str, args: str) -> tuple[Assignment, ...] | None:
+    """``read_assignments`` of a line's keyword and arguments (all it reads), shared across rounds and rebuilds."""
+    got = _read_assignments_uncached(keyword, args)
+    return None if got is None else tuple(got)
+
+
+def _read_assignments_uncached(keyword: str, args: str) -> list[Assignment] | None:
+    args = args.strip()
     if not args:
         return []
-    if ins.keyword == "ENV":
+    if keyword == "ENV":
         first = re.split(r"\s+", args, maxsplit=1)
         if "=" not in first[0]:
             value = first[1].strip() if len(first) > 1 else ""
@@ -288,7 +301,7 @@ def read_assignments(ins: Instruction) -> list[Assignment] | None:
         if not _NAME.fullmatch(name):
             return None
         if not eq:
-            if ins.keyword == "ENV":
+            if keyword == "ENV":
                 return None
             out.append(Assignment(name, None))
             continue
