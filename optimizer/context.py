@@ -108,6 +108,9 @@ class BuildContext:
     overlay_version: int = 0  # bumped on every overlay change (memoised pass results depend on it)
 
     _memo: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+    # what the disk said, per normalised path (the disk is read once per run, like ``_exists_cache``)
+    _kind_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _text_cache: dict[tuple[str, int], str | None] = field(default_factory=dict, repr=False)
 
     def memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """``compute()`` once per state of the context (facts read from disk: listings, sizes)."""
@@ -120,6 +123,8 @@ class BuildContext:
         self.overlay[posixpath.normpath(rel)] = text
         self.overlay_version += 1
         self._exists_cache.clear()
+        self._kind_cache.clear()
+        self._text_cache.clear()
         self.__dict__.pop("ignore_patterns", None)
 
     @cached_property
@@ -157,13 +162,21 @@ class BuildContext:
             self._exists_cache[key] = self._resolve(rel).exists() and not self.ignored(key)
         return self._exists_cache[key]
 
+    def _kind(self, rel: str) -> str | None:
+        """"file", "dir" or None (neither, or missing) on disk."""
+        key = posixpath.normpath(rel)
+        if key not in self._kind_cache:
+            path = self._resolve(rel)
+            self._kind_cache[key] = "file" if path.is_file() else ("dir" if path.is_dir() else None)
+        return self._kind_cache[key]
+
     def is_file(self, rel: str) -> bool:
         if posixpath.normpath(rel) in self.overlay:
             return self.exists(rel)
-        return self.exists(rel) and self._resolve(rel).is_file()
+        return self.exists(rel) and self._kind(rel) == "file"
 
     def is_dir(self, rel: str) -> bool:
-        return self.exists(rel) and self._resolve(rel).is_dir()
+        return self.exists(rel) and self._kind(rel) == "dir"
 
     def read_raw(self, rel: str) -> str | None:
         """A file's current text (overlay first) even when .dockerignore excludes it; None if missing."""
@@ -181,6 +194,12 @@ class BuildContext:
             return None
         if posixpath.normpath(rel) in self.overlay:
             return self.overlay[posixpath.normpath(rel)]
+        key = (posixpath.normpath(rel), limit)
+        if key not in self._text_cache:
+            self._text_cache[key] = self._read_disk(rel, limit)
+        return self._text_cache[key]
+
+    def _read_disk(self, rel: str, limit: int) -> str | None:
         path = self._resolve(rel)
         try:
             if path.stat().st_size > limit:
