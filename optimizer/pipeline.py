@@ -165,8 +165,21 @@ def buildkit_error(text: str) -> str | None:
     return got if isinstance(got, str) else None
 
 
+_LAST_LOADED: tuple[str, Dockerfile] | None = None  # the LSP loads each version twice (fix loop, then its own tree)
+
+
 def load(text: str) -> Dockerfile:
     """Parse input text, with BuildKit as the judge of validity. Raises InputError."""
+    global _LAST_LOADED
+    last = _LAST_LOADED
+    if last is not None and last[0] == text:
+        return last[1]  # trees are immutable: the same text gives an equal tree
+    doc = _load(text)
+    _LAST_LOADED = (text, doc)
+    return doc
+
+
+def _load(text: str) -> Dockerfile:
     if not text.strip("\ufeff \t\r\n"):
         raise InputError("empty file")
     err = buildkit_error(text)
