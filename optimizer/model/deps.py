@@ -131,8 +131,18 @@ def _matches(rule: Mapping[str, Any], a: Action) -> bool:
     return True
 
 
+_UNSET = object()
+
+
 def install_rule(a: Action) -> Mapping[str, Any] | None:
     """The installs.json entry ``a`` matches (the build context not consulted), or None."""
+    got = a.derived.get("install_rule", _UNSET)  # it reads the command, never the env or the user
+    if got is _UNSET:
+        got = a.derived["install_rule"] = _install_rule(a)
+    return got  # type: ignore[return-value]
+
+
+def _install_rule(a: Action) -> Mapping[str, Any] | None:
     if a.manager is None:
         return None
     for rule in _data()["installs"]:
@@ -384,6 +394,14 @@ def _requirements(a: Action, files: ContextView, label: str) -> DepInstall | Non
 
 def source_free(a: Action, copied: str | None, home: str | None = None) -> bool:
     """``a`` cannot read the application source, so it may run before the copy into ``copied`` (absolute; None: unknown)."""
+    key = ("source_free", copied, home)  # it reads the command and these two, never the env or the user
+    got = a.derived.get(key)
+    if got is None:
+        got = a.derived[key] = _source_free(a, copied, home)
+    return got
+
+
+def _source_free(a: Action, copied: str | None, home: str | None) -> bool:
     spec = _data()["source_free"]
     name = a.command.name
     words = [w.value for w in a.command.effective()[1:]]

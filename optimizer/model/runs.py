@@ -62,6 +62,9 @@ class Action:
     user: User  # who runs it (sudo: root)
     flags: tuple[str, ...] = ()  # literal option words as written
     local_env: tuple[tuple[str, str | None], ...] = ()  # what the script itself set before it (exports, A=b prefixes)
+    # facts derived from the content only (not env or user), computed on first use; the copies ``rebased``
+    # makes share it, so a classification reused across rounds keeps them (see dockeropt.model.deps)
+    derived: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def rebased(self, env: Env, user: User, instruction: int) -> Action:
         """The same action in another state with the same content (the model reuses classifications across
