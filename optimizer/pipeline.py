@@ -19,7 +19,6 @@ import collections
 import contextlib
 import gc
 import re
-import string
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -90,7 +89,7 @@ def _buildkit_parse_whole(text: str) -> tuple | str:
 # surely ends an instruction (not blank, not a comment, not ending in the escape character: a comment or
 # blank line may sit inside a continuation, a trailing escape continues the instruction).
 _BK_MAYBE_ESCAPE = re.compile(r"^[^\S\n]*\ufeff?[^\S\n]*#[^\S\n]*escape", re.I | re.M)
-_LETTERS = frozenset(string.ascii_letters)
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _BK_CHUNKS: dict[str, tuple] = {}  # piece text -> its commands, lines counted from the piece's first line
 
 
