@@ -540,8 +540,52 @@ def _exec_form(keyword: str, args: str, line_no: int) -> tuple[bool, tuple[str, 
         raise ParseError(str(exc), line_no) from None
 
 
+# An instruction's lines, parsed: (escape character, the text of its lines) -> an Instruction parsed from that
+# text somewhere. The fix loop re-parses a file whose instructions mostly did not change, only moved; such an
+# instruction is copied from here with its offsets and line numbers moved, instead of being parsed again.
+# Heredocs (which read the lines after the instruction) and ONBUILD are always parsed.
+_BLOCKS: dict[tuple[str, str], Instruction] = {}
+
+
+def _relocated(t: Instruction, start: int, line: int, leading: tuple[Trivia, ...], text: str) -> Instruction:
+    """``t`` (parsed from the same lines) as if parsed at offset ``start``, line ``line``, after ``leading``."""
+    d = start - t.full_range.start
+    dl = line - t.start_line
+    lg = t.logical
+    if d:
+        logical = LogicalLine(lg.text, lg.seg_starts, tuple(o + d for o in lg.seg_offsets), lg.end_offset + d)
+        flags = tuple(
+            Flag(f.name, f.value, f.raw, TextRange(f.range.start + d, f.range.end + d), f.logical_start, f.logical_end)
+            for f in t.flags
+        )
+    else:
+        logical, flags = lg, t.flags
+    inner = t.inner_trivia
+    if inner and (d or dl):
+        inner = tuple(Trivia(v.kind, TextRange(v.range.start + d, v.range.end + d), v.text, v.line + dl) for v in inner)
+    return Instruction(
+        keyword=t.keyword,
+        keyword_raw=t.keyword_raw,
+        range=TextRange(t.range.start + d, t.range.end + d),
+        full_range=TextRange(start, t.full_range.end + d),
+        start_line=line,
+        end_line=t.end_line + dl,
+        flags=flags,
+        args=t.args,
+        args_start=t.args_start,
+        logical=logical,
+        json=t.json,
+        exec_args=t.exec_args,
+        heredocs=(),
+        leading_trivia=leading,
+        inner_trivia=inner,
+        text=text,
+    )
+
+
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, reuse: bool = True) -> None:
+        self.reuse = reuse
         self.text = text
         self.bom = text.startswith(BOM)
         self.lines = _physical_lines(text, 1 if self.bom else 0)
@@ -624,8 +668,14 @@ class _Parser:
                 end_offset = cl.start + len(piece)
                 at_end = cm is None
                 i += 1
-            logical = LogicalLine("".join(chars), tuple(seg_starts), tuple(seg_offsets), end_offset)
             last_line = lines[i - 1]
+            block = text[ln.start : last_line.end]
+            hit = _BLOCKS.get((self.escape, block)) if self.reuse else None
+            if hit is not None:
+                instructions.append(_relocated(hit, ln.start, ln.number, tuple(trivia), block))
+                trivia = []
+                continue
+            logical = LogicalLine("".join(chars), tuple(seg_starts), tuple(seg_offsets), end_offset)
             ins_start_line = ln.number
             header = _split_command(logical.text)
             flags = _make_flags(logical, header.flags)
@@ -686,6 +736,10 @@ class _Parser:
                     onbuild=onbuild,
                 )
             )
+            if self.reuse and not heredocs and onbuild is None:
+                if len(_BLOCKS) > 100_000:
+                    _BLOCKS.clear()
+                _BLOCKS[(self.escape, block)] = instructions[-1]
             trivia = []
             del start_idx
         return self._finish(instructions, tuple(trivia))
@@ -769,9 +823,12 @@ def _make_stage(index: int, instructions: list[Instruction]) -> Stage:
     )
 
 
-def parse(text: str) -> Dockerfile:
-    """Parse Dockerfile text into a lossless tree. Raises :class:`ParseError`."""
-    return _Parser(text).parse()
+def parse(text: str, reuse: bool = True) -> Dockerfile:
+    """Parse Dockerfile text into a lossless tree. Raises :class:`ParseError`.
+
+    ``reuse=False`` parses every instruction afresh (the result is the same; tests compare the two).
+    """
+    return _Parser(text, reuse).parse()
 
 
 def unparse(doc: Dockerfile) -> str:

@@ -1,7 +1,9 @@
 """The fix loop's speed-ups give exactly what the plain computation gives (issue 10, linear time).
 
 * BuildKit's verdict on a text is assembled from pieces parsed earlier (``_buildkit_parse_chunked``);
-  it must equal one parse of the whole text: the same commands, lines and error.
+  it must equal one parse of the whole text: the same commands, lines and error;
+* our parser copies instructions whose lines it parsed before (``syntax._BLOCKS``), moved to their new
+  offsets and lines: the tree must equal a fresh parse, node for node.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dockeropt import pipeline
+from dockeropt import pipeline, syntax
 from harness import ROOT
 from strategies import dockerfiles
 
@@ -87,3 +89,40 @@ def test_pieces_rejoin_to_the_text() -> None:
         if pieces is not None:
             assert "".join(p for _, p in pieces) == text
             assert [first for first, _ in pieces] == sorted({first for first, _ in pieces})
+
+
+def _same_tree(text: str, *before: str) -> None:
+    syntax._BLOCKS.clear()
+    for b in before:
+        try:
+            syntax.parse(b)
+        except syntax.ParseError:
+            pass
+    try:
+        fresh = syntax.parse(text, reuse=False)
+    except syntax.ParseError as exc:
+        try:
+            syntax.parse(text)
+        except syntax.ParseError as again:
+            assert str(again) == str(exc)
+            return
+        raise AssertionError("the reusing parser accepted what a fresh parse rejects") from None
+    for _ in range(2):  # first with what ``before`` left, then with every block of ``text`` known
+        reused = syntax.parse(text)
+        assert reused == fresh
+        assert [i.words for i in reused.instructions] == [i.words for i in fresh.instructions]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dockerfiles(), st.sampled_from(["", "\n", "# c\n", "FROM x\n", "RUN a \\\n b\n\n", "\ufeff"]))
+def test_tree_reuse_on_generated_dockerfiles(text: str, prefix: str) -> None:
+    # the same instructions at other offsets and lines (a prefix moves them), after the text itself was seen
+    _same_tree(prefix + text, text)
+    _same_tree(text, prefix + text)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(line_soup(), line_soup())
+def test_tree_reuse_on_line_soup(before: str, after: str) -> None:
+    _same_tree(before + after, after, before)
+    _same_tree(after + "\n" + before, before + after)
