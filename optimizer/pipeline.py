@@ -339,14 +339,19 @@ def _dedupe(changes: Sequence[Change]) -> tuple[list[Change], list[int]]:
     return out, where
 
 
-def _stages_of(doc: Dockerfile, ch: Change) -> set[int]:
-    """Stages a change concerns: its anchor's and every stage its fix edits."""
+def _stage_bounds(doc: Dockerfile) -> list[tuple[int, int, int]]:
+    return [(st.from_instruction.full_range.start, st.instructions[-1].full_range.end, st.index) for st in doc.stages]
+
+
+def _stages_of(doc: Dockerfile, ch: Change, bounds: list[tuple[int, int, int]] | None = None) -> set[int]:
+    """Stages a change concerns: its anchor's and every stage its fix edits (``bounds``: ``_stage_bounds(doc)``)."""
     starts = [ch.range.start]
     if ch.fix is not None:
         starts.extend(e.range.start for e in ch.fix.edits)
         starts.extend(max(e.range.end - 1, e.range.start) for e in ch.fix.edits)
     out: set[int] = set()
-    bounds = [(st.from_instruction.full_range.start, st.instructions[-1].full_range.end, st.index) for st in doc.stages]
+    if bounds is None:
+        bounds = _stage_bounds(doc)
     for off in starts:
         for a, b, i in bounds:
             if a <= off < b or (off == b and i == len(bounds) - 1):
@@ -366,15 +371,16 @@ def hold_dependents(
     after = {p.id: set(p.after) for p in passes if p.after}
     if not after and not any(ch.waits_for for ch in changes):
         return changes, []
+    bounds = _stage_bounds(doc)
     pending: dict[str, set[int]] = {}
     for ch in changes:
         if ch.fix is not None and ch.fix.safety >= min_safety and _fix_key(ch) not in banned:
-            pending.setdefault(ch.rule_id, set()).update(_stages_of(doc, ch))
+            pending.setdefault(ch.rule_id, set()).update(_stages_of(doc, ch, bounds))
     out: list[Change] = []
     held: list[str] = []
     for ch in changes:
         first = after.get(ch.rule_id) if ch.waits_for is None else set(ch.waits_for)
-        if first and any(pending.get(r, set()) & _stages_of(doc, ch) for r in first):
+        if first and any(pending.get(r, set()) & _stages_of(doc, ch, bounds) for r in first):
             if ch.rule_id not in held:
                 held.append(ch.rule_id)
             continue
