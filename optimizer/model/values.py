@@ -51,7 +51,7 @@ class Env(Mapping[str, Var]):
     cheap on files with thousands of ENV lines.
     """
 
-    __slots__ = ("_vars", "_parent", "_depth", "base_known", "unreadable")
+    __slots__ = ("_vars", "_parent", "_depth", "base_known", "unreadable", "_found")
     _FLATTEN = 24
 
     def __init__(
@@ -63,15 +63,17 @@ class Env(Mapping[str, Var]):
         self._depth = 0 if parent is None else parent._depth + 1
         self.base_known = base_known
         self.unreadable = unreadable
+        self._found: dict[str, Var | None] = {}  # names looked up below this layer (the chain never changes)
 
     def _get(self, name: str) -> Var | None:
-        env: Env | None = self
-        while env is not None:
-            v = env._vars.get(name)
-            if v is not None:
-                return v
-            env = env._parent
-        return None
+        v = self._vars.get(name)
+        if v is not None or self._parent is None:
+            return v
+        found = self._found
+        if name in found:
+            return found[name]
+        v = found[name] = self._parent._get(name)
+        return v
 
     def _flat(self) -> dict[str, Var]:
         if self._parent is None:
