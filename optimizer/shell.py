@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import tree_sitter_bash
@@ -61,6 +61,8 @@ class Command:
     top_level: bool  # the whole item is this one simple command
     redirected: bool
     cwd: str | None  # working directory set by earlier ``cd`` in this script; None = the instruction's; "?" = unknown
+    # effective() and name, computed on first use (scripts are parsed once and read by every pass, every round)
+    _memo: dict[str, object] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def words(self) -> list[str | None]:
@@ -68,6 +70,12 @@ class Command:
 
     def effective(self) -> tuple[Word, ...]:
         """argv without wrappers such as ``sudo -E``, ``env A=b`` or ``command``."""
+        got = self._memo.get("effective")
+        if got is None:
+            got = self._memo["effective"] = self._effective()
+        return got  # type: ignore[return-value]
+
+    def _effective(self) -> tuple[Word, ...]:
         argv = self.argv
         while argv and argv[0].value in _WRAPPERS:
             name = argv[0].value
@@ -83,10 +91,13 @@ class Command:
 
     @property
     def name(self) -> str | None:
+        memo = self._memo
+        if "name" in memo:
+            return memo["name"]  # type: ignore[return-value]
         eff = self.effective()
-        if not eff or eff[0].value is None:
-            return None
-        return posixpath.basename(eff[0].value)
+        name = None if not eff or eff[0].value is None else posixpath.basename(eff[0].value)
+        memo["name"] = name
+        return name
 
     @property
     def args(self) -> list[str | None]:
