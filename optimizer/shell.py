@@ -378,7 +378,9 @@ class _Builder:
 
 # a "plain" script: words of these characters joined by &&, || and ; (no quotes, expansions,
 # redirections, pipes, globs, comments or newlines) parses the same without tree-sitter
-_PLAIN = re.compile(r"[A-Za-z0-9_./:=+@%,^\-]+|&&|\|\||;|[ \t]+")
+# (checked whole, one character or operator at a time: no nested repetition, so no backtracking blow-up)
+_PLAIN_SCRIPT = re.compile(r"(?:[A-Za-z0-9_./:=+@%,^\- \t]|&&|\|\||;)*")
+_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9_./:=+@%,^\-]+|&&|\|\||;")  # its tokens (blanks between them)
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_./+\-]+")  # tree-sitter-bash rejects some names (`x@1`, `a:b` after `A=1`)
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 # words tree-sitter reads as syntax or as declaration commands, not as a plain command name
@@ -394,23 +396,20 @@ def _fast_parse(text: str) -> Script | None:
     Gives exactly what the tree-sitter path gives for such scripts (tests/test_shell.py checks
     it on generated scripts); most RUN lines are plain, and this is several times faster.
     """
-    pos = 0
-    n = len(text)
+    if _PLAIN_SCRIPT.fullmatch(text) is None:
+        return None
     groups: list[list[tuple[str, int, int]]] = [[]]
     ops: list[str | None] = [None]
-    while pos < n:
-        m = _PLAIN.match(text, pos)
-        if m is None:
-            return None
+    # the script is plain: its tokens are the matches of _PLAIN_TOKEN, with only blanks between them
+    for m in _PLAIN_TOKEN.finditer(text):
         tok = m.group(0)
         if tok in ("&&", "||", ";"):
             if not groups[-1]:
                 return None
             groups.append([])
             ops.append(tok)
-        elif not tok.isspace():
+        else:
             groups[-1].append((tok, m.start(), m.end()))
-        pos = m.end()
     if not groups[-1]:
         return None if len(groups) > 1 else Script(text, True, (), ())
     b = _Builder(text)
