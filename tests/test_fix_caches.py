@@ -126,3 +126,60 @@ def test_tree_reuse_on_generated_dockerfiles(text: str, prefix: str) -> None:
 def test_tree_reuse_on_line_soup(before: str, after: str) -> None:
     _same_tree(before + after, after, before)
     _same_tree(after + "\n" + before, before + after)
+
+
+# --------------------------------------------------------------------------- RUN classifications and the context
+
+
+def _yarn_model(folder, monkeypatch):  # type: ignore[no-untyped-def]
+    import dockeropt.model as model
+    from dockeropt.context import BuildContext
+
+    calls: list[int] = []
+    real = model.classify_run
+
+    def counted(*a, **k):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(model, "classify_run", counted)
+    text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN yarn install\n"
+    m = model.ImageModel.build(syntax.parse(text), BuildContext(folder), None)
+    run = m.run(m.doc.instructions[3])
+    assert run is not None
+    return calls, run.actions[0].tool
+
+
+def test_a_classification_is_reused_in_a_new_context_that_answers_the_same(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "package.json").write_text("{}")
+    calls, first = _yarn_model(tmp_path, monkeypatch)
+    n = len(calls)
+    calls, again = _yarn_model(tmp_path, monkeypatch)  # another BuildContext of the same folder (the LSP, every version)
+    assert len(calls) == 0 and again == first
+    assert n == 1
+
+
+def test_a_classification_is_made_again_when_the_context_answers_otherwise(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "package.json").write_text("{}")
+    _, before = _yarn_model(tmp_path, monkeypatch)
+    (tmp_path / ".yarnrc.yml").write_text("nodeLinker: node-modules\n")  # yarn berry: another variant
+    calls, after = _yarn_model(tmp_path, monkeypatch)
+    assert len(calls) == 1
+    assert (before, after) == ("yarn-classic", "yarn-berry")
+    assert after == _fresh_tool(tmp_path)  # what a classification from scratch says
+
+
+def _fresh_tool(folder) -> str:  # type: ignore[no-untyped-def]
+    import dockeropt.model as model
+    from dockeropt.context import BuildContext
+
+    saved = dict(model._RUN_CACHE)
+    model._RUN_CACHE.clear()
+    try:
+        m = model.ImageModel.build(syntax.parse("FROM node:20\nWORKDIR /app\nCOPY . .\nRUN yarn install\n"),
+                                   BuildContext(folder), None)
+        run = m.run(m.doc.instructions[3])
+        assert run is not None
+        return run.actions[0].tool
+    finally:
+        model._RUN_CACHE.update(saved)

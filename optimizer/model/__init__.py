@@ -392,7 +392,8 @@ def _image_default_cmd(program: tuple[str, ...]) -> bool:
     return bool(program) and posixpath.basename(program[0]) in ("php-fpm", "nginx", "apache2-foreground", "httpd-foreground")
 
 
-_RUN_CACHE: dict[tuple[object, ...], RunFacts] = {}
+# content key -> the classifications made under it, each with the build-context questions it asked and their answers
+_RUN_CACHE: dict[tuple[object, ...], list[tuple[tuple[tuple[str, object, object], ...], RunFacts]]] = {}
 
 
 def _run_facts(ins: Instruction, doc_text: str, st: State, cx: _Context, context: BuildContext | None) -> RunFacts:
@@ -401,16 +402,38 @@ def _run_facts(ins: Instruction, doc_text: str, st: State, cx: _Context, context
     The pipeline rebuilds the model every round; most RUNs are unchanged or only gained flags (mounts), so their
     classification is taken from the last build and only the instruction, its mounts and its editable script are
     refreshed. The key holds everything the classifier reads: the state (``State.key``), the script (the text
-    after the flags, heredoc bodies), the virtualenvs seen so far and the build context's state.
+    after the flags, heredoc bodies) and the virtualenvs seen so far. The classifier sees the build context only
+    through ``cx.has_file`` and ``cx.go_binary``: the questions it asked are recorded with their answers, and a
+    classification is reused when the current context gives the same answers (another BuildContext object of the
+    same folder, as the LSP makes for every version, or the same one after an overlay change that did not matter).
     """
-    ctx_key = (id(context), str(context.root), context.overlay_version) if context is not None else None
-    key = (st.key, ins.args, ins.json, tuple(h.content for h in ins.heredocs), frozenset(cx.venvs), ctx_key)
-    hit = _RUN_CACHE.get(key)
+    key = (st.key, ins.args, ins.json, tuple(h.content for h in ins.heredocs), frozenset(cx.venvs), context is not None)
+    hit: RunFacts | None = None
+    for asked, facts in _RUN_CACHE.get(key, ()):
+        if all(_answer(cx, kind, arg) == answer for kind, arg, answer in asked):
+            hit = facts
+            break
     if hit is None:
-        facts = classify_run(ins, doc_text, st.env, st.user, st.workdir, cx)
+        asked_now: list[tuple[str, object, object]] = []
+        has_file, go_binary = cx.has_file, cx.go_binary
+
+        def recorded_has_file(name: str) -> bool | None:
+            answer = has_file(name)  # type: ignore[misc]
+            asked_now.append(("has_file", name, answer))
+            return answer
+
+        def recorded_go_binary(project: str | None) -> str | None:
+            answer = go_binary(project)
+            asked_now.append(("go_binary", project, answer))
+            return answer
+
+        rec = _Context(recorded_has_file if has_file is not None else None, recorded_go_binary, cx.venvs)
+        facts = classify_run(ins, doc_text, st.env, st.user, st.workdir, rec)
         if len(_RUN_CACHE) > 65536:
             _RUN_CACHE.clear()
-        _RUN_CACHE[key] = facts
+        entries = _RUN_CACHE.setdefault(key, [])
+        entries.append((tuple(asked_now), facts))
+        del entries[:-4]  # a few build-context states per content, the latest last
         return facts
     for a in hit.actions:
         if a.verb == "venv":
@@ -420,6 +443,13 @@ def _run_facts(ins: Instruction, doc_text: str, st: State, cx: _Context, context
     # the same content, but this round's instruction indexes (ENV lines the actions' env points at)
     actions = tuple(a.rebased(st.env, st.user, ins.index) for a in hit.actions)
     return RunFacts(ins, hit.script, editable, mounts_of(ins), actions, hit.unknown, ins.json)
+
+
+def _answer(cx: _Context, kind: str, arg: object) -> object:
+    """What the current build context answers to a question the classifier asked (see ``_run_facts``)."""
+    if kind == "has_file":
+        return cx.has_file(arg) if cx.has_file is not None else None  # type: ignore[arg-type]
+    return cx.go_binary(arg)  # type: ignore[arg-type]
 
 
 def _workdir_after(ins: Instruction, st: State) -> str | None:
