@@ -61,8 +61,10 @@ class Command:
     top_level: bool  # the whole item is this one simple command
     redirected: bool
     cwd: str | None  # working directory set by earlier ``cd`` in this script; None = the instruction's; "?" = unknown
-    # effective() and name, computed on first use (scripts are parsed once and read by every pass, every round)
-    _memo: dict[str, object] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # effective() and name, computed on first use (scripts are parsed once and read by every pass, every round);
+    # kept in slots, not a dict per command, so the garbage collector has nothing more to track
+    _effective: tuple[Word, ...] | None = field(default=None, compare=False, hash=False, repr=False)
+    _name: str | None | bool = field(default=False, compare=False, hash=False, repr=False)  # False: not yet
 
     @property
     def words(self) -> list[str | None]:
@@ -70,12 +72,13 @@ class Command:
 
     def effective(self) -> tuple[Word, ...]:
         """argv without wrappers such as ``sudo -E``, ``env A=b`` or ``command``."""
-        got = self._memo.get("effective")
+        got = self._effective
         if got is None:
-            got = self._memo["effective"] = self._effective()
-        return got  # type: ignore[return-value]
+            got = self._strip_wrappers()
+            object.__setattr__(self, "_effective", got)
+        return got
 
-    def _effective(self) -> tuple[Word, ...]:
+    def _strip_wrappers(self) -> tuple[Word, ...]:
         argv = self.argv
         while argv and argv[0].value in _WRAPPERS:
             name = argv[0].value
@@ -91,13 +94,12 @@ class Command:
 
     @property
     def name(self) -> str | None:
-        memo = self._memo
-        if "name" in memo:
-            return memo["name"]  # type: ignore[return-value]
-        eff = self.effective()
-        name = None if not eff or eff[0].value is None else posixpath.basename(eff[0].value)
-        memo["name"] = name
-        return name
+        got = self._name
+        if got is False:
+            eff = self.effective()
+            got = None if not eff or eff[0].value is None else posixpath.basename(eff[0].value)
+            object.__setattr__(self, "_name", got)
+        return got  # type: ignore[return-value]
 
     @property
     def args(self) -> list[str | None]:
