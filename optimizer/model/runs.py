@@ -27,7 +27,7 @@ from dockeropt.catalog import Invocation, catalog
 from dockeropt.catalog.packages import INSTALL_VERBS, Manager, WriteRule
 from dockeropt.model.mounts import Mount, mounts_of
 from dockeropt.model.users import ROOT, User
-from dockeropt.model.values import Env, Var, expand
+from dockeropt.model.values import Env, Var, expand, join_path
 from dockeropt.shell import Command, RunScript, Script, analysis_script, run_script
 from dockeropt.syntax import Instruction
 
@@ -180,13 +180,6 @@ def match_tool(cmd: Command) -> Tool | None:
 _SUDO = ("sudo", "su", "doas", "gosu", "su-exec")
 
 
-def _join(cwd: str | None, path: str) -> str | None:
-    if path.startswith("/"):
-        return posixpath.normpath(path)
-    if cwd is None:
-        return None
-    return posixpath.normpath(posixpath.join(cwd, path))
-
 
 def command_user(cmd: Command, user: User) -> User:
     """Who ``cmd`` runs as: ``sudo cmd`` is root unless ``-u`` names someone else."""
@@ -237,13 +230,13 @@ def _manifests(inv: Invocation, project: str | None, cwd: str | None) -> tuple[s
                     if w.startswith(f):
                         val = w[len(f):]
             if val:
-                p = _join(cwd, val)
+                p = join_path(cwd, val)
                 if p:
                     out.append(p)
         pos = _positionals(m, inv.rest)
         for p in pos:
             if p is not None and (p in (".", "./") or p.startswith(("./", "/")) or p == "-e"):
-                q = _join(cwd, p)
+                q = join_path(cwd, p)
                 if q:
                     out.extend(posixpath.join(q, f) for f in m.manifests if f != "requirements.txt")
         return tuple(dict.fromkeys(out))
@@ -290,21 +283,21 @@ def _writes(
             path = None
         elif rule.flag_path:
             val = _flag_value(inv.command, rule.flag_path)
-            path = _join(project, val) if val else None
+            path = join_path(project, val) if val else None
         elif rule.positional is not None:
             pos = _positionals(inv.manager, inv.rest)
             val = pos[rule.positional] if pos and -len(pos) <= rule.positional < len(pos) else None
-            path = _join(project, val) if val else None
+            path = join_path(project, val) if val else None
         elif rule.path == "{venv}":
             path = venv
         elif rule.path == "{site}":
             path = None
         elif rule.path == "{go_binary}":
             name = go_binary(project)
-            path = _join(project, name) if name and project else None
+            path = join_path(project, name) if name and project else None
         elif rule.path is not None:
             p = expand(rule.path, env, home, tilde=True)
-            path = None if not p else (_join(project, p) if rule.kind == "project" else (posixpath.normpath(p) if p.startswith("/") else None))
+            path = None if not p else (join_path(project, p) if rule.kind == "project" else (posixpath.normpath(p) if p.startswith("/") else None))
         else:
             path = None
         out.append(Write(rule.kind, path, rule.what))
@@ -353,7 +346,7 @@ def _fs_writes(cmd: Command, cwd: str | None, verb: str) -> tuple[Write, ...]:
         if skip_first:
             skip_first = False
             continue
-        p = _join(cwd, v)
+        p = join_path(cwd, v)
         out.append(Write("fs", p, "named on the command line"))
     return tuple(out)
 
@@ -399,7 +392,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
         lenv = tuple(local.items())
         cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
                                 unreadable=ins.index if "?" in local else None)
-        cwd = workdir if cmd.cwd is None else (None if cmd.cwd == "?" else _join(workdir, cmd.cwd))
+        cwd = workdir if cmd.cwd is None else (None if cmd.cwd == "?" else join_path(workdir, cmd.cwd))
         who = command_user(cmd, user)
         home = cmd_env.value("HOME") if "HOME" in cmd_env else who.home
         flags = tuple(w.value for w in cmd.effective()[1:] if w.value is not None and w.value.startswith("-"))
@@ -412,7 +405,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             if m.project_flags:
                 pv = _flag_value(inv.command, m.project_flags)
                 if pv:
-                    project = _join(cwd, pv)
+                    project = join_path(cwd, pv)
             venv = active_venv(cmd_env, cx.venvs)
             verb, writes = _writes(inv, verb, project, cmd_env, home, venv, cx.go_binary)
             pkgs = tuple(p for p in _positionals(m, inv.rest) if p is not None) if verb in ("install", "add", "global", "upgrade", "remove") else ()
@@ -448,7 +441,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
         elif verb == "venv":
             pos = [w.value for w in cmd.effective()[1 + len(tool.then):] if w.value is None or not w.value.startswith("-")]
             target = pos[-1] if pos else None
-            p = _join(cwd, target) if target else None
+            p = join_path(cwd, target) if target else None
             writes = (Write("venv", p, "a virtualenv"),)
             if p:
                 cx.venvs.add(p)

@@ -17,14 +17,13 @@ WORKDIR and SHELL (its ARGs do not carry over), exactly as BuildKit does.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from dataclasses import dataclass, field, replace
 
 from dockeropt.model.images import Account, BaseImage, base_image
 from dockeropt.model.mounts import mounts_of
 from dockeropt.model.users import ROOT, User, accounts_created, resolve_user
-from dockeropt.model.values import Env, Var, expand, read_assignments
+from dockeropt.model.values import Env, Var, expand, join_path, read_assignments
 from dockeropt.shell import analysis_script
 from dockeropt.syntax import Dockerfile, Instruction, Stage
 
@@ -117,13 +116,6 @@ class StageGraph:
             return self.nodes[int(ref)]
         return None
 
-
-def _join(cwd: str | None, path: str) -> str | None:
-    if path.startswith("/"):
-        return posixpath.normpath(path)
-    if cwd is None:
-        return None
-    return posixpath.normpath(posixpath.join(cwd, path))
 
 
 def _stage_ref(doc: Dockerfile, ref: str, before: int) -> int | None:
@@ -252,7 +244,7 @@ def _apply(
     if kw == "WORKDIR":
         arg = ins.args.strip()
         path = expand(arg, env) if arg else None
-        wd = _join(state.workdir, path) if path else (state.workdir if not arg else None)
+        wd = join_path(state.workdir, path) if path else (state.workdir if not arg else None)
         return State(env, state.user, wd, state.shell, state.accounts)
     if kw == "USER":
         spec = expand(ins.args.strip(), env)

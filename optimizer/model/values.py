@@ -19,6 +19,7 @@ ARG semantics follow BuildKit:
 
 from __future__ import annotations
 
+import posixpath
 import re
 import shlex
 from collections.abc import Iterator, Mapping
@@ -240,6 +241,15 @@ def _matching_brace(s: str, open_at: int) -> int:
             if depth == 0:
                 return j
     raise _Unknown
+
+
+def join_path(cwd: str | None, path: str) -> str | None:
+    """``path`` resolved against the working folder ``cwd`` (None when it is relative and ``cwd`` is unknown)."""
+    if path.startswith("/"):
+        return posixpath.normpath(path)
+    if cwd is None:
+        return None
+    return posixpath.normpath(posixpath.join(cwd, path))
 
 
 def variables_in(text: str) -> list[str]:
