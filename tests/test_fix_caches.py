@@ -143,7 +143,9 @@ def _yarn_model(folder, monkeypatch):  # type: ignore[no-untyped-def]
         return real(*a, **k)
 
     monkeypatch.setattr(model, "classify_run", counted)
-    text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN yarn install\n"
+    # a folder of its own: RUN classifications are cached per process, and another test may have classified
+    # the same RUN in the same kind of context already
+    text = f"FROM node:20\nWORKDIR /app-{folder.name}\nCOPY . .\nRUN yarn install\n"
     m = model.ImageModel.build(syntax.parse(text), BuildContext(folder), None)
     run = m.run(m.doc.instructions[3])
     assert run is not None
