@@ -230,9 +230,12 @@ class Healthcheck(Pass):
             return "/", "`/`, the route the source defines (it has no health route)"
         if ctx.context is None:
             return None, "no build context was given to look for its routes"
-        if rt.routes:
-            shown = ", ".join(f"`{r}`" for r in rt.routes[:4])
+        named = [r for r in rt.routes if r]  # Django's path("") names no path of its own (include() may prefix it)
+        if named:
+            shown = ", ".join(f"`{r}`" for r in named[:4])
             return None, f"its source defines {shown} and no health route"
+        if rt.routes:
+            return None, "its source defines only routes whose full path dockeropt cannot tell (such as Django's `path(\"\")`), and no health route"
         return None, "dockeropt found no route in its source"
 
     @staticmethod
