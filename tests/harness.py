@@ -61,3 +61,18 @@ def read_all(fd: int) -> str:
     finally:
         os.close(fd)
     return b"".join(chunks).decode(errors="replace")
+
+
+def count_classifications(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+    """A list that grows by one for every RUN the image model classifies from scratch."""
+    import dockeropt.model as model
+
+    calls: list[int] = []
+    real = model.classify_run
+
+    def counted(*a, **k):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(model, "classify_run", counted)
+    return calls

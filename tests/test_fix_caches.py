@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockeropt import pipeline, syntax
-from harness import ROOT
+from harness import ROOT, count_classifications
 from strategies import dockerfiles
 
 CORPUS = sorted(p for p in (ROOT / "corpus").glob("**/Dockerfile*") if p.is_file() and not p.name.endswith(".dockerignore"))
@@ -135,14 +135,7 @@ def _yarn_model(folder, monkeypatch):  # type: ignore[no-untyped-def]
     import dockeropt.model as model
     from dockeropt.context import BuildContext
 
-    calls: list[int] = []
-    real = model.classify_run
-
-    def counted(*a, **k):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        return real(*a, **k)
-
-    monkeypatch.setattr(model, "classify_run", counted)
+    calls = count_classifications(monkeypatch)
     # a folder of its own: RUN classifications are cached per process, and another test may have classified
     # the same RUN in the same kind of context already
     text = f"FROM node:20\nWORKDIR /app-{folder.name}\nCOPY . .\nRUN yarn install\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dockeropt.model import ImageModel
 from dockeropt.syntax import parse
+from harness import count_classifications
 
 
 def _runs(text: str) -> list:  # type: ignore[type-arg]
@@ -11,22 +12,8 @@ def _runs(text: str) -> list:  # type: ignore[type-arg]
     return [m.run(i) for i in m.doc.instructions if i.keyword == "RUN"]
 
 
-def _counting(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
-    import dockeropt.model as model
-
-    calls: list[int] = []
-    real = model.classify_run
-
-    def counted(*a, **k):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        return real(*a, **k)
-
-    monkeypatch.setattr(model, "classify_run", counted)
-    return calls
-
-
 def test_a_run_that_only_gained_a_mount_keeps_its_classification(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    calls = _counting(monkeypatch)
+    calls = count_classifications(monkeypatch)
     before = _runs("FROM python:3.12\nENV PIP_INDEX_URL=https://mirror.invalid/simple\nRUN pip install flask\n")
     n = len(calls)
     after = _runs("FROM python:3.12\nENV PIP_INDEX_URL=https://mirror.invalid/simple\n"
@@ -58,7 +45,7 @@ def test_state_keys_follow_the_instructions_that_change_state() -> None:
 
 
 def test_a_line_inserted_above_keeps_reuse_and_points_at_the_current_lines(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    calls = _counting(monkeypatch)
+    calls = count_classifications(monkeypatch)
     _runs("FROM node:20\nENV NODE_ENV=production\nRUN npm ci\n")
     n = len(calls)
     text = "FROM node:20\nRUN apt-get update && apt-get install -y tini\nENV NODE_ENV=production\nRUN npm ci\n"
