@@ -138,6 +138,27 @@ def test_pip_user_installs_in_the_home_of_the_user() -> None:
     assert a.manifests == ("/app/requirements.txt",)
 
 
+def test_downloads_into_the_home_that_the_app_reads_at_run_time() -> None:
+    # playwright browsers, NLTK data and the Hugging Face cache land in the installing user's home
+    (a,) = _actions("FROM python:3.11\nRUN playwright install --with-deps chromium\n")
+    assert (a.tool, a.verb, [(w.kind, w.path) for w in a.writes]) == (
+        "playwright", "fetch", [("home", "/root/.cache/ms-playwright")])
+    (a,) = _actions("FROM python:3.11\nRUN python -m playwright install chromium\n")
+    assert (a.tool, a.verb, a.writes[0].path) == ("playwright", "fetch", "/root/.cache/ms-playwright")
+    (a,) = _actions("FROM python:3.11\nENV PLAYWRIGHT_BROWSERS_PATH=/ms-playwright\nRUN playwright install\n")
+    assert a.writes[0].path == "/ms-playwright"
+    (a,) = _actions("FROM python:3.11\nRUN python -m nltk.downloader punkt\n")
+    assert (a.tool, a.network, [(w.kind, w.path) for w in a.writes]) == ("nltk", True, [("home", "/root/nltk_data")])
+    (a,) = _actions("FROM python:3.11\nWORKDIR /app\nRUN python3 -m nltk.downloader -d nltk_data punkt\n")
+    assert [(w.kind, w.path) for w in a.writes] == [("path", "/app/nltk_data")]
+    (a,) = _actions("FROM python:3.11\nRUN huggingface-cli download gpt2\n")
+    assert a.writes[0].path == "/root/.cache/huggingface/hub"
+    (a,) = _actions("FROM python:3.11\nENV HF_HOME=/opt/hf\nRUN huggingface-cli download gpt2\n")
+    assert a.writes[0].path == "/opt/hf/hub"
+    (a,) = _actions("FROM python:3.11\nRUN huggingface-cli download gpt2 --local-dir /models/gpt2\n")
+    assert [(w.kind, w.path) for w in a.writes] == [("path", "/models/gpt2")]
+
+
 def test_pip_into_a_venv_on_path() -> None:
     text = "FROM python:3.11\nRUN python -m venv /opt/venv\nENV PATH=/opt/venv/bin:$PATH\nRUN pip install flask\n"
     (a,) = _actions(text, 1)

@@ -429,13 +429,20 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             continue
         verb = tool.verb
         writes: tuple[Write, ...] = ()
-        if tool.subcommands:
-            sub = next((w.value for w in cmd.effective()[1:] if w.value and not w.value.startswith("-")), None)
-            verb = tool.subcommands.get(sub or "", tool.verb)
+        if tool.subcommands or tool.writes.get(tool.verb):
+            if tool.subcommands:
+                sub = next((w.value for w in cmd.effective()[1 + len(tool.then):]
+                            if w.value and not w.value.startswith("-")), None)
+                verb = tool.subcommands.get(sub or "", tool.verb)
             spec = tool.writes.get(verb)
             if spec:
-                p = expand(spec["path"], cmd_env, home, tilde=True)
-                writes = (Write(spec["kind"], posixpath.normpath(p) if p and p.startswith("/") else None, spec["what"]),)
+                named = _flag_value(cmd, tuple(spec.get("flag_path", ())))
+                if named:
+                    p = join_path(cwd, named)
+                    writes = (Write("path", p, spec["what"]),)
+                else:
+                    p = expand(spec["path"], cmd_env, home, tilde=True)
+                    writes = (Write(spec["kind"], posixpath.normpath(p) if p and p.startswith("/") else None, spec["what"]),)
         elif verb in ("fs", "chown", "chmod"):
             writes = _fs_writes(cmd, cwd, verb)
         elif verb == "venv":
