@@ -100,3 +100,12 @@ def test_toolchain_images_and_runtime_libraries() -> None:
     assert eco.tool_packages("curl", "apt") == ("curl", "ca-certificates")
     assert eco.compiled_runtime("golang", "static", "bookworm", True) == "gcr.io/distroless/static-debian12:nonroot"
     assert eco.compiled_runtime("rust", "shell", "bookworm") == "debian:bookworm-slim"
+
+
+def test_a_dependency_that_downloads_outside_the_project(tmp_path: Path) -> None:
+    # puppeteer's install script puts Chrome in ~/.cache/puppeteer: catalog installs_outside
+    ctx = _ctx(tmp_path, {"package.json": '{"dependencies": {"puppeteer": "21.5.0", "express": "4.18.2"}}'})
+    deps = node_dependencies(ctx, ".")
+    (d,) = [d for d in deps.native if d.name == "puppeteer"]
+    assert (d.compiles, d.outside) == (False, "${PUPPETEER_CACHE_DIR:-~/.cache/puppeteer}")
+    assert not [d for d in deps.native if d.name == "express"]

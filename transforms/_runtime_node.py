@@ -102,6 +102,10 @@ def plan(r: StageRead) -> Plan:
     runtime_packages(r, p)
     if deps_facts is not None:
         for d in deps_facts.native:
+            if d.outside:
+                raise Blocked(f"installs {d.name} ({d.where}): {d.why}; a runtime stage gets neither", installs[0].ins,
+                              f"Keep this image, or install {d.name}'s browser and its system libraries in the runtime stage by hand "
+                              f"(a cache folder every user can read, such as PUPPETEER_CACHE_DIR=/opt/puppeteer)")
             if d.runtime:
                 native_packages(p, list(d.runtime), f"the native module {d.name}")
     runtime_globals = _runtime_globals(r, spec, new_cmd)

@@ -25,6 +25,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dockeropt.model.native import node_dependencies
 from dockeropt.model.project import node_data, pnp_cache
 from dockeropt.model.runtime import runtime_catalog
 from dockeropt.model.values import expand
@@ -86,6 +87,7 @@ def private_writes(m: ImageModel, stage: int) -> list[PrivateWrite]:
                             out.append(PrivateWrite(ins, a, a.tool, w.kind, None, w.what))
                         elif in_private_home(w.path):
                             out.append(PrivateWrite(ins, a, a.tool, w.kind, w.path, w.what))
+                    out.extend(_outside_writes(m, n.index, ins, a))
                     pnp = _pnp_write(m, ins, a)
                     if pnp is not None:
                         out.append(pnp)
@@ -101,6 +103,24 @@ def private_writes(m: ImageModel, stage: int) -> list[PrivateWrite]:
             cf = m.copy(ins)
             if cf is not None and in_private_home(cf.dest):
                 out.append(PrivateWrite(ins, None, "copy", "copy", cf.dest.rstrip("/") or "/", "files copied there"))
+    return out
+
+
+def _outside_writes(m: ImageModel, stage: int, ins: Instruction, a: Action) -> list[PrivateWrite]:
+    """A node install whose dependency's install script downloads into a private home (catalog installs_outside)."""
+    if a.ecosystem != "node" or a.verb not in ("install", "ci", "add") or m.context is None or a.project is None:
+        return []
+    rel = m.context_source(stage, a.project, ins.index) or m.context_source(stage, a.project)
+    if rel is None:
+        return []
+    out = []
+    for d in node_dependencies(m.context, rel).native:
+        if not d.outside:
+            continue
+        path = expand(d.outside, a.env, a.user.home, tilde=True)
+        path = posixpath.normpath(path) if path and path.startswith("/") else None
+        if path is None or in_private_home(path):
+            out.append(PrivateWrite(ins, a, d.name, "home", path, f"what the install script of {d.name} downloads"))
     return out
 
 

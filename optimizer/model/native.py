@@ -43,6 +43,7 @@ class NativeDep:
     runtime: tuple[str, ...]  # system packages the app needs at run time
     where: str  # the file that names it
     why: str = ""
+    outside: str = ""  # where its install puts what the app loads at run time outside the project (catalog installs_outside)
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,9 @@ def _catalog_dep(eco: str, name: str, where: str, pm: str, from_source: bool) ->
     if from_source and "source_runtime" in e:
         runtime = tuple(e["source_runtime"].get(pm, ()))
     build = tuple(e.get("build", {}).get(pm, ())) + (tuple(e.get("source_build", {}).get(pm, ())) if from_source else ())
-    if not compiles and not runtime and not e.get("runtime_always"):
+    if not compiles and not runtime and not e.get("runtime_always") and not e.get("installs_outside"):
         return None
-    return NativeDep(key, compiles, build, runtime, where, str(e.get("why", "")))
+    return NativeDep(key, compiles, build, runtime, where, str(e.get("why", "")), str(e.get("installs_outside", "")))
 
 
 # --------------------------------------------------------------------------- python
