@@ -18,6 +18,14 @@ from ._runtime_stage_analysis import Blocked, StageRead, under
 from ._runtime_stage_edit import Plan
 
 
+def release(text: str) -> tuple[int, int] | None:
+    """(major, minor) of a version such as ``1.19``, ``3.12.1`` or ``2024.0`` (None when it is not all numbers)."""
+    parts = text.split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
 def add(items: list[str], *new: str) -> None:
     for x in new:
         if x not in items:

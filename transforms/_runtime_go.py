@@ -23,7 +23,7 @@ import re
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.native import CgoFacts, go_cgo
 
-from ._runtime_common import add, check_user, runtime_files, start_tools
+from ._runtime_common import add, check_user, release, runtime_files, start_tools
 from ._runtime_stage_analysis import Blocked, StageRead
 from ._runtime_stage_edit import Plan
 
@@ -120,14 +120,9 @@ def plan(r: StageRead) -> Plan:
 
 def _precompiled_std(r: StageRead, spec: dict) -> bool:  # type: ignore[type-arg]
     """Does the build image's Go release ship its standard library precompiled (catalog: before which release)?"""
-    before = _release(str(spec.get("precompiled_std_before") or ""))
-    have = _release(r.info.version or "") if r.info is not None else None
+    before = release(str(spec.get("precompiled_std_before") or ""))
+    have = release(r.info.version or "") if r.info is not None else None
     return before is not None and have is not None and have < before
-
-
-def _release(text: str) -> tuple[int, int] | None:
-    m = re.fullmatch(r"(\d+)\.(\d+)(?:\.\d+)?", text)
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def _needs_shell(r: StageRead) -> bool:

@@ -24,7 +24,16 @@ from dockeropt.catalog.images import slim_variant
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.native import python_dependencies
 
-from ._runtime_common import add, check_user, native_packages, owner_flag, runtime_packages, start_tools, strip_launcher
+from ._runtime_common import (
+    add,
+    check_user,
+    native_packages,
+    owner_flag,
+    release,
+    runtime_packages,
+    start_tools,
+    strip_launcher,
+)
 from ._runtime_stage_analysis import Act, Blocked, StageRead, under
 from ._runtime_stage_edit import Plan
 
@@ -212,9 +221,9 @@ def _venv_without_pip(r: StageRead, installs: list[Act], tool_installs: list[Act
     entry = table.get(tool)
     if not isinstance(entry, dict):
         return None
-    since = _release(str(entry.get("since", "")))
-    oldest_python = _release(str(entry.get("python", "")))
-    python = _release(r.info.version or "") if r.info is not None else None
+    since = release(str(entry.get("since", "")))
+    oldest_python = release(str(entry.get("python", "")))
+    python = release(r.info.version or "") if r.info is not None else None
     pins = [spec for t in tool_installs for spec in t.action.packages if re.match(rf"{re.escape(tool)}\b", spec.strip().lower())]
     if since is None or not pins:
         return None  # the tool's install is not in this stage: its release is unknown
@@ -225,14 +234,9 @@ def _venv_without_pip(r: StageRead, installs: list[Act], tool_installs: list[Act
         if m.group(2) is None:
             if python is None or oldest_python is None or python < oldest_python:
                 return None  # unpinned on an older Python: an older release may be installed
-        elif (_release(m.group(2)) or (0, 0)) < since:
+        elif (release(m.group(2)) or (0, 0)) < since:
             return None
     return tool
-
-
-def _release(text: str) -> tuple[int, ...] | None:
-    parts = text.split(".")
-    return tuple(int(x) for x in parts[:2]) if text and all(x.isdigit() for x in parts[:2]) else None
 
 
 def _dependency_folders(r: StageRead, env_dirs: list[str]) -> None:
