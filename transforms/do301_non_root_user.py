@@ -159,6 +159,12 @@ class NonRootUser(Pass):
             "Line {line} puts {what} in {path}, inside /root, which only root can enter (mode 0700): as another user "
             "the app would not find it. {fix}",
         ),
+        "private_workdir": Message(
+            "The image keeps running as root: line {line} puts the app in root's home",
+            "Line {line} makes {path} the working folder, and the app's files are copied there; it is inside /root, "
+            "which only root can enter (mode 0700): as another user the app could not reach its own files. Set "
+            "WORKDIR to a folder outside /root (such as /app), then run dockeropt again to add a non-root USER.",
+        ),
         "names_private": Message(
             "The image keeps running as root: line {line} names {path}",
             "Line {line} uses {path}, inside /root, which only root can enter (mode 0700), where line {install} puts "
@@ -329,6 +335,8 @@ class NonRootUser(Pass):
 
     def _blocked(self, w: PrivateWrite, mv: dict[str, Any] | None) -> Change:
         ins = w.instruction
+        if w.tool == "workdir":
+            return self.say("private_workdir", ins, line=ins.start_line, path=w.path)
         if mv is not None and not mv.get("apply") and mv.get("fix"):
             fix = mv["fix"]
         elif mv is not None and not mv.get("apply"):

@@ -75,8 +75,12 @@ def private_writes(m: ImageModel, stage: int) -> list[PrivateWrite]:
     managed = set(_data()["corepack_managed"])
     out: list[PrivateWrite] = []
     corepack = False
+    workdir: Instruction | None = None  # the last WORKDIR line of the chain so far
+    named: set[int] = set()  # WORKDIR lines already reported
     for n in m.chain(stage)[::-1]:
         for ins in n.stage.body:
+            if ins.keyword == "WORKDIR":
+                workdir = ins
             facts = m.run(ins)
             if facts is not None:
                 for a in facts.actions:
@@ -102,6 +106,14 @@ def private_writes(m: ImageModel, stage: int) -> list[PrivateWrite]:
                 continue
             cf = m.copy(ins)
             if cf is not None and in_private_home(cf.dest):
+                wd = m.state(ins).workdir
+                if workdir is not None and wd and in_private_home(wd) and _under(cf.dest.rstrip("/") or "/", wd):
+                    # the copy lands in the working folder: the WORKDIR line put the app in the private home
+                    if workdir.index not in named:
+                        named.add(workdir.index)
+                        out.append(PrivateWrite(workdir, None, "workdir", "copy", posixpath.normpath(wd),
+                                                "the app's working folder"))
+                    continue
                 out.append(PrivateWrite(ins, None, "copy", "copy", cf.dest.rstrip("/") or "/", "files copied there"))
     return out
 
