@@ -79,3 +79,25 @@ def test_a_healthcheck_on_the_hard_coded_default_port_fails_with_its_log(docker:
 def test_a_healthcheck_whose_tool_is_missing_fails(docker: str, tmp_path: Path) -> None:
     r = _smoke(docker, tmp_path, "missing-tool")
     assert not r.ok and "unhealthy" in r.detail and "curl" in r.detail, r.detail
+
+
+def test_a_probe_dockeropt_adds_without_expose_turns_healthy(docker: str, tmp_path: Path) -> None:
+    """DO403 without EXPOSE (the port from the source file the start command runs): fixed, built, healthy."""
+    import shutil
+
+    from harness import run_fix
+
+    fixture = Path(__file__).parent / "fixtures" / "DO403" / "no-expose-source-port"
+    shutil.copytree(fixture.with_suffix(".context"), tmp_path, dirs_exist_ok=True)
+    text = fixture.with_suffix(".Dockerfile").read_text()
+    fixed = run_fix(text, select=["DO403"], context=tmp_path, path=tmp_path / "Dockerfile").fixed
+    assert "HEALTHCHECK" in fixed and "EXPOSE" not in fixed, fixed
+    (tmp_path / "Dockerfile").write_text(fixed)
+    tag = f"dockeropt-e2e-health-noexpose:{uuid.uuid4().hex[:6]}"
+    built = build_image(docker, tmp_path, tmp_path / "Dockerfile", tag)
+    assert built.ok, built.log_tail
+    try:
+        r = run_smoke(docker, tag, SmokeSpec(http_path="/health", port=3000, port_env=None, expect="ok", timeout=30))
+    finally:
+        remove_image(docker, tag)
+    assert r.ok and r.health == "healthy", r

@@ -36,13 +36,30 @@ def _sh_word(word: str, var_text: str | None) -> str:
     return '"' + escaped.replace(_PORT_TOKEN, var_text or "") + '"'
 
 
+def _names_its_port(m: ImageModel, chain: list[Any]) -> bool:
+    """Without a TCP EXPOSE: the start command names the port, or the source file it runs does."""
+    rt = m.runtime
+    if rt is None or rt.listen is None or rt.listen.number is None:
+        return False
+    if any(i.keyword == "EXPOSE" for n in chain for i in n.stage.body):
+        return False  # EXPOSE of other protocols (udp) only
+    if rt.listen.source == "command":
+        return True
+    if rt.listen.source != "source":
+        return False
+    words = [*(rt.start.program or ()), *(rt.start.program_text or "").split()]
+    where = rt.listen.where.lstrip("./")
+    return any(w.lstrip("./") == where or w.endswith("/" + where) for w in words)
+
+
 @register
 class Healthcheck(Pass):
     """Add a HEALTHCHECK that probes the port the app really uses, over HTTP, on a route it serves.
 
     What it does:
-        For the final stage of a Dockerfile that EXPOSEs a TCP port and has no
-        HEALTHCHECK, it adds one that requests a health route every 30
+        For the final stage of a Dockerfile that EXPOSEs a TCP port (or,
+        without EXPOSE, whose start command or source names the port the app
+        listens on) and has no HEALTHCHECK, it adds one that requests a health route every 30
         seconds, only when the image model knows all three parts of the
         probe: the port the app listens on (from its start command, its
         source or `ENV PORT`; `${PORT:-3000}` when the app reads `PORT`, so a
@@ -109,7 +126,7 @@ class Healthcheck(Pass):
         ),
         "distroless": Message(
             "No HEALTHCHECK on a distroless image",
-            "The image exposes port {port} but its distroless base has no shell, curl, wget or interpreter to probe it, "
+            "{seen} but its distroless base has no shell, curl, wget or interpreter to probe it, "
             "so no HEALTHCHECK was added. Let the orchestrator probe the port (Kubernetes httpGet, a compose "
             "healthcheck on a sidecar) or copy a small static probe binary into the image.",
         ),
@@ -127,7 +144,7 @@ class Healthcheck(Pass):
         ),
         "no_protocol": Message(
             "No HEALTHCHECK: what port {port} speaks is unknown",
-            "The image exposes port {port}, but dockeropt cannot tell from {basis} whether the app answers HTTP there, "
+            "{seen}, but dockeropt cannot tell from {basis} whether the app answers HTTP there, "
             "so it adds no probe: a probe in the wrong protocol keeps the container unhealthy while it works. Add a "
             "HEALTHCHECK that fits the app, or run dockeropt with the build context so it can read the app's source.",
         ),
@@ -159,18 +176,28 @@ class Healthcheck(Pass):
         if any(i.keyword == "HEALTHCHECK" for n in chain for i in n.stage.body):
             return None
         exposed = [p for p in rt.exposed if p.number is not None]
-        if not exposed:
-            return None
+        if not exposed and not _names_its_port(m, chain):
+            return None  # no EXPOSE, and neither the start command nor the file it runs names the port
         img = final.image
         info = img.info if img is not None else None
         if info is None:
             return None
-        expose = next(i for n in reversed(chain) for i in n.stage.body if i.keyword == "EXPOSE")
+        start_lines = [i for i in (rt.start.cmd, rt.start.entrypoint) if i is not None]
+        expose = next((i for n in reversed(chain) for i in n.stage.body if i.keyword == "EXPOSE"), None)
+        if expose is None:  # no EXPOSE: the notes name the start command, which shows the port
+            expose = start_lines[0] if start_lines else final.stage.from_instruction
         end = m.end_state(final.index)
         have = programs(m, final.index)
         ports = sorted({p.number for p in exposed if p.number is not None})
+        if not ports and rt.listen is not None and rt.listen.number is not None:
+            ports = [rt.listen.number]
+        if exposed:
+            seen = f"The image exposes port {ports[0]}"
+        else:
+            assert rt.listen is not None
+            seen = f"The app listens on port {ports[0]} ({rt.listen.where}; the image has no EXPOSE)"
         if info.is_distroless and not any(p.path for p in have.values()):
-            return self.say("distroless", expose, port=ports[0])
+            return self.say("distroless", expose, seen=seen)
         listen = rt.listen
         port_text = rt.probe_port_text(end.env) if listen is not None else None
         if listen is None or port_text is None:
@@ -190,7 +217,8 @@ class Healthcheck(Pass):
         if proto != "http":
             basis = "the Dockerfile alone (no build context was given)" if ctx.context is None else \
                 "the start command, the app's manifests or its source"
-            return self.say("no_protocol", expose, port=port_label, basis=basis)
+            return self.say("no_protocol", expose, port=port_label, basis=basis,
+                            seen=seen if not exposed else f"The image exposes port {port_label}")
         route, where = self._route(m, ctx)
         if route is None:
             return self.say("no_route", expose, port=port_label, route_why=where)
@@ -210,6 +238,8 @@ class Healthcheck(Pass):
             last = final.stage.instructions[-1]
             edit = Edit.insert(last.full_range.end, line + nl) if last.text.endswith("\n") else Edit.insert(last.range.end, nl + line)
         extra = f" The image exposes {len(ports)} ports; {listen.where} says the app listens on this one." if len(ports) > 1 else ""
+        if not exposed:
+            extra = f" The image has no EXPOSE; {listen.where} says the app listens on this port."
         return self.say("added", anchors[0] if anchors else expose, [edit], Safety.REVIEW,
                         port=port_label, port_desc=port_desc, where=where, how=how, extra=extra)
 
