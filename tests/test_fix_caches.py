@@ -178,3 +178,77 @@ def _fresh_tool(folder) -> str:  # type: ignore[no-untyped-def]
         return run.actions[0].tool
     finally:
         model._RUN_CACHE.update(saved)
+
+
+# --------------------------------------------------------------------------- lookups memoised on the image model
+
+class _Forgetful(dict):  # type: ignore[type-arg]
+    """A memo that never remembers: every lookup is computed afresh."""
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+def _fix_all(paths, monkeypatch=None):  # type: ignore[no-untyped-def]
+    from dockeropt.pipeline import InputError
+    from harness import run_fix
+
+    out = []
+    for path in paths:
+        text = path.read_bytes().decode("utf-8")
+        folder = path.with_name(path.name.removesuffix(".Dockerfile") + ".context")
+        context = folder if folder.is_dir() else (path.parent if "corpus" in path.parts else None)
+        try:
+            r = run_fix(text, context=context, path=path if context is not None else None)
+        except InputError as exc:
+            out.append(str(exc))
+            continue
+        out.append((r.fixed, [(c.rule_id, c.line, c.title, c.explanation, c.range) for c in r.applied],
+                    [(c.rule_id, c.line, c.title, c.explanation, c.range, c.notes) for c in r.notes],
+                    sorted(r.files.items()), r.errors, r.iterations))
+    return out
+
+
+GOLDENS = sorted(p for p in (ROOT / "tests" / "fixtures").glob("*/*.Dockerfile") if not p.name.endswith(".fixed.Dockerfile"))
+
+
+def test_model_lookups_memo_changes_nothing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``ImageModel._lookups`` (context_copy) gives what computing every lookup afresh gives, on every golden and corpus file."""
+    import dockeropt.model as model
+
+    paths = GOLDENS + CORPUS
+    memoised = _fix_all(paths)
+    real_build = model.ImageModel.build.__func__
+
+    def build(cls, *a, **k):  # type: ignore[no-untyped-def]
+        m = real_build(cls, *a, **k)
+        m._lookups = _Forgetful()
+        return m
+
+    monkeypatch.setattr(model.ImageModel, "build", classmethod(build))
+    fresh = _fix_all(paths)
+    assert len(fresh) == len(paths)
+    for path, a, b in zip(paths, memoised, fresh):
+        assert a == b, path
+
+
+def test_context_copy_memo_tells_positions_and_stages_apart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dockeropt.context import BuildContext
+    from dockeropt.model import ImageModel
+    from dockeropt.model.project import context_file
+    from dockeropt.syntax import parse
+
+    (tmp_path / "package.json").write_text("{}")
+    (tmp_path / "b.json").write_text("{}")
+    doc = parse("FROM node:20 AS a\nWORKDIR /app\nRUN true\nCOPY package.json .\nRUN npm ci\n"
+                "FROM node:20\nWORKDIR /app\nCOPY b.json package.json\nRUN npm ci\n")
+    m = ImageModel.build(doc, BuildContext(tmp_path))
+    body = [ins for st in doc.stages for ins in st.body]
+    early, late, other = body[1], body[3], body[6]
+    for _ in range(2):  # asked again: the memo answers
+        assert context_file(m, early, "/app/package.json") is None
+        assert context_file(m, late, "/app/package.json") == "package.json"
+        assert context_file(m, other, "/app/package.json") == "b.json"

@@ -82,6 +82,8 @@ class ImageModel:
     frontend: Frontend
     style: Style
     _apt_lists: dict[int, list[int]] = field(default_factory=dict, repr=False)
+    # answers of pure lookups on this model (dockeropt.model.project.context_copy), keyed by their arguments
+    _lookups: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ building
 

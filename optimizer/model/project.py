@@ -65,6 +65,17 @@ def context_copy(m: ImageModel, ins: Instruction, target: str) -> tuple[str, Ins
     bc = m.context
     if bc is None:
         return None
+    # the answer depends only on the stage, the position of ``ins`` in it, ``target`` and the context's state:
+    # DO101, DO107, DO108 and the runtime planners ask the same questions many times per round
+    key = ("context_copy", ins.stage_index, ins.index, target, bc.overlay_version)
+    if key in m._lookups:
+        return m._lookups[key]  # type: ignore[return-value]
+    got = _context_copy(m, bc, ins, target)
+    m._lookups[key] = got
+    return got
+
+
+def _context_copy(m: ImageModel, bc: BuildContext, ins: Instruction, target: str) -> tuple[str, Instruction] | None:
     found: tuple[str, Instruction] | None = None
     name = posixpath.basename(target)
     for other in m.node(ins).stage.body:
