@@ -113,8 +113,25 @@ class SplitDependencyCopy(Pass):
         Only manifests that exist in the build context and are not excluded by
         .dockerignore are copied; without a context, only names the Dockerfile
         itself proves. Where the install needs the source (`pip install .`,
-        `-e .`, `file:` dependencies, npm lifecycle scripts, workspaces, path
-        gems) it leaves the file alone and says why.
+        `-e .`, `file:` dependencies, npm lifecycle scripts, path gems) it
+        leaves the file alone and says why.
+
+        npm, yarn and pnpm workspaces are split too: the workspace globs
+        (package.json `workspaces`, as a list or as `{"packages": [...]}`, or
+        the `packages` of pnpm-workspace.yaml, `!negations` included) are
+        resolved against the build context (.dockerignore respected), and
+        each package's package.json is copied to the same path before the
+        install, one sorted COPY per package folder, after the root manifests
+        (package.json, the lockfile, .npmrc, .yarnrc.yml, pnpm-workspace.yaml).
+        `workspace:` dependencies between the packages are fine. It declines,
+        naming the package, when a package runs an install lifecycle script,
+        has a `bin` (the install links it to a file of the source), depends on
+        a local `file:`/`link:` path, when a glob cannot be resolved, when
+        there are more packages than the catalog's cap (32), or when the
+        context holds a `node_modules` in the root or a package that
+        .dockerignore does not exclude (the later `COPY . .` would put it over
+        the installed one). Without a build context, workspaces cannot be
+        seen and the install is handled as a single package (review).
 
         With the `bind-mount-style` setting (off by default), the install
         reads its manifests from bind mounts instead of a COPY layer, the
@@ -148,6 +165,13 @@ class SplitDependencyCopy(Pass):
         RUN npm ci
         COPY . .
         RUN npm run build
+
+        # an npm workspace (package.json: "workspaces": ["packages/*"])
+        COPY package.json package-lock.json ./
+        COPY packages/api/package.json ./packages/api/
+        COPY packages/shared/package.json ./packages/shared/
+        RUN npm ci
+        COPY . .
 
     Fix safety:
         Safe when the build context was checked: the install sees the same

@@ -187,21 +187,50 @@ def _check(check: Any, a: Action, files: ContextView, pkg: dict[str, Any] | None
     raise ValueError(f"unknown install check {check!r}")
 
 
-def _package_json_reason(pkg: dict[str, Any]) -> str | None:
+def _package_json_reason(pkg: dict[str, Any], workspace: bool = False) -> str | None:
+    """Why installing from this package.json reads the source; ``workspace``: it is (in) a workspace whose
+    package.json files are all copied, so ``workspace:`` specs need no source."""
     spec = _data()["package_json"]
     scripts = pkg.get("scripts") or {}
     hooks = [h for h in spec["lifecycle_scripts"] if isinstance(scripts, dict) and h in scripts]
     if hooks:
         return f"package.json runs the '{hooks[0]}' lifecycle script during install, which may read source files"
-    if pkg.get("workspaces"):
-        return "package.json declares workspaces, whose own package.json files the install reads"
+    local = [p for p in spec["local_prefixes"] if not (workspace and p in spec["workspaces"]["workspace_prefixes"])]
     for section in spec["dependency_sections"]:
         deps = pkg.get(section) or {}
         if isinstance(deps, dict):
             for dep, value in deps.items():
-                if isinstance(value, str) and value.startswith(tuple(spec["local_prefixes"])):
+                if isinstance(value, str) and value.startswith(tuple(local)):
                     return f"dependency '{dep}' comes from a local path ({value}), which the install reads"
     return None
+
+
+def _workspace_manifests(pkg: dict[str, Any], files: ContextView, workspace_file: str | None) -> list[str] | str | None:
+    """The package.json files of the workspace's packages (relative to the install's folder), why they cannot
+    all be copied ahead of the source, or None when the project has no workspaces."""
+    from dockeropt.model.workspaces import (
+        Workspaces,
+        nested_guard,
+        package_reason,
+        resolve_workspaces,
+        workspace_patterns,
+    )
+
+    got = workspace_patterns(pkg, files, workspace_file)
+    if got is None:
+        return None
+    source = workspace_file if workspace_file is not None and files.exists(workspace_file) else "package.json"
+    ws = got if isinstance(got, Workspaces) else resolve_workspaces(got, files, source)
+    if ws.blocker:
+        return ws.blocker
+    for d in ws.dirs:
+        why = package_reason(d, files, _package_json_reason)
+        if why:
+            return why
+    guard = nested_guard(ws.dirs, files)
+    if guard:
+        return guard
+    return [posixpath.join(d, "package.json") for d in ws.dirs]
 
 
 def read_install(a: Action, files: ContextView) -> DepInstall | None:
@@ -267,7 +296,12 @@ def read_install(a: Action, files: ContextView) -> DepInstall | None:
                 blocker = f"{read} is not a JSON object"
             elif blocker is None:
                 pkg = data
-                blocker = _package_json_reason(pkg)
+                ws = _workspace_manifests(pkg, files, rule.get("workspace_file")) if files.context is not None else None
+                if isinstance(ws, str):
+                    blocker = ws
+                else:
+                    blocker = _package_json_reason(pkg, workspace=ws is not None)
+                    manifests += ws or []
     if blocker is None and "manifests_present" in rule:
         present = [f for f in rule["manifests_present"] if files.exists(f)]
         if not present:
