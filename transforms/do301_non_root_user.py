@@ -99,7 +99,9 @@ class NonRootUser(Pass):
         /root; a command that names the folder), when the image
         is a tool box (tcpdump, strace, sudo, … or it starts a shell), when
         the base is unknown or has no way to add a user, when it starts as
-        root on purpose (nginx, php-fpm, apache, gosu/su-exec entrypoints).
+        root on purpose (nginx, php-fpm, apache, gosu/su-exec entrypoints),
+        or when its start command is a shell script from the build context
+        that switches users or chowns folders itself (a note names it).
 
     Why:
         A process running as root inside the container is root on the host's
@@ -165,6 +167,13 @@ class NonRootUser(Pass):
             "which only root can enter (mode 0700): as another user the app could not reach its own files. Set "
             "WORKDIR to a folder outside /root (such as /app), then run dockeropt again to add a non-root USER.",
         ),
+        "root_script": Message(
+            "The image keeps running as root: its start script needs root",
+            "Line {line} starts {script}, which runs `{program}`: the script needs root when the container starts "
+            "(it switches to another user or changes owners itself), so a USER line would make it fail there. "
+            "dockeropt keeps root; the script already decides who the app runs as. To run as non-root without it, "
+            "drop that step from the script, give the folders their owner at build time, then add a USER.",
+        ),
         "names_private": Message(
             "The image keeps running as root: line {line} names {path}",
             "Line {line} uses {path}, inside /root, which only root can enter (mode 0700), where line {install} puts "
@@ -216,6 +225,9 @@ class NonRootUser(Pass):
             launch.extend(names)
         if any(n in _nr()["root_launchers"] for n in launch):
             return None
+        script = self._root_start_script(m, final, rt.start)
+        if script is not None:
+            return script
         for ins in stage.body:
             if ins.keyword == "ONBUILD" or (ins.keyword == "RUN" and ins.heredocs and m.run(ins) is not None
                                              and m.run(ins).script is None):  # type: ignore[union-attr]
@@ -233,6 +245,39 @@ class NonRootUser(Pass):
         return self._fix(doc, m, ctx, final, user, move_edits, move_notes)
 
     # ------------------------------------------------------------------ decisions
+
+    def _root_start_script(self, m: ImageModel, final: StageNode, start: Any) -> Change | None:
+        """A note when the start command is a shell script from the build context that needs root itself.
+
+        ``ENTRYPOINT ["/srv/entrypoint.sh"]`` whose script runs ``gosu app "$@"`` or chowns a volume first:
+        under a new USER the script would fail at start (gosu cannot switch users, chown is refused).
+        """
+        ins = start.entrypoint or start.cmd
+        argv = start.argv
+        if ins is None or not argv or m.context is None:
+            return None
+        program = argv[0]
+        if posixpath.basename(program) in _tools()["shells"] and len(argv) > 1 and not argv[1].startswith("-"):
+            program = argv[1]  # sh /srv/entrypoint.sh
+        if not program.startswith("/"):
+            end = m.end_state(final.index)
+            if "/" not in program or not end.workdir:
+                return None
+            program = posixpath.join(end.workdir, program)
+        rel = m.context_source(final.index, program)
+        if rel is None or not m.context.is_file(rel):
+            return None
+        text = m.context.read_text(rel, limit=256 * 1024)
+        if text is None or not text.startswith("#!") or not re.match(r"#!\s*\S*(?:/|env\s+)(?:ba|da|a)?sh\b", text):
+            return None
+        parsed = parse_script(text)
+        if not parsed.ok:
+            return None
+        names = [posixpath.basename(c.name or "") for c in parsed.commands]
+        needs = [n for n in names if n in _nr()["root_launchers"] or n in _nr()["root_start_commands"]]
+        if not needs:
+            return None
+        return self.say("root_script", ins, line=ins.start_line, script=rel, program=needs[0])
 
     def _tool_image(self, m: ImageModel, final: StageNode, known: bool, launch: list[str], family: str) -> tuple[Instruction, str] | None:
         """(the line that shows it, why) when the image exists to run privileged tools or a shell."""
