@@ -56,6 +56,22 @@ def _names(ins: Instruction | None) -> list[str] | None:
     return [posixpath.basename(c.name or "") for c in script.commands] if script.ok else None
 
 
+def _hides_from_others(mode: str) -> bool:
+    """A chmod mode that leaves other users no read permission (``600``, ``0750``, ``o-r``, ``go=``)."""
+    if re.fullmatch(r"[0-7]{3,4}", mode):
+        return not int(mode[-1]) & 4
+    for clause in mode.split(","):
+        m = re.fullmatch(r"([ugoa]*)([-+=])([rwxXst]*)", clause)
+        if m is None:
+            return False  # a mode dockeropt does not read: say nothing
+        who, op, perms = m.groups()
+        if who and not set(who) & {"o", "a"}:
+            continue
+        if (op == "-" and "r" in perms) or (op == "=" and "r" not in perms):
+            return True
+    return False
+
+
 def _path_edits(doc_text: str, ins: Instruction, old: str, new: str) -> list[Edit]:
     """Replace the folder ``old`` by ``new`` wherever the instruction's text names it (as a whole path part)."""
     start, end = ins.range.start, ins.range.end
@@ -101,7 +117,9 @@ class NonRootUser(Pass):
         the base is unknown or has no way to add a user, when it starts as
         root on purpose (nginx, php-fpm, apache, gosu/su-exec entrypoints),
         or when its start command is a shell script from the build context
-        that switches users or chowns folders itself (a note names it).
+        that switches users or chowns folders itself, or a RUN makes a file
+        outside the app folder unreadable for other users (`chmod 600`); a
+        note names the line.
 
     Why:
         A process running as root inside the container is root on the host's
@@ -166,6 +184,12 @@ class NonRootUser(Pass):
             "Line {line} makes {path} the working folder, and the app's files are copied there; it is inside /root, "
             "which only root can enter (mode 0700): as another user the app could not reach its own files. Set "
             "WORKDIR to a folder outside /root (such as /app), then run dockeropt again to add a non-root USER.",
+        ),
+        "root_only": Message(
+            "The image keeps running as root: line {line} makes {path} readable by root only",
+            "Line {line} runs `chmod {mode}` on {path}, which stays owned by root: as another user the app could not "
+            "read it. dockeropt keeps root. Give it to the app's user at build time (`COPY --chown=<uid>:<gid>`, or "
+            "`chown` before the chmod), then add a non-root USER.",
         ),
         "root_script": Message(
             "The image keeps running as root: its start script needs root",
@@ -242,9 +266,40 @@ class NonRootUser(Pass):
         if isinstance(moves, Change):
             return moves
         move_edits, move_notes = moves
+        private = self._root_only_files(m, final)
+        if private is not None:
+            return private
         return self._fix(doc, m, ctx, final, user, move_edits, move_notes)
 
     # ------------------------------------------------------------------ decisions
+
+    def _root_only_files(self, m: ImageModel, final: StageNode) -> Change | None:
+        """A note when a RUN makes a file or folder unreadable for other users (``chmod 600``) outside the app folder.
+
+        The file stays owned by root, so after a new USER the app could not read it (a config file it needs).
+        """
+        end = m.end_state(final.index)
+        app = posixpath.normpath(end.workdir) if end.workdir and not _is_system(end.workdir) else None
+        for n in m.chain(final.index)[::-1]:
+            for ins in n.stage.body:
+                facts = m.run(ins)
+                if facts is None:
+                    continue
+                for a in facts.actions:
+                    if a.verb != "chmod":
+                        continue
+                    words = [w.text for w in a.command.effective()[1:]]
+                    words = [w for w in words if not w.startswith("-")]
+                    if len(words) < 2 or not _hides_from_others(words[0]):
+                        continue
+                    for target in words[1:]:
+                        if "$" in target or "*" in target:
+                            continue  # a path dockeropt cannot place
+                        path = posixpath.normpath(posixpath.join(m.state(ins).workdir or "/", target))
+                        if app is not None and (path == app or path.startswith(app + "/")):
+                            continue  # the app folder: its copies get --chown to the new user
+                        return self.say("root_only", ins, line=ins.start_line, path=path, mode=words[0])
+        return None
 
     def _root_start_script(self, m: ImageModel, final: StageNode, start: Any) -> Change | None:
         """A note when the start command is a shell script from the build context that needs root itself.
