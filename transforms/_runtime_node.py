@@ -79,6 +79,7 @@ def plan(r: StageRead) -> Plan:
     dev = pkg.get("devDependencies") if isinstance(pkg, dict) and isinstance(pkg.get("devDependencies"), dict) else {}
     deps_facts = node_dependencies(ctx, rel, package_manager=r.pm) if ctx is not None and rel is not None else None
     builds = [a for a in r.builds() if a.action.ecosystem in ("node", "system")]
+    _build_writes_outside(r, builds, scripts, idir)
     reasons_source: list[str] = []
     if builds:
         reasons_source.append(f"line {builds[0].ins.start_line} builds")
@@ -142,6 +143,30 @@ def plan(r: StageRead) -> Plan:
     if ctx is None:
         p.checks.append("no build context was given, so package.json and the app's files could not be checked")
     return p
+
+
+def _build_writes_outside(r: StageRead, builds: list[Act], scripts: dict, idir: str) -> None:
+    """Block when a build command (or the package.json script it runs) names an absolute path outside the app folder.
+
+    ``"build": "node build.js --outDir /srv/www"``: the runtime stage gets the app folder only, so what the build
+    wrote there would be missing (red-team 3). Temporary and device paths are fine.
+    """
+    for b in builds:
+        words = [w.text for w in b.action.command.effective()]
+        texts = list(words)
+        script = next((w for w in words[1:] if isinstance(scripts.get(w), str)), None)
+        if script is not None:
+            texts += str(scripts[script]).split()
+        for t in texts:
+            for part in t.split("="):
+                path = part.strip("'\"")
+                if not path.startswith("/") or "$" in path or under(path, idir) or path.startswith(("/tmp/", "/dev/")):
+                    continue
+                where = f"its package.json script `{script}`" if script is not None and t not in words else "it"
+                raise Blocked(f"runs `{' '.join(words)}`, and {where} names {path}, outside the app folder {idir}: "
+                              "the runtime stage gets the app folder only", b.ins,
+                              f"Build into the app folder (a path relative to {idir}), or copy {path} into the runtime "
+                              "stage by hand")
 
 
 def _yarn_node_modules(r: StageRead, installs: list[Act], deps_stage: bool) -> None:
