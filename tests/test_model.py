@@ -347,3 +347,21 @@ def test_runtime_gunicorn_bind_reads_port() -> None:
     assert rt is not None and rt.listen is not None and rt.listen.env == "PORT"
     assert rt.probe_port_text(m.end_state(0).env) == "${PORT:-8084}"
 
+
+
+def test_context_source_reads_a_glob_copy_only_for_files_the_context_holds(tmp_path) -> None:
+    """``COPY package*.json ./``: package.json in the workdir came from the context; a name it does not match did not."""
+    from dockeropt.config import Config
+    from dockeropt.context import BuildContext
+    from dockeropt.rules import PassContext
+    from dockeropt.syntax import parse
+
+    (tmp_path / "package.json").write_text("{}\n")
+    (tmp_path / "package-lock.json").write_text("{}\n")
+    doc = parse("FROM node:18\nWORKDIR /app\nCOPY package*.json ./\nRUN npm ci\n")
+    m = PassContext(config=Config(), context=BuildContext(tmp_path, dockerfile=tmp_path / "Dockerfile")).model(doc)
+    assert m.context_source(0, "/app/package.json") == "package.json"
+    assert m.context_source(0, "/app/package-lock.json") == "package-lock.json"
+    assert m.context_source(0, "/app/yarn.lock") is None  # matches no pattern
+    assert m.context_source(0, "/app/packages.json") is None  # matches the pattern, but the context has no such file
+    assert m.context_source(0, "/app/sub/package.json") is None  # a glob places files right in the folder

@@ -234,6 +234,9 @@ class SlimBase(Pass):
             if deps.git:
                 f.needs.setdefault("git", f"{where_deps} (a dependency comes from git)")
             for d in deps.native:
+                if d.outside:
+                    f.blockers.append(f"{where_deps} installs {d.name} ({d.why})")
+                    continue
                 if not d.compiles:
                     for lib in d.runtime:
                         f.libraries.setdefault(lib, d.name)

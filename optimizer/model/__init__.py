@@ -25,6 +25,7 @@ Passes read the model through ``ctx.model(doc)``; they never rebuild it.
 from __future__ import annotations
 
 import bisect
+import fnmatch
 import posixpath
 import re
 from collections.abc import Iterator
@@ -227,14 +228,34 @@ class ImageModel:
                 if not cf.from_context:
                     continue
                 for src in cf.sources:
+                    s = posixpath.normpath(src)
+                    if any(c in s for c in "*?["):
+                        got = self._context_glob_file(cf.dest, s, p)
+                        if got is not None:
+                            return got
+                        continue
                     tgt = cf.target_of(src)
                     if _under(p, tgt):
                         rel = posixpath.relpath(p, tgt)
-                        s = posixpath.normpath(src)
-                        if "*" in s:
-                            continue
                         return s if rel == "." else posixpath.normpath(posixpath.join(s, rel))
         return None
+
+    def _context_glob_file(self, dest: str, pattern: str, p: str) -> str | None:
+        """The context file a glob source (``COPY package*.json ./``) placed at ``p``; None unless the context proves it.
+
+        Only a wildcard in the last part is read: the matching files land in the destination folder under their own
+        names, so ``p`` must sit right in that folder, its name must match, and the context must hold the file.
+        """
+        head, tail = posixpath.split(pattern)
+        if any(c in head for c in "*?[") or self.context is None:
+            return None
+        if posixpath.dirname(p) != (posixpath.normpath(dest) if dest.endswith("/") else None):
+            return None
+        name = posixpath.basename(p)
+        if not fnmatch.fnmatchcase(name, tail):
+            return None
+        cand = posixpath.normpath(posixpath.join(head, name)) if head not in ("", ".") else name
+        return cand if self.context.is_file(cand) and not self.context.ignored(cand) else None
 
     # ------------------------------------------------------------------ the runtime
 
