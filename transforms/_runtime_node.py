@@ -6,9 +6,11 @@
   the manager's production flag), and the runtime copies that node_modules and
   then the app from the build context exactly as the original COPYs did, so a
   file added next week reaches the image and ``.dockerignore`` (DO203) decides
-  what stays out.
-* A build step (``npm run build``, tsc, install scripts, workspaces, local
-  packages): the original stage is the build stage; it prunes the dev
+  what stays out. Workspaces take this path too when the model can copy
+  every package's package.json ahead of the source (model.deps, the same
+  facts DO101 splits by): the deps stage copies each one to its folder.
+* A build step (``npm run build``, tsc, install scripts, workspaces the
+  model cannot list, local packages): the original stage is the build stage; it prunes the dev
   dependencies after building and the runtime copies the app folder from it
   whole.
 * The runtime is distroless nodejs when the app runs as ``node file.js``
@@ -30,6 +32,7 @@ import re
 
 from dockeropt.catalog.images import current_version_tag, distroless_for, slim_variant
 from dockeropt.model import ecosystems as eco
+from dockeropt.model.deps import ContextView, read_install
 from dockeropt.model.native import node_dependencies
 from dockeropt.model.project import node_project, yarn_flavour, yarn_linker
 from dockeropt.model.runtime import source_files
@@ -81,6 +84,7 @@ def plan(r: StageRead) -> Plan:
     builds = [a for a in r.builds() if a.action.ecosystem in ("node", "system")]
     _build_writes_outside(r, builds, scripts, idir)
     reasons_source: list[str] = []
+    ws_files: list[str] | None = None  # the workspace packages' package.json files the install reads
     if builds:
         reasons_source.append(f"line {builds[0].ins.start_line} builds")
     if pkg is None:
@@ -90,9 +94,13 @@ def plan(r: StageRead) -> Plan:
         if hooks:
             reasons_source.append(f"package.json runs a `{hooks[0]}` script on install")
         if "workspaces" in pkg or (ctx is not None and rel is not None and ctx.is_file(posixpath.join(rel, "pnpm-workspace.yaml"))):
-            reasons_source.append("the project has workspaces")
+            ws_files = _workspace_package_files(installs, rel, ctx)
+            if ws_files is None:
+                reasons_source.append("the project has workspaces")
     if deps_facts is not None and any("local package" in u for u in deps_facts.unknown):
         reasons_source.append("it depends on local packages")
+    if reasons_source and ws_files is not None:
+        reasons_source.append("the project has workspaces")  # built in the stage: the workspace facts still count
     if mgr == "yarn-berry":
         _yarn_node_modules(r, installs, deps_stage=not reasons_source)
     # -- the start command
@@ -135,7 +143,7 @@ def plan(r: StageRead) -> Plan:
     if reasons_source:
         _with_build(r, p, mgr, mspec, idir, omit_ok, dev, reasons_source)
     else:
-        _with_deps_stage(r, p, mgr, mspec, idir, rel, installs, omit_ok, dev)
+        _with_deps_stage(r, p, mgr, mspec, idir, rel, installs, omit_ok, dev, ws_files or [])
     if new_cmd is not None and launcher_kept is None and r.start.launcher:
         p.checks.append(f"`{' '.join(r.start.argv or ())}` now runs `{' '.join(new_cmd)}` directly, so signals reach node itself")
     elif launcher_kept:
@@ -322,8 +330,20 @@ def _prod_command(r: StageRead, a: Act, mgr: str, mspec: dict, omit: bool) -> st
     return " ".join(out)
 
 
+def _workspace_package_files(installs: list[Act], rel: str | None, ctx: object) -> list[str] | None:
+    """The package.json files of the workspace's packages (relative to the project folder) when the model can copy them
+    ahead of the source (model.deps: every glob resolved, no package needs its source to install); None otherwise."""
+    if ctx is None or rel is None or len(installs) != 1:
+        return None
+    inst = read_install(installs[0].action, ContextView(ctx, "" if rel in ("", ".") else rel))  # type: ignore[arg-type]
+    if inst is None or inst.blocker is not None or inst.missing is not None:
+        return None
+    files = [f for f in inst.manifests if "/" in f and posixpath.basename(f) == "package.json"]
+    return sorted(files) or None
+
+
 def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, rel: str | None, installs: list[Act],
-                     omit: bool, dev: dict) -> None:
+                     omit: bool, dev: dict, ws_files: list[str]) -> None:
     ctx = r.context
     a = installs[-1]
     if len(installs) > 1:
@@ -359,6 +379,9 @@ def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, re
         files = ["package.json", *(x for x in _LOCKS.get(mgr, ()))]
         p.checks.append("without a build context the manifests were guessed: package.json and the lockfile")
     ds.lines.append(f"COPY {' '.join(files)} ./")
+    for w in ws_files:  # workspace packages: each package.json in its own folder, as the install reads them
+        src = posixpath.normpath(posixpath.join(rel or ".", w))
+        ds.lines.append(f"COPY {src} ./{posixpath.dirname(w)}/")
     for d in dirs:
         ds.lines.append(f"COPY {d} ./{posixpath.relpath(d, rel or '.')}")
     flags = " ".join(fl.raw for fl in a.ins.flags)

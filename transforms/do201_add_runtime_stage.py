@@ -54,7 +54,8 @@ class AddRuntimeStage(Pass):
 
         - node (npm, yarn classic and berry, pnpm): without a build step the
           dependencies are installed once, production only, in a `deps`
-          stage that gets only the manifests; the runtime copies that
+          stage that gets only the manifests (for workspaces also each
+          package's package.json, in its folder); the runtime copies that
           node_modules, then the app from the build context as the original
           COPYs did (`.dockerignore`, which DO203 writes, keeps out what the
           image does not need). With a build step the original stage builds,
