@@ -146,3 +146,44 @@ def test_app_source_is_found_through_files_copied_by_name_from_a_build_stage(tmp
     rt = m.runtime
     assert rt is not None and rt.app_context_dir == "." and rt.health_routes == ("/health",)
     assert rt.probe_port_text(m.end_state(2).env) == "${PORT:-8081}"
+
+
+# --------------------------------------------------------------------------- project files that write under $HOME
+
+
+def _home_sources(text: str, ctx: Path) -> list[tuple[str, str | None, int, str]]:
+    m = model(text, ctx)
+    final = m.graph.final
+    assert final is not None
+    return [(w.tool, w.path, w.instruction.start_line, w.what) for w in private_writes(m, final.index)
+            if w.kind == "home-source"]
+
+
+def test_a_project_script_run_as_root_that_uses_the_home_is_a_private_write(tmp_path: Path) -> None:
+    ctx = _app(tmp_path, {
+        "dl.py": "from pathlib import Path\n(Path.home() / '.cache').mkdir()\n",
+        "pkg/warm/__main__.py": "import os\nos.makedirs(os.path.expanduser('~/.cache/x'))\n",
+        "warm.js": "const d = require('os').homedir();\n",
+        "package.json": json.dumps({"scripts": {"prep": "node warm.js", "chain": "node warm.js && true"}}),
+    })
+    head = "FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\n"
+    assert _home_sources(head + "RUN python dl.py\n", ctx) == [
+        ("project-script", "/root", 4, "what dl.py writes under $HOME")]
+    assert _home_sources(head + "RUN python3 -u -m pkg.warm\n", ctx) == [
+        ("project-script", "/root", 4, "what pkg/warm/__main__.py writes under $HOME")]
+    node = "FROM node:18-slim\nWORKDIR /app\nCOPY . .\n"
+    assert _home_sources(node + "RUN node warm.js\n", ctx) == [
+        ("project-script", "/root", 4, "what warm.js writes under $HOME")]
+    assert _home_sources(node + "RUN npm run prep\n", ctx) == [
+        ("project-script", "/root", 4, "what warm.js writes under $HOME")]
+    # not root, HOME outside /root, inline code, a script needing a shell, a file the context lacks: nothing
+    assert _home_sources(node + "USER node\nRUN npm run prep\n", ctx) == []
+    assert _home_sources(head + "ENV HOME=/opt/home\nRUN python dl.py\n", ctx) == []
+    assert _home_sources(head + "RUN python -c 'import dl'\n", ctx) == []
+    assert _home_sources(node + "RUN npm run chain\n", ctx) == []
+    assert _home_sources(head + "RUN python missing.py\n", ctx) == []
+
+
+def test_a_project_script_that_does_not_use_the_home_is_not_a_private_write(tmp_path: Path) -> None:
+    ctx = _app(tmp_path, {"dl.py": "open('/app/model.bin', 'w').write('x')\n"})
+    assert _home_sources("FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN python dl.py\n", ctx) == []

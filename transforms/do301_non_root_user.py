@@ -72,6 +72,11 @@ def _hides_from_others(mode: str) -> bool:
     return False
 
 
+def _one_line(text: str) -> str:
+    """An instruction's text on one line (continuations joined), for a note."""
+    return " ".join(re.sub(r"\\\n", " ", text).split())
+
+
 def _path_edits(doc_text: str, ins: Instruction, old: str, new: str) -> list[Edit]:
     """Replace the folder ``old`` by ``new`` wherever the instruction's text names it (as a whole path part)."""
     start, end = ins.range.start, ins.range.end
@@ -107,6 +112,12 @@ class NonRootUser(Pass):
         corepack's downloads (`COREPACK_HOME`); `PATH` entries that named the
         old folder follow. It keeps root, with a note naming the line, when
         such an install cannot be moved with certainty (a poetry virtualenv;
+        a RUN that executes one of the project's own files as root, such as
+        `python download_models.py` or `npm run S` whose script runs a .js
+        file, when that file refers to the home folder (`Path.home()`,
+        `os.homedir()`, `process.env.HOME`): what it writes is in /root, and
+        the note says to set that folder through a variable outside /root or
+        to run that step after a USER line;
         a yarn 2+ Plug'n'Play install whose package cache, which .pnp.cjs
         reads at run time, is in /root: yarn 4 turns `enableGlobalCache` on
         by default, and the note says to set `enableGlobalCache: false` or
@@ -178,6 +189,12 @@ class NonRootUser(Pass):
             "The image keeps running as root: line {line} installs into root's home",
             "Line {line} puts {what} in {path}, inside /root, which only root can enter (mode 0700): as another user "
             "the app would not find it. {fix}",
+        ),
+        "private_home_script": Message(
+            "The image keeps running as root: line {line} runs a project file that writes under $HOME",
+            "Line {line} (`{text}`) runs {file} as root, and {file} uses the home folder: what it writes there "
+            "lands in {path}, which only root can enter (mode 0700), so the app, running as another user with its "
+            "own home, would not find it. {fix}",
         ),
         "private_workdir": Message(
             "The image keeps running as root: line {line} puts the app in root's home",
@@ -437,6 +454,10 @@ class NonRootUser(Pass):
         ins = w.instruction
         if w.tool == "workdir":
             return self.say("private_workdir", ins, line=ins.start_line, path=w.path)
+        if w.kind == "home-source" and mv is not None:
+            file = w.what.removeprefix("what ").split(" writes ")[0]
+            return self.say("private_home_script", ins, line=ins.start_line, text=_one_line(ins.text), file=file,
+                            path=w.path or "/root", fix=mv["fix"])
         if mv is not None and not mv.get("apply") and mv.get("fix"):
             fix = mv["fix"]
         elif mv is not None and not mv.get("apply"):

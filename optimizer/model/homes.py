@@ -16,18 +16,24 @@ when its package cache is in a private home (:func:`dockeropt.model.project.pnp_
 yarn 4 turns ``enableGlobalCache`` on by default, so as root the archives
 .pnp.cjs loads at run time are in ``/root/.yarn/berry/cache``; yarn 2 and 3
 keep them in the project's ``.yarn/cache``), and so does COPY/ADD into a
-private home.
+private home. So does a RUN that executes one of the project's own files as
+root (``python download_models.py``, ``node warm.js``, ``npm run S`` whose
+package.json script does) when that file's text refers to the home folder
+(``Path.home()``, ``os.homedir()``, ``process.env.HOME``; catalog
+``non_root.home_sources``): what it writes lands in /root, and the app, run as
+another user, looks in its own home (:func:`_home_source_write`).
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dockeropt.model.native import node_dependencies
 from dockeropt.model.project import node_data, pnp_cache
-from dockeropt.model.runtime import runtime_catalog
+from dockeropt.model.runtime import resolve_launcher, runtime_catalog
 from dockeropt.model.values import expand
 from dockeropt.syntax import Instruction
 
@@ -92,6 +98,9 @@ def private_writes(m: ImageModel, stage: int) -> list[PrivateWrite]:
                         elif in_private_home(w.path):
                             out.append(PrivateWrite(ins, a, a.tool, w.kind, w.path, w.what))
                     out.extend(_outside_writes(m, n.index, ins, a))
+                    src = _home_source_write(m, n.index, ins, a)
+                    if src is not None:
+                        out.append(src)
                     pnp = _pnp_write(m, ins, a)
                     if pnp is not None:
                         out.append(pnp)
@@ -134,6 +143,80 @@ def _outside_writes(m: ImageModel, stage: int, ins: Instruction, a: Action) -> l
         if path is None or in_private_home(path):
             out.append(PrivateWrite(ins, a, d.name, "home", path, f"what the install script of {d.name} downloads"))
     return out
+
+
+def _home_source_write(m: ImageModel, stage: int, ins: Instruction, a: Action) -> PrivateWrite | None:
+    """A project file from the build context that the RUN executes as root and whose text uses the home folder."""
+    if m.context is None or a.cwd is None or a.writes or not in_private_home(a.user.home):
+        return None
+    home = a.env.value("HOME")
+    if home and not in_private_home(home):
+        return None  # HOME set outside /root: the script writes where every user can look
+    argv = tuple(w.value for w in a.command.effective())
+    if not argv or any(v is None for v in argv):
+        return None
+    words: tuple[str, ...] = argv  # type: ignore[assignment]
+    cwd = a.cwd
+    project = a.project or cwd
+
+    def scripts() -> dict[str, str] | None:
+        rel = m.context_source(stage, posixpath.join(project, "package.json"), ins.index)
+        pkg = m.context.read_json_object(rel) if rel is not None and m.context is not None else None
+        s = pkg.get("scripts") if pkg is not None else None
+        return {str(k): str(v) for k, v in s.items()} if isinstance(s, dict) else None
+
+    resolved = resolve_launcher(words, scripts, lambda _p: False)
+    if resolved is not None:
+        if resolved[1] is None or resolved[2] is None:
+            return None  # only package.json scripts: uv/poetry run need their own environment model
+        words, cwd = resolved[2], project
+    data = _data()["home_sources"]
+    prog = posixpath.basename(words[0])
+    runner = next((r for r in data["runners"] if re.match(r["program_regex"], prog)), None)
+    if runner is None:
+        return None
+    target = _runner_target(words[1:], runner)
+    if target is None:
+        return None
+    module, name = target
+    if module:
+        base = name.replace(".", "/")
+        candidates = [base + ext for ext in runner["exts"]] + [f"{base}/__main__{ext}" for ext in runner["exts"]]
+    else:
+        candidates = [name]
+    for cand in candidates:
+        image_path = posixpath.normpath(posixpath.join(cwd, cand))
+        rel = m.context_source(stage, image_path, ins.index)
+        if rel is None or not m.context.is_file(rel):
+            continue
+        if not module and not rel.endswith(tuple(runner["exts"])):
+            return None
+        text = m.context.read_text(rel, limit=512 * 1024)
+        if text is None:
+            return None
+        if any(re.search(p, text) for p in data["patterns"][runner["ecosystem"]]):
+            return PrivateWrite(ins, a, "project-script", "home-source", posixpath.normpath(a.user.home or "/root"),
+                                f"what {cand} writes under $HOME")
+        return None
+    return None
+
+
+def _runner_target(args: tuple[str, ...], runner: dict[str, Any]) -> tuple[bool, str] | None:
+    """(is a module, file or module name) an interpreter command runs, or None (inline code, stdin, unknown)."""
+    it = iter(args)
+    for w in it:
+        if w in runner.get("code_flags", ()):
+            return None
+        if runner.get("module_flag") and w == runner["module_flag"]:
+            name = next(it, None)
+            return (True, name) if name and not name.startswith("-") else None
+        if w in runner.get("value_flags", ()):
+            next(it, None)
+            continue
+        if w.startswith("-"):
+            continue
+        return False, w
+    return None
 
 
 def _pnp_write(m: ImageModel, ins: Instruction, a: Action) -> PrivateWrite | None:

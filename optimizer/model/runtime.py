@@ -148,34 +148,41 @@ def start_command(entrypoint: Instruction | None, cmd: Instruction | None, scrip
         shell_ins = entrypoint if entrypoint is not None and ep_shell else cmd
         program_text = shell_ins.args.strip() if shell_ins is not None else None
     if argv:
-        for spec in _data()["launchers"]:
-            prog = posixpath.basename(argv[0])
-            words = spec["words"]
-            if prog != spec["program"] or list(argv[1 : 1 + len(words)]) != words:
-                continue
-            if spec.get("scripts"):
-                name = spec.get("script") or (argv[spec["script_at"]] if len(argv) > spec.get("script_at", 99) else None)
-                if name is None or name.startswith("-"):
-                    continue
-                launcher, script = spec["program"], name
-                table = scripts()
-                text = table.get(name) if table else None
-                if text is None and spec.get("default_start") and name == "start" and table is not None:
-                    default = spec["default_start"]
-                    if has_file(default.split()[-1]):
-                        text = default
-                program_text = text
-                program = _split_simple(text) if text else None
-            else:
-                launcher = spec["program"]
-                after = spec["after"]
-                rest = list(argv[after:])
-                while rest and rest[0].startswith("-"):
-                    rest.pop(0)  # launcher options (uv run --no-dev)
-                program = tuple(rest) if rest else None
-                program_text = " ".join(rest) if rest else None
-            break
+        resolved = resolve_launcher(argv, scripts, has_file)
+        if resolved is not None:
+            launcher, script, program, program_text = resolved
     return StartCommand(entrypoint, cmd, argv, shell_form, launcher, script, program, program_text)
+
+
+def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[], dict[str, str] | None],
+                     has_file: Callable[[str], bool]
+                     ) -> tuple[str, str | None, tuple[str, ...] | None, str | None] | None:
+    """(launcher, script, program, program_text) when ``argv`` starts with a launcher (catalog ``launchers``).
+
+    A package.json script launcher (``npm run S``) is resolved through ``scripts()``; ``program`` is None when
+    the script needs a shell or is not in the table. None when ``argv`` names no launcher.
+    """
+    for spec in _data()["launchers"]:
+        prog = posixpath.basename(argv[0])
+        words = spec["words"]
+        if prog != spec["program"] or list(argv[1 : 1 + len(words)]) != words:
+            continue
+        if spec.get("scripts"):
+            name = spec.get("script") or (argv[spec["script_at"]] if len(argv) > spec.get("script_at", 99) else None)
+            if name is None or name.startswith("-"):
+                continue
+            table = scripts()
+            text = table.get(name) if table else None
+            if text is None and spec.get("default_start") and name == "start" and table is not None:
+                default = spec["default_start"]
+                if has_file(default.split()[-1]):
+                    text = default
+            return spec["program"], name, (_split_simple(text) if text else None), text
+        rest = list(argv[spec["after"]:])
+        while rest and rest[0].startswith("-"):
+            rest.pop(0)  # launcher options (uv run --no-dev)
+        return spec["program"], None, (tuple(rest) if rest else None), (" ".join(rest) if rest else None)
+    return None
 
 
 def _split_simple(text: str) -> tuple[str, ...] | None:
