@@ -584,16 +584,21 @@ def build_server() -> LanguageServer:
             return False
 
     def publish(ls: LanguageServer, uri: str, near_line: int | None = None) -> None:
-        try:
-            a = current(ls, uri)
-        except Exception as exc:
-            log.error("cannot read %s: %s", uri, exc)
-            return
-        for e in a.internal_errors:
-            ls.window_log_message(types.LogMessageParams(type=types.MessageType.Warning, message=e))
-        ls.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, version=a.version, diagnostics=a.diagnostics)
-        )
+        from dockeropt.pipeline import gc_paused
+
+        # the collector's first pass over what the analysis built (tens of ms on a 300-line file) comes
+        # after the diagnostics are written, not between the edit and the squiggles
+        with gc_paused():
+            try:
+                a = current(ls, uri)
+            except Exception as exc:
+                log.error("cannot read %s: %s", uri, exc)
+                return
+            for e in a.internal_errors:
+                ls.window_log_message(types.LogMessageParams(type=types.MessageType.Warning, message=e))
+            ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, version=a.version, diagnostics=a.diagnostics)
+            )
         if a.error is None and a.findings:
             try:
                 task = asyncio.get_running_loop().create_task(
