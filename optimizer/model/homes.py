@@ -18,7 +18,7 @@ yarn 4 turns ``enableGlobalCache`` on by default, so as root the archives
 keep them in the project's ``.yarn/cache``), and so does COPY/ADD into a
 private home. So does a RUN that executes one of the project's own files as
 root (``python download_models.py``, ``node warm.js``, ``npm run S`` whose
-package.json script does) when that file's text refers to the home folder
+package.json script does, ``uv run``/``poetry run``/``pipenv run`` of one) when that file's text refers to the home folder
 (``Path.home()``, ``os.homedir()``, ``process.env.HOME``; catalog
 ``non_root.home_sources``): what it writes lands in /root, and the app, run as
 another user, looks in its own home (:func:`_home_source_write`).
@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dockeropt.model.ecosystems import names as ecosystem_names
+from dockeropt.model.ecosystems import spec as ecosystem_spec
 from dockeropt.model.native import node_dependencies
 from dockeropt.model.project import node_data, pnp_cache
 from dockeropt.model.runtime import resolve_launcher, runtime_catalog
@@ -147,7 +149,7 @@ def _outside_writes(m: ImageModel, stage: int, ins: Instruction, a: Action) -> l
 
 def _home_source_write(m: ImageModel, stage: int, ins: Instruction, a: Action) -> PrivateWrite | None:
     """A project file from the build context that the RUN executes as root and whose text uses the home folder."""
-    if m.context is None or a.cwd is None or a.writes or not in_private_home(a.user.home):
+    if m.context is None or a.cwd is None or not in_private_home(a.user.home):
         return None
     home = a.env.value("HOME")
     if home and not in_private_home(home):
@@ -166,10 +168,16 @@ def _home_source_write(m: ImageModel, stage: int, ins: Instruction, a: Action) -
         return {str(k): str(v) for k, v in s.items()} if isinstance(s, dict) else None
 
     resolved = resolve_launcher(words, scripts, lambda _p: False)
+    if resolved is None and a.writes:
+        return None  # an install, not a program of the project (a launcher's own writes are its environment)
     if resolved is not None:
-        if resolved[1] is None or resolved[2] is None:
-            return None  # only package.json scripts: uv/poetry run need their own environment model
-        words, cwd = resolved[2], project
+        if resolved[2] is None:
+            return None
+        if resolved[1] is not None:
+            words, cwd = resolved[2], project  # a package.json script runs in the project folder
+        else:
+            # `uv run`, `poetry run`, `pipenv run`: the program runs with the same HOME, in the same folder
+            words = _launched_program(resolved[0], resolved[2])
     data = _data()["home_sources"]
     prog = posixpath.basename(words[0])
     runner = next((r for r in data["runners"] if re.match(r["program_regex"], prog)), None)
@@ -199,6 +207,20 @@ def _home_source_write(m: ImageModel, stage: int, ins: Instruction, a: Action) -
                                 f"what {cand} writes under $HOME")
         return None
     return None
+
+
+def _launched_program(launcher: str, program: tuple[str, ...]) -> tuple[str, ...]:
+    """What an environment launcher runs: ``uv run app.py`` runs the script with python (catalog ``scripts_with``)."""
+    for eco in ecosystem_names():
+        how = ecosystem_spec(eco).get("launchers", {}).get(launcher)
+        runner = how.get("scripts_with") if isinstance(how, dict) else None
+        if runner and program[0].endswith(tuple(_runner_exts(runner))):
+            return (runner, *program)
+    return program
+
+
+def _runner_exts(program: str) -> list[str]:
+    return next((list(r["exts"]) for r in _data()["home_sources"]["runners"] if re.match(r["program_regex"], program)), [])
 
 
 def _runner_target(args: tuple[str, ...], runner: dict[str, Any]) -> tuple[bool, str] | None:
