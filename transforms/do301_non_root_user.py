@@ -10,7 +10,7 @@ from typing import Any
 
 from dockeropt.edits import Change, Edit, Safety, apply_edits
 from dockeropt.model import ImageModel, StageNode
-from dockeropt.model.homes import PrivateWrite, in_private_home, move_for, private_writes
+from dockeropt.model.homes import PrivateWrite, in_private_home, move_for, private_writes, root_files_app_writes
 from dockeropt.model.runtime import runtime_catalog
 from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.shell import parse_script
@@ -129,8 +129,11 @@ class NonRootUser(Pass):
         root on purpose (nginx, php-fpm, apache, gosu/su-exec entrypoints),
         or when its start command is a shell script from the build context
         that switches users or chowns folders itself, or a RUN makes a file
-        outside the app folder unreadable for other users (`chmod 600`); a
-        note names the line.
+        outside the app folder unreadable for other users (`chmod 600`), or a
+        RUN runs a project file that creates a file the app's own source
+        also writes by the same path (`python init_db.py` and the app's
+        `sqlite3.connect("data/app.db")`: the folder gets the new owner, the
+        file would stay root's); a note names the line.
 
     Why:
         A process running as root inside the container is root on the host's
@@ -207,6 +210,14 @@ class NonRootUser(Pass):
             "Line {line} runs `chmod {mode}` on {path}, which stays owned by root: as another user the app could not "
             "read it. dockeropt keeps root. Give it to the app's user at build time (`COPY --chown=<uid>:<gid>`, or "
             "`chown` before the chmod), then add a non-root USER.",
+        ),
+        "root_created": Message(
+            "The image keeps running as root: line {line} creates a file the app writes",
+            "Line {line} (`{text}`) runs {file} as root, which creates {path}; the app writes that file when it runs "
+            "({app_file}), and as another user it could not: a new USER gives the folders their owner, not the files a "
+            "step makes in them, so {path} would stay root's. dockeropt keeps root. Give the file to the app's user in "
+            "that step (a `chown` at the end of the RUN, or run the step after the USER line), then add a non-root "
+            "USER.",
         ),
         "root_script": Message(
             "The image keeps running as root: its start script needs root",
@@ -286,6 +297,11 @@ class NonRootUser(Pass):
         private = self._root_only_files(m, final)
         if private is not None:
             return private
+        shared = root_files_app_writes(m, final.index)
+        if shared is not None:
+            ins = shared.instruction
+            return self.say("root_created", ins, line=ins.start_line, text=_one_line(ins.text), file=shared.file,
+                            path=shared.path, app_file=shared.app_file)
         return self._fix(doc, m, ctx, final, user, move_edits, move_notes)
 
     # ------------------------------------------------------------------ decisions

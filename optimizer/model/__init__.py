@@ -303,11 +303,12 @@ class ImageModel:
         src_ports: list[tuple[str | None, int | None, str]] = []
         src_protocols: dict[str, str] = {}
         started: list[tuple[str, str]] = []
+        writes: list[tuple[str, str]] = []
         if context is not None and app_dir is not None:
             deps = dependency_names(context, app_dir)
             frameworks = frameworks_of(deps)
             ecos = sorted({f["ecosystem"] for f in frameworks})
-            routes, src_ports, src_protocols, started = source_facts(context, app_dir, ecos)
+            routes, src_ports, src_protocols, started, writes = source_facts(context, app_dir, ecos)
         health = health_routes_of(routes, frameworks, context, app_dir or ".")
         # the port: the start command's server flags, then the source, then ENV PORT, then EXPOSE
         listen: Port | None = command_port(start.program_text, start.program)
@@ -341,7 +342,7 @@ class ImageModel:
         user = self.states[last.index].user if last.keyword != "USER" else end_state.user
         return RuntimeFacts(
             start, user, workdir, tuple(exposed), listen, protocol, reason, tuple(f["id"] for f in frameworks),
-            tuple(routes), tuple(health), tuple(volumes), app_dir, tuple(started),
+            tuple(routes), tuple(health), tuple(volumes), app_dir, tuple(started), tuple(writes),
         )
 
     def _app_dir_from_parts(self, stage: int, workdir: str) -> str | None:

@@ -35,7 +35,7 @@ from dockeropt.model.ecosystems import names as ecosystem_names
 from dockeropt.model.ecosystems import spec as ecosystem_spec
 from dockeropt.model.native import node_dependencies
 from dockeropt.model.project import node_data, pnp_cache
-from dockeropt.model.runtime import resolve_launcher, runtime_catalog
+from dockeropt.model.runtime import resolve_launcher, runtime_catalog, written_paths
 from dockeropt.model.values import expand
 from dockeropt.syntax import Instruction
 
@@ -147,13 +147,25 @@ def _outside_writes(m: ImageModel, stage: int, ins: Instruction, a: Action) -> l
     return out
 
 
-def _home_source_write(m: ImageModel, stage: int, ins: Instruction, a: Action) -> PrivateWrite | None:
-    """A project file from the build context that the RUN executes as root and whose text uses the home folder."""
-    if m.context is None or a.cwd is None or not in_private_home(a.user.home):
+@dataclass(frozen=True)
+class ProjectRun:
+    """A project file from the build context that a RUN executes (``python X.py``, ``node X.js``, ``npm run S``)."""
+
+    file: str  # as the RUN names it (``download_models.py``, ``warmup/__main__.py``)
+    rel: str  # its path in the build context
+    text: str
+    ecosystem: str  # catalog home_sources runner ecosystem ("python", "node")
+    cwd: str  # the folder it runs in
+
+
+def project_run(m: ImageModel, stage: int, ins: Instruction, a: Action) -> ProjectRun | None:
+    """The project file ``a`` runs, read from the build context; None when it runs none dockeropt can read.
+
+    Follows package.json scripts (``npm run S``) and environment launchers (``uv run``, ``poetry run``,
+    ``pipenv run``; ``uv run X.py`` runs python), then an interpreter of catalog ``non_root.home_sources``.
+    """
+    if m.context is None or a.cwd is None:
         return None
-    home = a.env.value("HOME")
-    if home and not in_private_home(home):
-        return None  # HOME set outside /root: the script writes where every user can look
     argv = tuple(w.value for w in a.command.effective())
     if not argv or any(v is None for v in argv):
         return None
@@ -202,10 +214,67 @@ def _home_source_write(m: ImageModel, stage: int, ins: Instruction, a: Action) -
         text = m.context.read_text(rel, limit=512 * 1024)
         if text is None:
             return None
-        if any(re.search(p, text) for p in data["patterns"][runner["ecosystem"]]):
-            return PrivateWrite(ins, a, "project-script", "home-source", posixpath.normpath(a.user.home or "/root"),
-                                f"what {cand} writes under $HOME")
+        return ProjectRun(cand, rel, text, runner["ecosystem"], cwd)
+    return None
+
+
+def _home_source_write(m: ImageModel, stage: int, ins: Instruction, a: Action) -> PrivateWrite | None:
+    """A project file from the build context that the RUN executes as root and whose text uses the home folder."""
+    if m.context is None or a.cwd is None or not in_private_home(a.user.home):
         return None
+    home = a.env.value("HOME")
+    if home and not in_private_home(home):
+        return None  # HOME set outside /root: the script writes where every user can look
+    run = project_run(m, stage, ins, a)
+    if run is None:
+        return None
+    if any(re.search(p, run.text) for p in _data()["home_sources"]["patterns"][run.ecosystem]):
+        return PrivateWrite(ins, a, "project-script", "home-source", posixpath.normpath(a.user.home or "/root"),
+                            f"what {run.file} writes under $HOME")
+    return None
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    """A file a build-time RUN creates as root by running a project file, which the app writes at run time."""
+
+    instruction: Instruction
+    file: str  # the project file the RUN runs
+    path: str  # the file both write, absolute in the image
+    app_file: str  # the app's source file (build-context path) that writes it
+
+
+def root_files_app_writes(m: ImageModel, stage: int) -> SharedFile | None:
+    """The first file a RUN of ``stage``'s FROM chain creates as root (running a project file that writes it by a
+    literal path) and that the app's own source, another file, also writes by the same path (``sqlite3.connect``,
+    ``open(..., "w")``; catalog ``writes_patterns``).
+
+    The file stays root's after a new USER, so the app could not write it (``attempt to write a readonly
+    database``); folders get a chown from DO301, the files a step makes inside them do not.
+    """
+    rt = m.runtime
+    if rt is None or m.context is None or not rt.writes:
+        return None
+    app_cwd = rt.workdir or "/"
+    app_writes: dict[str, list[str]] = {}
+    for lit, src in rt.writes:
+        app_writes.setdefault(posixpath.normpath(posixpath.join(app_cwd, lit)), []).append(src)
+    for n in m.chain(stage)[::-1]:
+        for ins in n.stage.body:
+            facts = m.run(ins)
+            if facts is None:
+                continue
+            for a in facts.actions:
+                if a.user.is_root is False:
+                    continue
+                run = project_run(m, n.index, ins, a)
+                if run is None:
+                    continue
+                for lit in written_paths(run.text, run.ecosystem):
+                    path = posixpath.normpath(posixpath.join(run.cwd, lit))
+                    others = [src for src in app_writes.get(path, ()) if src != run.rel]
+                    if others:
+                        return SharedFile(ins, run.file, path, others[0])
     return None
 
 

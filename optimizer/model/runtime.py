@@ -81,6 +81,8 @@ class RuntimeFacts:
     volumes: tuple[str, ...]
     app_context_dir: str | None  # the build-context folder holding the app (relative), when known
     started: tuple[tuple[str, str], ...] = ()  # (program, source file): programs the app's source starts by name
+    # (path as written, source file): files the app's source writes by a literal path (catalog writes_patterns)
+    writes: tuple[tuple[str, str], ...] = ()
 
     def probe_port_text(self, env: Env | None = None) -> str | None:
         """The port to probe as shell text: ``${PORT:-3000}`` when the app reads PORT, else the number."""
@@ -393,14 +395,33 @@ def frameworks_of(deps: set[str]) -> list[dict[str, Any]]:
     return [f for f in _data()["frameworks"] if any(p.lower() in deps for p in f["packages"])]
 
 
+def written_paths(text: str, ecosystem: str) -> list[str]:
+    """Files ``text`` (source of ``ecosystem``) writes by a literal path: ``open("x", "w")``,
+    ``sqlite3.connect("data/app.db")``, ``fs.writeFileSync('out.json')`` (catalog ``writes_patterns``).
+    In-memory and URI databases (``:memory:``, ``file:...``) are not files."""
+    out: list[str] = []
+    for rx in _writes_patterns().get(ecosystem, ()):
+        for m in rx.finditer(text):
+            path = m.group(1)
+            if path and ":" not in path and path not in out:
+                out.append(path)
+    return out
+
+
+@cache
+def _writes_patterns() -> dict[str, list[re.Pattern[str]]]:
+    return {eco: [re.compile(p) for p in ps] for eco, ps in _data()["writes_patterns"].items() if not eco.startswith("_")}
+
+
 def source_facts(
     context: BuildContext, rel: str, ecosystems: list[str],
-) -> tuple[list[str], list[tuple[str | None, int | None, str]], dict[str, str], list[tuple[str, str]]]:
-    """(routes, [(port variable, default, file)], {protocol: file}, [(program, file)]) the app's source shows.
+) -> tuple[list[str], list[tuple[str | None, int | None, str]], dict[str, str], list[tuple[str, str]], list[tuple[str, str]]]:
+    """(routes, [(port variable, default, file)], {protocol: file}, [(program, file)], [(written path, file)]) the app's
+    source shows.
 
     The programs are those the source starts by a literal name (``exec.Command("git", ...)``,
     ``subprocess.run(["git", ...])``, ``execFileSync('git')``; catalog ``spawn_patterns``), a path
-    reduced to its last part."""
+    reduced to its last part; the written paths are as :func:`written_paths` reads them."""
     data = _data()
     exts: list[str] = []
     for e in ecosystems or list(data["source_extensions"]):
@@ -414,6 +435,7 @@ def source_facts(
     compiled_spawns = {eco: [re.compile(p) for p in ps] for eco, ps in data["spawn_patterns"].items() if not eco.startswith("_")}
     protocols: dict[str, str] = {}
     started: list[tuple[str, str]] = []
+    writes: list[tuple[str, str]] = []
     for p, text in source_files(context, rel, tuple(exts)):
         eco = next((e for ext, e in by_ext.items() if p.endswith(ext)), None)
         if eco is None:
@@ -439,7 +461,8 @@ def source_facts(
                 prog = posixpath.basename(m.group(1))
                 if prog and all(s[0] != prog for s in started):
                     started.append((prog, p))
-    return routes, ports, protocols, started
+        writes.extend((w, p) for w in written_paths(text, eco))
+    return routes, ports, protocols, started, writes
 
 
 def health_routes_of(routes: list[str], frameworks: list[dict[str, Any]], context: BuildContext | None, rel: str) -> list[str]:
