@@ -183,7 +183,8 @@ def test_yarn_classic_installs_production_only_and_runs_node(tmp_path: Path) -> 
                           "src/server.js": ""})
     fixed, _, _ = _fix(NODE.replace("RUN npm ci", "RUN yarn install --frozen-lockfile").replace('"npm", "start"', '"yarn", "start"'), ctx)
     st = _stages(fixed)
-    assert "COPY package.json yarn.lock ./" in st["deps"]
+    assert "COPY --from=manifest /manifest/package.json /manifest/yarn.lock ./" in st["deps"]
+    assert "COPY package.json yarn.lock ./" in st["manifest"] and "'resolutions'" in st["manifest"]
     assert "RUN yarn install --production --frozen-lockfile" in st["deps"]
     assert st["final"].rstrip().endswith('CMD ["src/server.js"]')
 
@@ -266,8 +267,10 @@ def test_pnpm_installs_production_only_with_its_tool_in_the_deps_stage(tmp_path:
     text = "FROM node:18\nWORKDIR /app\nCOPY . .\nRUN npm install -g pnpm@9\nRUN pnpm install --frozen-lockfile\nCMD [\"pnpm\", \"start\"]\n"
     fixed, _, _ = _fix(text, ctx)
     st = _stages(fixed)
-    assert st["deps"].splitlines()[1:] == ["RUN npm install -g pnpm@9", "WORKDIR /app", "COPY package.json pnpm-lock.yaml ./",
+    assert st["deps"].splitlines()[1:] == ["RUN npm install -g pnpm@9", "WORKDIR /app",
+                                           "COPY --from=manifest /manifest/package.json /manifest/pnpm-lock.yaml ./",
                                            "RUN pnpm install --prod --frozen-lockfile"]
+    assert "COPY package.json pnpm-lock.yaml ./" in st["manifest"] and "npm install -g pnpm" not in st["manifest"]
     assert "pnpm" not in st["final"]
 
 

@@ -378,15 +378,17 @@ def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, re
     if not files:
         files = ["package.json", *(x for x in _LOCKS.get(mgr, ()))]
         p.checks.append("without a build context the manifests were guessed: package.json and the lockfile")
-    ms = mspec.get("manifest_stage")
+    node_spec = eco.spec("node")
+    ms, kept = node_spec.get("manifest_stage"), mspec.get("manifest_keep")
     manifest_check: str | None = None
     pkg_json = next((x for x in files if posixpath.basename(x) == "package.json"), None)
-    if ms is not None and ctx is not None and pkg_json is not None and len({posixpath.basename(x) for x in files}) == len(files):
+    if ms is not None and kept and ctx is not None and pkg_json is not None and \
+            len({posixpath.basename(x) for x in files}) == len(files):
         # package.json reaches the install through a stage that keeps only what the install reads: an edit of any
         # other field leaves the copied file as it was, and BuildKit keeps the install cached
         folder = ms["folder"]
-        keep = "[" + ",".join(f"'{k}'" for k in ms["keep"]) + "]"
-        hooks = "[" + ",".join(f"'{k}'" for k in eco.spec("node")["install_scripts"]) + "]"
+        keep = "[" + ",".join(f"'{k}'" for k in kept) + "]"
+        hooks = "[" + ",".join(f"'{k}'" for k in node_spec["install_scripts"]) + "]"
         mst = ExtraStage("{manifest}", r.node.base_text)
         mst.lines.append(f"WORKDIR {folder}")
         mst.lines.append(f"COPY {' '.join(files)} ./")
@@ -394,8 +396,8 @@ def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, re
         p.stages.append(mst)
         names = " ".join(posixpath.join(folder, posixpath.basename(x)) for x in files)
         ds.lines.append(f"COPY --from={{manifest}} {names} ./")
-        manifest_check = ("package.json reaches that install through a stage that keeps only the fields npm reads when "
-                          "it installs (" + ", ".join(ms["keep"][1:4]) + ", …), so editing its other fields (version, "
+        manifest_check = (f"package.json reaches that install through a stage that keeps only the fields {mgr.split('-')[0]} "
+                          "reads when it installs (" + ", ".join(kept[1:4]) + ", …), so editing its other fields (version, "
                           "scripts, description) reinstalls nothing either")
     else:
         ds.lines.append(f"COPY {' '.join(files)} ./")

@@ -55,11 +55,12 @@ class AddRuntimeStage(Pass):
         - node (npm, yarn classic and berry, pnpm): without a build step the
           dependencies are installed once, production only, in a `deps`
           stage that gets only the manifests (for workspaces also each
-          package's package.json, in its folder); with npm, package.json
-          reaches that stage through a `manifest` stage that keeps only the
-          fields npm reads when it installs (dependencies, overrides,
-          engines, install scripts, …; catalog `manifest_stage`), so an edit
-          of its version, scripts or description keeps the install cached;
+          package's package.json, in its folder); with npm, yarn classic and
+          pnpm, package.json reaches that stage through a `manifest` stage
+          that keeps only the fields the package manager reads when it
+          installs (dependencies, overrides/resolutions, engines, install
+          scripts, …; catalog `manifest_keep`), so an edit of its version,
+          scripts or description keeps the install cached;
           the runtime copies that
           node_modules, then the app from the build context as the original
           COPYs did (`.dockerignore`, which DO203 writes, keeps out what the
