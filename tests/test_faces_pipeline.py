@@ -140,8 +140,9 @@ def test_per_change_edits_are_that_changes_own_and_rebuild_the_fix(tmp_path: Pat
     alone = apply_edits(text, by_rule["DO403"].edits)
     added = [ln for ln in alone.splitlines() if ln not in text.splitlines()]
     assert len(added) == 1 and added[0].startswith("HEALTHCHECK ")
-    # DO102 and DO107 edit the RUN that DO101 writes: inseparable, so DO101 carries them and says so
-    assert by_rule["DO101"].combined == ("DO102", "DO107")
+    # DO102 and DO107 edit the RUN that DO101 writes, DO113 the COPY it writes: inseparable, so DO101 carries them
+    # and says so
+    assert by_rule["DO101"].combined == ("DO102", "DO107", "DO113")
     i101 = [c.rule_id for c in r.applied].index("DO101")
     assert by_rule["DO102"].edits == () and by_rule["DO102"].carried_by == (i101,)
 

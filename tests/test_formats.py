@@ -203,9 +203,10 @@ def test_sarif_fix_of_a_result_holds_only_that_rules_edits(node: Path) -> None:
     # DO403's fix is the HEALTHCHECK line alone
     added = [ln for ln in alone(by_rule["DO403"]).splitlines() if ln not in text.splitlines()]
     assert [ln.split()[0] for ln in added] == ["HEALTHCHECK"]
-    # DO102 and DO107 edit the RUN line DO101 writes: one combined fix, on DO101's result, that says so
+    # DO102 and DO107 edit the RUN line DO101 writes, DO113 the COPY it writes: one combined fix, on DO101's result,
+    # that says so
     combined = by_rule["DO101"]
-    assert combined["properties"]["combinedWith"] == ["DO102", "DO107"]
+    assert combined["properties"]["combinedWith"] == ["DO102", "DO107", "DO113"]
     assert "combined fix of DO101, DO102, DO107" in combined["fixes"][0]["description"]["text"]
     for rid in ("DO102", "DO107"):
         assert "fixes" not in by_rule[rid] and by_rule[rid]["properties"]["fixIn"] == ["DO101"]

@@ -474,7 +474,8 @@ def test_fix_all_resolved_lazily() -> None:
         assert action.edit is None and action.data is not None
         resolved = s.resolve(action)
         _, edits = _edits(resolved)
-        assert edits[0].new_text.startswith("FROM node:18 AS build\n")
+        # the whole fix: the manifest stage (DO113), then the build stage the runtime copies from (DO201)
+        assert edits[0].new_text.startswith("FROM node:18 AS build-manifest\n") and "\nFROM node:18 AS build\n" in edits[0].new_text
     finally:
         s.stop()
 

@@ -378,29 +378,7 @@ def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, re
     if not files:
         files = ["package.json", *(x for x in _LOCKS.get(mgr, ()))]
         p.checks.append("without a build context the manifests were guessed: package.json and the lockfile")
-    node_spec = eco.spec("node")
-    ms, kept = node_spec.get("manifest_stage"), mspec.get("manifest_keep")
-    manifest_check: str | None = None
-    pkg_json = next((x for x in files if posixpath.basename(x) == "package.json"), None)
-    if ms is not None and kept and ctx is not None and pkg_json is not None and \
-            len({posixpath.basename(x) for x in files}) == len(files):
-        # package.json reaches the install through a stage that keeps only what the install reads: an edit of any
-        # other field leaves the copied file as it was, and BuildKit keeps the install cached
-        folder = ms["folder"]
-        keep = "[" + ",".join(f"'{k}'" for k in kept) + "]"
-        hooks = "[" + ",".join(f"'{k}'" for k in node_spec["install_scripts"]) + "]"
-        mst = ExtraStage("{manifest}", r.node.base_text)
-        mst.lines.append(f"WORKDIR {folder}")
-        mst.lines.append(f"COPY {' '.join(files)} ./")
-        mst.lines.append("RUN " + ms["command"].replace("@KEEP@", keep).replace("@SCRIPTS@", hooks))
-        p.stages.append(mst)
-        names = " ".join(posixpath.join(folder, posixpath.basename(x)) for x in files)
-        ds.lines.append(f"COPY --from={{manifest}} {names} ./")
-        manifest_check = (f"package.json reaches that install through a stage that keeps only the fields {mgr.split('-')[0]} "
-                          "reads when it installs (" + ", ".join(kept[1:4]) + ", …), so editing its other fields (version, "
-                          "scripts, description) reinstalls nothing either")
-    else:
-        ds.lines.append(f"COPY {' '.join(files)} ./")
+    ds.lines.append(f"COPY {' '.join(files)} ./")
     for w in ws_files:  # workspace packages: each package.json in its own folder, as the install reads them
         src = posixpath.normpath(posixpath.join(rel or ".", w))
         ds.lines.append(f"COPY {src} ./{posixpath.dirname(w)}/")
@@ -417,8 +395,6 @@ def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, re
         p.leaves.append("the devDependencies (" + ", ".join(sorted(dev)[:4]) + (", …" if len(dev) > 4 else "") + ")")
     p.checks.append(f"the dependencies are installed once, by `{cmd}` in a stage that gets only the manifests, so a source edit "
                     "reinstalls nothing; the app itself is copied from the build context as before (.dockerignore decides what stays out)")
-    if manifest_check is not None:
-        p.checks.append(manifest_check)
 
 
 def _manifests(r: StageRead, mgr: str, mspec: dict, rel: str | None) -> tuple[list[str], list[str]]:

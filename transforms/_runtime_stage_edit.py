@@ -77,14 +77,12 @@ _KEEP_BEFORE_RUNS = re.compile(r"\b(PATH|HOME|SHELL|LANG|LC_[A-Z]+|DEBIAN_FRONTE
 
 
 def stage_names(m: ImageModel, r: StageRead) -> dict[str, str]:
-    """Free names for the build, the dependencies and the manifest stage."""
+    """Free names for the build and the dependencies stage."""
     taken = {n.name.lower() for n in m.graph.nodes if n.name}
     own = r.node.name
     out: dict[str, str] = {}
     for key, cands in (("build", [f"{own}-build", "build", "builder"] if own else ["build", "builder", "build-stage"]),
-                       ("deps", [f"{own}-deps", "deps", "prod-deps"] if own else ["deps", "prod-deps", "runtime-deps"]),
-                       ("manifest", [f"{own}-manifest", "manifest", "manifests"] if own else
-                        ["manifest", "manifests", "deps-manifest"])):
+                       ("deps", [f"{own}-deps", "deps", "prod-deps"] if own else ["deps", "prod-deps", "runtime-deps"])):
         name = next((c for c in cands if c.lower() not in taken), f"{key}{len(m.graph)}")
         taken.add(name.lower())
         out[key] = name
@@ -102,7 +100,7 @@ def _from_line(style: Style, frm: Instruction, base: str, name: str | None) -> s
 
 
 def _fmt(text: str, names: dict[str, str]) -> str:
-    return text.replace("{build}", names["build"]).replace("{deps}", names["deps"]).replace("{manifest}", names["manifest"])
+    return text.replace("{build}", names["build"]).replace("{deps}", names["deps"])
 
 
 def write(m: ImageModel, r: StageRead, plan: Plan, names: dict[str, str]) -> Edit | None:

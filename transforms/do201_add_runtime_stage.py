@@ -55,13 +55,7 @@ class AddRuntimeStage(Pass):
         - node (npm, yarn classic and berry, pnpm): without a build step the
           dependencies are installed once, production only, in a `deps`
           stage that gets only the manifests (for workspaces also each
-          package's package.json, in its folder); with npm, yarn classic and
-          pnpm, package.json reaches that stage through a `manifest` stage
-          that keeps only the fields the package manager reads when it
-          installs (dependencies, overrides/resolutions, engines, install
-          scripts, …; catalog `manifest_keep`), so an edit of its version,
-          scripts or description keeps the install cached;
-          the runtime copies that
+          package's package.json, in its folder); the runtime copies that
           node_modules, then the app from the build context as the original
           COPYs did (`.dockerignore`, which DO203 writes, keeps out what the
           image does not need). With a build step the original stage builds,
@@ -118,14 +112,9 @@ class AddRuntimeStage(Pass):
         RUN npm ci
         CMD ["npm", "start"]
         # after (package.json: "start": "node server.js")
-        FROM node:18 AS manifest
-        WORKDIR /manifest
-        COPY package.json package-lock.json ./
-        RUN node -e "…"  # package.json cut down to the fields npm installs from
-
         FROM node:18 AS deps
         WORKDIR /app
-        COPY --from=manifest /manifest/package.json /manifest/package-lock.json ./
+        COPY package.json package-lock.json ./
         RUN npm ci --omit=dev
 
         FROM gcr.io/distroless/nodejs18-debian12

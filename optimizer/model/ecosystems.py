@@ -29,6 +29,11 @@ def spec(ecosystem: str) -> dict[str, Any]:
     return _load("ecosystems.json")["ecosystems"].get(ecosystem, {})
 
 
+def manifest_stages() -> dict[str, Any]:
+    """How DO113 cuts dependency manifests down to what an install reads (``ecosystems.json`` ``manifest_stages``)."""
+    return dict(_load("ecosystems.json")["manifest_stages"])
+
+
 def names() -> list[str]:
     return list(_load("ecosystems.json")["ecosystems"])
 
