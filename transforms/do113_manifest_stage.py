@@ -11,14 +11,14 @@ from dockeropt.analysis import leading_comment_start
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.model import CopyFacts, ImageModel, StageNode
 from dockeropt.model import ecosystems as eco
-from dockeropt.model.deps import ContextView, install_rule, read_install
+from dockeropt.model.deps import install_rule, requirement_files
 from dockeropt.model.project import node_project, yarn_flavour
 from dockeropt.model.runs import Action
 from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.syntax import Dockerfile, Instruction
 
 # instructions that may sit between the manifest copy and the install (other manifest copies are COPYs too)
-_BETWEEN = {"COPY", "ENV", "ARG", "LABEL", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK", "CMD", "ENTRYPOINT", "MAINTAINER"}
+_BETWEEN = {"COPY", "WORKDIR", "ENV", "ARG", "LABEL", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK", "CMD", "ENTRYPOINT", "MAINTAINER"}
 _NUMERIC_STAGE = re.compile(r"(?:--from=|\bfrom=)(\d+)\b", re.IGNORECASE)
 
 
@@ -110,20 +110,19 @@ class ManifestStage(Pass):
         body = node.stage.body
         for i, ins in enumerate(body):
             cf = m.copy(ins)
-            if cf is None or not cf.from_context or cf.heredoc or ins.keyword != "COPY" or not cf.dest_is_dir:
+            if cf is None or not cf.from_context or cf.heredoc or ins.keyword != "COPY":
                 continue
+            if not cf.dest_is_dir and (len(cf.sources) != 1 or posixpath.basename(cf.dest) != posixpath.basename(cf.sources[0])):
+                continue  # one file copied under another name: the install reads that name
             run = next((x for x in body[i + 1:] if x.keyword not in _BETWEEN), None)
             if run is None or run.keyword != "RUN":
                 continue
             facts = m.run(run)
             if facts is None or facts.script is None or not facts.script.ok:
                 continue
-            dest = posixpath.normpath(cf.dest)
             for a in facts.actions:
                 if install_rule(a) is None or (a.project or a.cwd) is None:
                     continue
-                if posixpath.normpath(a.project or a.cwd or "") != dest:
-                    continue  # the install works in another folder than the one the manifests land in
                 tool = a.tool
                 if tool == "yarn-classic" and yarn_flavour(node_project(m, run, a), ctx.context) == "berry":
                     break
@@ -146,10 +145,9 @@ class ManifestStage(Pass):
         target = [s for s in sources if _matches(spec, posixpath.basename(s))]
         if len(target) != 1 or not context.is_file(target[0]) or context.ignored(target[0]):
             return None
-        # the install must read that very file (pip: the -r file; node: the project's package.json)
-        view = ContextView(context, posixpath.dirname(target[0]))
-        inst = read_install(a, view)
-        if inst is None or inst.blocker or posixpath.basename(target[0]) not in (*inst.manifests, *inst.optional):
+        # the install must read that very file where the COPY puts it (pip: a -r file; node: the project's package.json)
+        image_path = posixpath.normpath(posixpath.join(cf.dest, posixpath.basename(target[0])) if cf.dest_is_dir else cf.dest)
+        if not _reads(a, image_path):
             return None
         text = context.read_text(target[0])
         if text is None:
@@ -180,7 +178,7 @@ class ManifestStage(Pass):
         stage_text = "".join(style.line(x) + nl for x in stage_lines) + nl
         flags = " ".join(fl.raw for fl in copy.flags)
         moved = " ".join(posixpath.join(folder, posixpath.basename(s)) for s in sources)
-        new_copy = style.line(f"COPY {flags + ' ' if flags else ''}--from={name} {moved} {copy.words[-1]}")
+        new_copy = style.line(f"COPY {flags + ' ' if flags else ''}--from={name} {moved} {copy.words[-1]}")  # same destination
         at = _insert_point(m, frm)
         edits = [Edit.insert(at, stage_text), Edit.replace(copy.range.start, copy.range.end, new_copy)]
         how = ("keeps only the fields " + a.tool.split("-")[0] + " reads when it installs (" + ", ".join(keep[1:4]) + ", …)"
@@ -194,6 +192,17 @@ class ManifestStage(Pass):
         return self.say("stage", copy, edits, Safety.REVIEW, file=file, label=a.tool.split("-")[0], line=copy.start_line,
                         shown=", ".join(f"`{s}`" for s in sources), stage=name, how=how, changes=changes,
                         install=" ".join(w.text for w in a.command.effective()), rest=rest.strip())
+
+
+def _reads(a: Action, image_path: str) -> bool:
+    """Does the install ``a`` read the manifest at ``image_path`` (and need nothing else of the source)?"""
+    cwd = a.project or a.cwd or "/"
+    if a.tool == "pip":
+        scanned = requirement_files(a)
+        if scanned is None or scanned[1] is not None:
+            return False
+        return image_path in {posixpath.normpath(posixpath.join(a.cwd or "/", f)) for f in scanned[0]}
+    return image_path == posixpath.normpath(posixpath.join(cwd, "package.json"))
 
 
 def _matches(spec: dict[str, Any], name: str) -> bool:

@@ -353,7 +353,9 @@ _REQ_FLAGS = ("-r", "--requirement", "-c", "--constraint")
 _REQ_LINE = re.compile(r"^(-r|--requirement|-c|--constraint)[\s=]*(\S+)")
 
 
-def _requirements(a: Action, files: ContextView, label: str) -> DepInstall | None:
+def requirement_files(a: Action) -> tuple[list[str], str | None] | None:
+    """The requirement and constraint files a ``pip install`` names (``-r X``, ``-cX``, ``--requirement=X``) as written,
+    and why the install needs the source besides (``-e``, a local path), or None when a word is an expansion."""
     m = a.manager
     assert m is not None
     rest = _rest(a)
@@ -376,7 +378,7 @@ def _requirements(a: Action, files: ContextView, label: str) -> DepInstall | Non
             i += 1
             continue
         if w in ("-e", "--editable"):
-            return DepInstall(a, label, "move", blocker="pip installs the project itself in editable mode (-e), which needs the source")
+            return found, "pip installs the project itself in editable mode (-e), which needs the source"
         if w in m.flags_with_value:
             i += 2
             continue
@@ -384,8 +386,18 @@ def _requirements(a: Action, files: ContextView, label: str) -> DepInstall | Non
             i += 1
             continue
         if local_spec(w):
-            return DepInstall(a, label, "move", blocker=f"pip installs '{w}' from the build context, which needs the source")
+            return found, f"pip installs '{w}' from the build context, which needs the source"
         i += 1
+    return found, None
+
+
+def _requirements(a: Action, files: ContextView, label: str) -> DepInstall | None:
+    scanned = requirement_files(a)
+    if scanned is None:
+        return None
+    found, needs_source = scanned
+    if needs_source is not None:
+        return DepInstall(a, label, "move", blocker=needs_source)
     if not found:
         return None
     seen: list[str] = []
