@@ -38,8 +38,10 @@ class ManifestStage(Pass):
         stage placed just before, which cuts them down to what the install
         reads: package.json keeps its dependency fields, overrides or
         resolutions, engines, workspaces and install scripts (per package
-        manager: npm, yarn classic, pnpm), a pip requirements file loses its
-        comment and blank lines (catalog `manifest_stages`). The lockfile and
+        manager: npm, yarn classic, pnpm), a pip requirements file or a
+        Pipfile loses its comment and blank lines (catalog
+        `manifest_stages`; pipenv's lock hash is over the parsed Pipfile, so
+        `--deploy` still matches). The lockfile and
         config files pass through unchanged. It runs after DO101, DO201 and DO202,
         on the copies they write, and leaves a file alone when it cannot be
         read, when a requirements file includes others (`-r`, `-c`), uses
@@ -147,7 +149,7 @@ class ManifestStage(Pass):
             return None
         # the install must read that very file where the COPY puts it (pip: a -r file; node: the project's package.json)
         image_path = posixpath.normpath(posixpath.join(cf.dest, posixpath.basename(target[0])) if cf.dest_is_dir else cf.dest)
-        if not _reads(a, image_path):
+        if not _reads(a, image_path, spec):
             return None
         text = context.read_text(target[0])
         if text is None:
@@ -194,15 +196,14 @@ class ManifestStage(Pass):
                         install=" ".join(w.text for w in a.command.effective()), rest=rest.strip())
 
 
-def _reads(a: Action, image_path: str) -> bool:
+def _reads(a: Action, image_path: str, spec: dict[str, Any]) -> bool:
     """Does the install ``a`` read the manifest at ``image_path`` (and need nothing else of the source)?"""
-    cwd = a.project or a.cwd or "/"
-    if a.tool == "pip":
+    if "file" not in spec:  # pip: one of the -r files
         scanned = requirement_files(a)
         if scanned is None or scanned[1] is not None:
             return False
         return image_path in {posixpath.normpath(posixpath.join(a.cwd or "/", f)) for f in scanned[0]}
-    return image_path == posixpath.normpath(posixpath.join(cwd, "package.json"))
+    return image_path == posixpath.normpath(posixpath.join(a.project or a.cwd or "/", spec["file"]))
 
 
 def _matches(spec: dict[str, Any], name: str) -> bool:
