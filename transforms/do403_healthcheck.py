@@ -61,8 +61,11 @@ class Healthcheck(Pass):
         without EXPOSE, whose start command or source names the port the app
         listens on) and has no HEALTHCHECK, it adds one that requests a health route every 30
         seconds, only when the image model knows all three parts of the
-        probe: the port the app listens on (from its start command, its
-        source or `ENV PORT`; `${PORT:-3000}` when the app reads `PORT`, so a
+        probe: the port the app listens on (from its start command: a known
+        server's flags, or the app's own `--port 9000` / `-addr :9090`, which
+        win over EXPOSE, and a bare number the app gets, `python app.py 9000`,
+        which leaves the port unknown unless EXPOSE names it too; its source
+        or `ENV PORT`; `${PORT:-3000}` when the app reads `PORT`, so a
         container started with another `PORT` is probed there), that it
         speaks HTTP (a known server or framework, or the source's own HTTP
         server), and a route it serves: a health route the source defines
@@ -148,6 +151,13 @@ class Healthcheck(Pass):
             "so it adds no probe: a probe in the wrong protocol keeps the container unhealthy while it works. Add a "
             "HEALTHCHECK that fits the app, or run dockeropt with the build context so it can read the app's source.",
         ),
+        "argument_port": Message(
+            "No HEALTHCHECK: the start command may set another port",
+            "{seen}, but {where} is not that port, and the app may listen there instead (`sys.argv[1]`, "
+            "`process.argv[2]`); its source does not show where the port comes from, so dockeropt adds no probe: a "
+            "probe on the wrong port keeps the container unhealthy while it works. Pass the port with a flag "
+            "(`--port 9000`) or `ENV PORT`, or add the HEALTHCHECK yourself.",
+        ),
         "no_port": Message(
             "No HEALTHCHECK: which port the app listens on is unknown",
             "The image exposes {ports}, and dockeropt cannot tell which one the app serves HTTP on, so it adds no "
@@ -200,6 +210,8 @@ class Healthcheck(Pass):
             return self.say("distroless", expose, seen=seen)
         listen = rt.listen
         port_text = rt.probe_port_text(end.env) if listen is not None else None
+        if listen is not None and listen.source == "argument" and listen.number is None:
+            return self.say("argument_port", expose, seen=seen, where=listen.where)
         if listen is None or port_text is None:
             if len(ports) > 1:
                 return self.say("no_port", expose, ports=" and ".join(str(p) for p in ports))
@@ -240,6 +252,8 @@ class Healthcheck(Pass):
         extra = f" The image exposes {len(ports)} ports; {listen.where} says the app listens on this one." if len(ports) > 1 else ""
         if not exposed:
             extra = f" The image has no EXPOSE; {listen.where} says the app listens on this port."
+        elif listen.source == "command" and listen.number is not None and listen.number not in ports:
+            extra = f" EXPOSE names {' and '.join(str(p) for p in ports)}, but {listen.where} sets port {listen.number}, where the app listens."
         return self.say("added", anchors[0] if anchors else expose, [edit], Safety.REVIEW,
                         port=port_label, port_desc=port_desc, where=where, how=how, extra=extra)
 

@@ -313,6 +313,15 @@ class ImageModel:
         listen: Port | None = command_port(start.program_text, start.program)
         if listen is not None and listen.source == "server default":
             listen = None if (exposed or src_ports) else listen
+        if listen is not None and listen.source == "argument":
+            # a bare number the app gets (`python app.py 9000`): when the source shows where the port comes from, that
+            # decides; else it is the port when EXPOSE names it too, and unknown otherwise (not EXPOSE's guess)
+            if src_ports:
+                listen = None
+            elif any(p.number == listen.number for p in exposed):
+                listen = Port(listen.number, None, "command", listen.where)
+            else:
+                listen = Port(None, None, "argument", listen.where)
         if listen is None and src_ports:
             with_var = [p for p in src_ports if p[0]]
             var, num, where = (with_var or src_ports)[0]
