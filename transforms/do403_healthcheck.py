@@ -81,7 +81,8 @@ class Healthcheck(Pass):
         frames an HTTP GET cannot check (a gRPC server is probed with
         `grpc_health_probe` only when the image has it and the source
         registers the standard health service), an app with no known health
-        route, or an unknown protocol.
+        route, an HTTPS server (an `http://` probe fails its TLS handshake), or
+        an unknown protocol.
 
     Why:
         Without a health check Docker, compose and Swarm only know whether the
@@ -144,6 +145,13 @@ class Healthcheck(Pass):
         "grpc": Message(
             "No HEALTHCHECK: port {port} serves gRPC, not plain HTTP",
             "{proto_why}, so an HTTP probe would never succeed and the container would stay unhealthy. {grpc_hint}",
+        ),
+        "https": Message(
+            "No HEALTHCHECK: port {port} serves HTTPS, not plain HTTP",
+            "{proto_why}, so an http:// probe of port {port} would fail the TLS handshake and keep the container "
+            "unhealthy while it works. Probe it over TLS yourself, trusting the app's certificate or skipping its check "
+            "on the loopback address (`curl -fsSk https://127.0.0.1:{port}/`, or node's `https.get` with "
+            "`rejectUnauthorized: false`), on a route the app serves.",
         ),
         "no_protocol": Message(
             "No HEALTHCHECK: what port {port} speaks is unknown",
@@ -220,12 +228,14 @@ class Healthcheck(Pass):
         port_desc = port_text if listen.env is None else (
             f"`{port_text}` (the app reads {listen.env}; {port_text.split(':-')[1].rstrip('}')} unless the container sets another)")
         proto = rt.protocol
-        if proto not in ("fastcgi", "grpc") and not any(spec["program"] in have for spec in _probes()["http"]):
+        if proto not in ("fastcgi", "grpc", "https") and not any(spec["program"] in have for spec in _probes()["http"]):
             return None  # nothing in the image to probe with
         if proto == "fastcgi":
             return self.say("fastcgi", expose, port=port_label, proto_why=_cap(rt.protocol_reason or "the app speaks FastCGI"))
         if proto == "grpc":
             return self._grpc(m, ctx, expose, have, port_text, port_label, port_desc, rt.protocol_reason or "the app serves gRPC")
+        if proto == "https":
+            return self.say("https", expose, port=port_label, proto_why=_cap(rt.protocol_reason or "the app serves HTTPS"))
         if proto != "http":
             basis = "the Dockerfile alone (no build context was given)" if ctx.context is None else \
                 "the start command, the app's manifests or its source"

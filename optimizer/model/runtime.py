@@ -341,7 +341,12 @@ def server_spec(argv: tuple[str, ...] | None) -> dict[str, Any] | None:
 
 def server_protocol(argv: tuple[str, ...] | None) -> str | None:
     spec = _server(argv)
-    return spec.get("protocol") if spec else None
+    if spec is None or argv is None:
+        return None
+    tls = spec.get("tls_flags", ())
+    if any(w in tls or any(w.startswith(f + "=") for f in tls) for w in argv):
+        return "https"
+    return spec.get("protocol")
 
 
 def image_server(family: str | None, flavor: str | None) -> dict[str, Any] | None:
