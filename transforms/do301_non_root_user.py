@@ -34,6 +34,17 @@ def _is_system(path: str) -> bool:
     return p in _nr()["system_folders"] or (p + "/").startswith(tuple(_nr()["system_trees"]))
 
 
+def _app_data_dir(path: str) -> bool:
+    """A folder below a system tree where apps keep their state (``/var/log/myapp``; catalog ``app_data_trees``)."""
+    data = _nr()["app_data_trees"]
+    p = posixpath.normpath(path)
+    for tree in data["trees"]:
+        if p.startswith(tree):
+            first = p[len(tree):].split("/", 1)[0]
+            return bool(first) and first not in data["system_names"]
+    return False
+
+
 @dataclass(frozen=True)
 class _User:
     name: str
@@ -105,7 +116,8 @@ class NonRootUser(Pass):
         VOLUMEs and folders created with `mkdir` get `--chown`, and those
         folders themselves are handed to the user with a non-recursive
         `chown`; the explanation names only folders the image model shows
-        the user owns after the fix. A private key a RUN writes there as root
+        the user owns after the fix (a folder created below /var/log, /var/lib,
+        /var/cache or /run, such as /var/log/myapp, is the app's too). A private key a RUN writes there as root
         with mode 600 (`openssl req -keyout`, `openssl genrsa -out`,
         `ssh-keygen -f`) is chowned too, or the app could not read it. Installs that went into root's private
         home (mode 0700) are moved to a folder every user can read first:
@@ -522,7 +534,7 @@ class NonRootUser(Pass):
                 for a in facts.actions:
                     if a.tool == "mkdir":
                         for w in a.writes:
-                            if w.path and not _is_system(w.path) and not in_private_home(w.path):
+                            if w.path and (not _is_system(w.path) or _app_data_dir(w.path)) and not in_private_home(w.path):
                                 made.add(w.path)
                                 if w.path not in writable:
                                     writable.append(w.path)
