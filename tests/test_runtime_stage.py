@@ -556,7 +556,8 @@ def test_java_files_beside_the_jar_come_along_on_distroless(tmp_path: Path) -> N
     fixed, applied, _ = _fix(text, ctx)
     final = _stages(fixed)["final"]
     assert final.startswith("FROM gcr.io/distroless/java17-debian12\n")
-    assert "COPY --from=build /app/app.jar /app/app.jar\nCOPY . /app" in final  # the whole folder, not a list of today's files
+    # the whole folder, not a list of today's files; then the built jar over it, as the build wrote it after the COPY
+    assert "COPY . /app\nCOPY --from=build /app/app.jar /app/app.jar" in final
     assert "config" in applied[0]
 
 

@@ -65,6 +65,18 @@ def native_packages(plan: Plan, libs: list[str], why: str) -> None:
         plan.checks.append(f"{', '.join(new)} {'is' if len(new) == 1 else 'are'} installed in the runtime for {why}")
 
 
+def copy_context_then(plan: Plan, artifacts: list[str]) -> None:
+    """Repeat the stage's copies from the build context in the runtime, then copy ``artifacts`` over them.
+
+    The build wrote the artifact after the context was copied, so a stale file at the same path in the context
+    (a binary or jar built on the developer's machine) was overwritten; the runtime keeps that order."""
+    plan.context_copies = True
+    for c in artifacts:
+        if c in plan.copies:
+            plan.copies.remove(c)
+        plan.after_copies.append(c)
+
+
 def command_text(r: StageRead, act_ins: Instruction, action: Action) -> str:
     """The command as written in its RUN."""
     f = r.m.run(act_ins)

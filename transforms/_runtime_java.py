@@ -15,7 +15,7 @@ from dockeropt.catalog.images import distroless_for, jre_for, lookup, parse_imag
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.runtime import launch_words
 
-from ._runtime_common import check_user, runtime_files, runtime_packages, start_programs, start_tools
+from ._runtime_common import check_user, copy_context_then, runtime_files, runtime_packages, start_programs, start_tools
 from ._runtime_stage_analysis import Blocked, StageRead
 from ._runtime_stage_edit import Plan
 
@@ -80,12 +80,13 @@ def plan(r: StageRead) -> Plan:
                 "the sources"]
     runtime_packages(r, p)
     dest = posixpath.dirname(path) + "/" if "*" in path else path
-    p.copies.append(f"COPY --from={{build}} {path} {dest}")
+    jar_copy = f"COPY --from={{build}} {path} {dest}"
+    p.copies.append(jar_copy)
     rel = r.context_dir(r.workdir or "/")
     why = runtime_files(r, "java", rel, (".java", ".kt"))
     reads = why is not None
     if reads:
-        p.context_copies = True
+        copy_context_then(p, [jar_copy])
         p.leaves = [x for x in p.leaves if x != "the sources"]  # the copy of the app folder brings them along
         p.checks.append(f"the app folder is copied from the build context as before ({why})")
     p.checks.append(f"only {jar} reaches the runtime; the app must not need the JDK ({', '.join(spec['jdk_only_programs'][:3])})")

@@ -104,7 +104,7 @@ def plan(r: StageRead) -> Plan:
     if mgr == "yarn-berry":
         _yarn_node_modules(r, installs, deps_stage=not reasons_source)
     # -- the start command
-    new_cmd, launcher_kept, dev_at_start = _start(r, spec, mgr, scripts, dev, idir)
+    new_cmd, launcher_kept, dev_at_start = _start(r, spec, mgr, scripts, dev, idir, rel)
     # -- the runtime base
     p = Plan(base="", shell=True, pm=r.pm, safety=r.safety)
     p.leaves.append("the full image's compilers, headers and extra tools" if r.info is not None and r.info.is_full else "the build tools")
@@ -218,7 +218,8 @@ def _yarn_node_modules(r: StageRead, installs: list[Act], deps_stage: bool) -> N
         raise Blocked(reason, at, fix)
 
 
-def _start(r: StageRead, spec: dict, mgr: str, scripts: dict, dev: dict, idir: str) -> tuple[list[str] | None, str | None, str | None]:
+def _start(r: StageRead, spec: dict, mgr: str, scripts: dict, dev: dict, idir: str,
+           rel: str | None) -> tuple[list[str] | None, str | None, str | None]:
     """(the CMD the runtime runs when it changes, why the launcher stays, a dev tool the start command needs)."""
     st = r.start
     program = list(st.program) if st.program else None
@@ -237,6 +238,14 @@ def _start(r: StageRead, spec: dict, mgr: str, scripts: dict, dev: dict, idir: s
         name = st.script or ""
         hooks = [h for h in (f"pre{name}", f"post{name}") if h in scripts]
         needs_tool = st.launcher == "pnpm" or (st.launcher == "yarn" and mgr == "yarn-berry")
+        reads = _launcher_env_read(r, spec, rel)
+        if reads is not None:
+            if needs_tool:
+                raise Blocked(f"starts through `{st.launcher} {name}`, and {reads[1]} reads {reads[0]}, which {st.launcher} sets "
+                              f"for the script it runs, so the runtime would need {st.launcher}", st.cmd,
+                              f"Read the value another way (an ENV line, package.json read from disk), or install {st.launcher} in the runtime")
+            return None, (f"`{st.launcher} {name}` stays because {reads[1]} reads {reads[0]}, which {st.launcher} sets for the "
+                          "script it runs (plain `node` would leave it unset)"), dev_at_start
         if program and program[0] == "node" and not hooks:
             return program, None, dev_at_start
         if needs_tool:
@@ -253,6 +262,21 @@ def _start(r: StageRead, spec: dict, mgr: str, scripts: dict, dev: dict, idir: s
     if st.launcher == "npx":
         raise Blocked("starts through npx, which may download the program at start", st.cmd, "Add the program to dependencies and start it directly")
     return (program if program and program[0] == "node" else None), None, dev_at_start
+
+
+def _launcher_env_read(r: StageRead, spec: dict, rel: str | None) -> tuple[str, str] | None:
+    """(the variable, the source file) when the app's source reads a variable its launcher sets (npm_package_version)."""
+    ctx = r.context
+    pats = [re.compile(x) for x in spec.get("launcher_env", {}).get("patterns", ())]
+    if ctx is None or rel is None or not pats:
+        return None
+    for path, text in source_files(ctx, rel, (".js", ".cjs", ".mjs", ".ts", ".mts", ".cts")):
+        for rx in pats:
+            m = rx.search(text)
+            if m is not None:
+                var = re.search(r"npm_\w+", m.group(0))
+                return (f"`{var.group(0) if var else m.group(0)}`", path)
+    return None
 
 
 def _runtime_globals(r: StageRead, spec: dict, new_cmd: list[str] | None) -> list[Act]:

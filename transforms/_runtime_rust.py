@@ -13,7 +13,15 @@ import re
 
 from dockeropt.model import ecosystems as eco
 
-from ._runtime_common import add, check_user, command_text, runtime_files, runtime_packages, start_tools
+from ._runtime_common import (
+    add,
+    check_user,
+    command_text,
+    copy_context_then,
+    runtime_files,
+    runtime_packages,
+    start_tools,
+)
 from ._runtime_go import _exec_start, _needs_shell
 from ._runtime_stage_analysis import Act, Blocked, StageRead, under
 from ._runtime_stage_edit import Plan
@@ -85,14 +93,15 @@ def plan(r: StageRead) -> Plan:
     if new_cmd is not None:
         p.cmd = new_cmd
     p.leaves = ["the Rust toolchain", "the cargo registry and target folder", "the sources"]
-    p.copies.append(f"COPY --from={{build}} {binary} {binary}")
+    binary_copy = f"COPY --from={{build}} {binary} {binary}"
+    p.copies.append(binary_copy)
     p.drop_env = eco.build_only_env("rust")
     p.checks.append(f"only {binary} reaches the runtime; it must link only glibc, libgcc and OpenSSL"
                     + (f" (and {', '.join(libs)})" if libs else ""))
     _dependency_layer(r, p, b, rel, toml, pkg_name, spec)
     why = runtime_files(r, "rust", rel, (".rs",))
     if why is not None:
-        p.context_copies = True
+        copy_context_then(p, [binary_copy])
         p.leaves = [x for x in p.leaves if x != "the sources"]  # the copy of the app folder brings them along
         p.checks.append(f"the app folder is copied from the build context as before ({why})")
     start_tools(r, p, None)

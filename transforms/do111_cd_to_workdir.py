@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.model import ImageModel
 from dockeropt.rules import Message, Pass, PassContext, register
+from dockeropt.shell import Item, Script
 from dockeropt.syntax import Dockerfile as Doc
 from dockeropt.syntax import Instruction, Stage
 
@@ -48,6 +49,22 @@ def _needs_restore(stage: Stage, run: Instruction) -> bool:
     return True  # the stage's image (a --target, the final image, a stage built FROM it) keeps its WORKDIR
 
 
+def _returns_with_oldpwd(script: Script, first: Item) -> str | None:
+    """``cd -`` or ``$OLDPWD`` after the leading ``cd``: the shell's record of the folder it left, which a RUN that
+    starts in the WORKDIR does not have. Returns the text that uses it."""
+    start = script.commands[first.commands[0]] if first.commands else None
+    for c in script.commands:
+        if c is start:
+            continue
+        words = [w.text for w in c.argv]
+        if len(words) >= 2 and words[0] == "cd" and words[1] == "-":
+            return "cd -"
+        for w in words:
+            if "OLDPWD" in w:
+                return w
+    return None
+
+
 @register
 class CdToWorkdir(Pass):
     """Replace `RUN cd dir && …` with `WORKDIR dir`, keeping every later working folder as it was.
@@ -61,7 +78,9 @@ class CdToWorkdir(Pass):
         the previous folder is unknown (the base image's default) and
         something later depends on it, the RUN is left alone. Only a plain
         literal folder is moved (no variables, `-`, `~` or quoting), and not
-        for RUNs with relative `--mount` targets.
+        for RUNs with relative `--mount` targets. A RUN that goes back with
+        `cd -` or `$OLDPWD` keeps its `cd`, with a note: in a RUN that starts
+        in the WORKDIR there is no previous folder to go back to.
 
     Why:
         WORKDIR states where the commands run, creates the folder, and keeps
@@ -95,6 +114,13 @@ class CdToWorkdir(Pass):
             "`cd {target}` becomes `WORKDIR {target}`, so the folder the RUN works in is stated, not hidden in the "
             "script.{restore}",
         ),
+        "oldpwd": Message(
+            "`cd {target}` kept: the RUN goes back with `{back}`",
+            "Line {line} later runs `{back}`, which returns to the folder the shell left with `cd {target}`. As "
+            "`WORKDIR {target}` the shell would start there with no previous folder, so `{back}` would stay in "
+            "{target} and the commands after it would run in the wrong folder (or fail). dockeropt leaves the RUN "
+            "as it is; write the folder to go back to (`cd /app`) to let it move the `cd` into WORKDIR.",
+        ),
     }
 
     def check(self, doc: Doc, ctx: PassContext) -> Iterable[Change]:
@@ -123,6 +149,9 @@ class CdToWorkdir(Pass):
             return None
         if _relative_mount(m, run):
             return None
+        back = _returns_with_oldpwd(rs.script, first)
+        if back is not None:
+            return self.say("oldpwd", run, line=run.start_line, target=target, back=back)
         doc = m.doc
         text = doc.text
         nl = doc.newline

@@ -61,7 +61,9 @@ class AddRuntimeStage(Pass):
           image does not need). With a build step the original stage builds,
           prunes the dev dependencies, and the runtime copies the app folder
           from it whole. `npm start`/`yarn start`/`pnpm start` become the
-          `node` command they run; distroless nodejs when nothing needs a
+          `node` command they run, unless the source reads a variable the
+          launcher sets (`process.env.npm_package_version`): then the
+          launcher stays; distroless nodejs when nothing needs a
           shell or npm, else node slim. A static server (http-server, serve)
           of a folder becomes nginx serving that folder on the same port.
           Yarn 2+ Plug'n'Play (`nodeLinker: pnp`, yarn's default) is

@@ -34,6 +34,17 @@ def _is_system(path: str) -> bool:
     return p in _nr()["system_folders"] or (p + "/").startswith(tuple(_nr()["system_trees"]))
 
 
+def _app_data_dir(path: str) -> bool:
+    """A folder below a system tree where apps keep their state (``/var/log/myapp``; catalog ``app_data_trees``)."""
+    data = _nr()["app_data_trees"]
+    p = posixpath.normpath(path)
+    for tree in data["trees"]:
+        if p.startswith(tree):
+            first = p[len(tree):].split("/", 1)[0]
+            return bool(first) and first not in data["system_names"]
+    return False
+
+
 @dataclass(frozen=True)
 class _User:
     name: str
@@ -105,7 +116,10 @@ class NonRootUser(Pass):
         VOLUMEs and folders created with `mkdir` get `--chown`, and those
         folders themselves are handed to the user with a non-recursive
         `chown`; the explanation names only folders the image model shows
-        the user owns after the fix. Installs that went into root's private
+        the user owns after the fix (a folder created below /var/log, /var/lib,
+        /var/cache or /run, such as /var/log/myapp, is the app's too). A private key a RUN writes there as root
+        with mode 600 (`openssl req -keyout`, `openssl genrsa -out`,
+        `ssh-keygen -f`) is chowned too, or the app could not read it. Installs that went into root's private
         home (mode 0700) are moved to a folder every user can read first:
         `pip install --user` through `PYTHONUSERBASE`, an npm global prefix
         under /root, a pipenv virtualenv (`PIPENV_VENV_IN_PROJECT=1`),
@@ -218,6 +232,12 @@ class NonRootUser(Pass):
             "step makes in them, so {path} would stay root's. dockeropt keeps root. Give the file to the app's user in "
             "that step (a `chown` at the end of the RUN, or run the step after the USER line), then add a non-root "
             "USER.",
+        ),
+        "root_key": Message(
+            "The image keeps running as root: line {line} writes a private key only root can read",
+            "Line {line} writes {path} as root with mode 600 (`{program}` creates private keys that way), outside the "
+            "folder the app gets: as another user the app could not read it. dockeropt keeps root. Write the key into "
+            "the app's folder, or `chown` it to the app's user in the same RUN, then add a non-root USER.",
         ),
         "root_script": Message(
             "The image keeps running as root: its start script needs root",
@@ -332,6 +352,12 @@ class NonRootUser(Pass):
                         if app is not None and (path == app or path.startswith(app + "/")):
                             continue  # the app folder: its copies get --chown to the new user
                         return self.say("root_only", ins, line=ins.start_line, path=path, mode=words[0])
+        for key in _private_outputs(m, final.stage.body, ["/"]):
+            if app is not None and _under(key.path, app):
+                continue  # the app folder: DO301's chown hands it over
+            if key.handled:
+                continue  # a chown or chmod of that path decides who reads it
+            return self.say("root_key", key.instruction, line=key.instruction.start_line, path=key.path, program=key.program)
         return None
 
     def _root_start_script(self, m: ImageModel, final: StageNode, start: Any) -> Change | None:
@@ -524,10 +550,11 @@ class NonRootUser(Pass):
                 for a in facts.actions:
                     if a.tool == "mkdir":
                         for w in a.writes:
-                            if w.path and not _is_system(w.path) and not in_private_home(w.path):
+                            if w.path and (not _is_system(w.path) or _app_data_dir(w.path)) and not in_private_home(w.path):
                                 made.add(w.path)
                                 if w.path not in writable:
                                     writable.append(w.path)
+        keys = [(k.path, k.instruction.start_line) for k in _private_outputs(m, body, writable)]  # private keys a RUN wrote there as root
         edits: list[Edit] = list(move_edits)
         chowned = False
         chowned_copies: set[int] = set()
@@ -551,7 +578,11 @@ class NonRootUser(Pass):
                 return self.say("no_chown", frm, dirs=", ".join(need), base=final.base_text)
             exist = all(d in made or m.ownership.is_dir(final.index, d, before) for d in need)
             mk = "" if exist else f"mkdir -p {' '.join(need)} && "
-            lines.append(f"RUN {mk}chown {owner} {' '.join(need)}")
+            lines.append(f"RUN {mk}chown {owner} {' '.join(need + [k for k, _ in keys])}")
+        elif keys:
+            if not (final.image and final.image.has_shell):
+                return self.say("no_chown", frm, dirs=", ".join(k for k, _ in keys), base=final.base_text)
+            lines.append(f"RUN chown {owner} {' '.join(k for k, _ in keys)}")
         lines.append(f"USER {owner}")
         if user.create is not None:
             if anchor is frm:
@@ -595,6 +626,11 @@ class NonRootUser(Pass):
             owned_text += "."
         for r in rooted:
             owned_text += f" {r[:1].upper()}{r[1:]}."
+        if keys:
+            owned_text += (f" The chown also gives {user.name} {', '.join(k for k, _ in keys)}, the private key"
+                           f"{'s' if len(keys) > 1 else ''} line{'s' if len({n for _, n in keys}) > 1 else ''} "
+                           f"{', '.join(sorted({str(n) for _, n in keys}))} write{'' if len({n for _, n in keys}) > 1 else 's'} "
+                           "as root with mode 600, which only its owner can read.")
         check = f" Note: {problems[0]}; check that the app does not write there." if problems else " Check that the app writes to no other folder."
         # EXPOSE lines and the port the start command, the source or ENV PORT makes the app listen on
         heard = [*(m.runtime.exposed if m.runtime else ()), *([m.runtime.listen] if m.runtime and m.runtime.listen else [])]
@@ -603,6 +639,49 @@ class NonRootUser(Pass):
                  "but not with --network host, and Kubernetes and older engines do not either, so move it to a port above 1024 there.") if low else ""
         return self.say("added", frm, edits, Safety.REVIEW, name=user.name, numeric=owner, who=who, where=where,
                         moves=moves, owned=owned_text, check=check, ports=ports)
+
+
+@dataclass(frozen=True)
+class _Key:
+    path: str
+    instruction: Instruction
+    program: str  # the command as the catalog names it (`openssl req`)
+    handled: bool  # a chown or chmod in the stage names the path (the Dockerfile decides who reads it)
+
+
+def _private_outputs(m: ImageModel, body: list[Instruction], under: list[str]) -> list[_Key]:
+    """Files a RUN of the stage writes with mode 600 (catalog ``non_root.private_outputs``: ``openssl req
+    -keyout``, ``openssl genrsa -out``, ``ssh-keygen -f``) under one of the folders ``under``."""
+    out: list[_Key] = []
+    specs = _nr().get("private_outputs", {}).get("commands", [])
+    named: set[str] = set()  # paths a chown/chmod of the stage names
+    found: list[tuple[str, Instruction, str]] = []
+    for ins in body:
+        facts = m.run(ins)
+        if facts is None:
+            continue
+        for a in facts.actions:
+            words = [w.text for w in a.command.effective()]
+            if not words:
+                continue
+            cwd = a.cwd or m.state(ins).workdir or "/"
+            if a.verb in ("chown", "chmod"):
+                named.update(posixpath.normpath(posixpath.join(cwd, w)) for w in words[1:] if not w.startswith("-"))
+                continue
+            prog = posixpath.basename(words[0])
+            for spec in specs:
+                if prog != spec["program"] or (spec["subcommands"] and (len(words) < 2 or words[1] not in spec["subcommands"])):
+                    continue
+                for i, w in enumerate(words[1:], 1):
+                    value = words[i + 1] if w in spec["flags"] and i + 1 < len(words) else None
+                    if value is None or "$" in value or "*" in value:
+                        continue
+                    path = posixpath.normpath(posixpath.join(cwd, value))
+                    if any(_under(path, d) for d in under) and all(path != p for p, _, _ in found):
+                        found.append((path, ins, " ".join(words[:2]) if spec["subcommands"] else prog))
+    for path, ins, program in found:
+        out.append(_Key(path, ins, program, path in named))
+    return out
 
 
 def _owner_after(m: ImageModel, stage: int, d: str, anchor: int, chowned: set[int], chowned_at_anchor: bool,

@@ -61,8 +61,11 @@ class Healthcheck(Pass):
         without EXPOSE, whose start command or source names the port the app
         listens on) and has no HEALTHCHECK, it adds one that requests a health route every 30
         seconds, only when the image model knows all three parts of the
-        probe: the port the app listens on (from its start command, its
-        source or `ENV PORT`; `${PORT:-3000}` when the app reads `PORT`, so a
+        probe: the port the app listens on (from its start command: a known
+        server's flags, or the app's own `--port 9000` / `-addr :9090`, which
+        win over EXPOSE, and a bare number the app gets, `python app.py 9000`,
+        which leaves the port unknown unless EXPOSE names it too; its source
+        or `ENV PORT`; `${PORT:-3000}` when the app reads `PORT`, so a
         container started with another `PORT` is probed there), that it
         speaks HTTP (a known server or framework, or the source's own HTTP
         server), and a route it serves: a health route the source defines
@@ -78,7 +81,8 @@ class Healthcheck(Pass):
         frames an HTTP GET cannot check (a gRPC server is probed with
         `grpc_health_probe` only when the image has it and the source
         registers the standard health service), an app with no known health
-        route, or an unknown protocol.
+        route, an HTTPS server (an `http://` probe fails its TLS handshake), or
+        an unknown protocol.
 
     Why:
         Without a health check Docker, compose and Swarm only know whether the
@@ -142,11 +146,25 @@ class Healthcheck(Pass):
             "No HEALTHCHECK: port {port} serves gRPC, not plain HTTP",
             "{proto_why}, so an HTTP probe would never succeed and the container would stay unhealthy. {grpc_hint}",
         ),
+        "https": Message(
+            "No HEALTHCHECK: port {port} serves HTTPS, not plain HTTP",
+            "{proto_why}, so an http:// probe of port {port} would fail the TLS handshake and keep the container "
+            "unhealthy while it works. Probe it over TLS yourself, trusting the app's certificate or skipping its check "
+            "on the loopback address (`curl -fsSk https://127.0.0.1:{port}/`, or node's `https.get` with "
+            "`rejectUnauthorized: false`), on a route the app serves.",
+        ),
         "no_protocol": Message(
             "No HEALTHCHECK: what port {port} speaks is unknown",
             "{seen}, but dockeropt cannot tell from {basis} whether the app answers HTTP there, "
             "so it adds no probe: a probe in the wrong protocol keeps the container unhealthy while it works. Add a "
             "HEALTHCHECK that fits the app, or run dockeropt with the build context so it can read the app's source.",
+        ),
+        "argument_port": Message(
+            "No HEALTHCHECK: the start command may set another port",
+            "{seen}, but {where} is not that port, and the app may listen there instead (`sys.argv[1]`, "
+            "`process.argv[2]`); its source does not show where the port comes from, so dockeropt adds no probe: a "
+            "probe on the wrong port keeps the container unhealthy while it works. Pass the port with a flag "
+            "(`--port 9000`) or `ENV PORT`, or add the HEALTHCHECK yourself.",
         ),
         "no_port": Message(
             "No HEALTHCHECK: which port the app listens on is unknown",
@@ -200,6 +218,8 @@ class Healthcheck(Pass):
             return self.say("distroless", expose, seen=seen)
         listen = rt.listen
         port_text = rt.probe_port_text(end.env) if listen is not None else None
+        if listen is not None and listen.source == "argument" and listen.number is None:
+            return self.say("argument_port", expose, seen=seen, where=listen.where)
         if listen is None or port_text is None:
             if len(ports) > 1:
                 return self.say("no_port", expose, ports=" and ".join(str(p) for p in ports))
@@ -208,12 +228,14 @@ class Healthcheck(Pass):
         port_desc = port_text if listen.env is None else (
             f"`{port_text}` (the app reads {listen.env}; {port_text.split(':-')[1].rstrip('}')} unless the container sets another)")
         proto = rt.protocol
-        if proto not in ("fastcgi", "grpc") and not any(spec["program"] in have for spec in _probes()["http"]):
+        if proto not in ("fastcgi", "grpc", "https") and not any(spec["program"] in have for spec in _probes()["http"]):
             return None  # nothing in the image to probe with
         if proto == "fastcgi":
             return self.say("fastcgi", expose, port=port_label, proto_why=_cap(rt.protocol_reason or "the app speaks FastCGI"))
         if proto == "grpc":
             return self._grpc(m, ctx, expose, have, port_text, port_label, port_desc, rt.protocol_reason or "the app serves gRPC")
+        if proto == "https":
+            return self.say("https", expose, port=port_label, proto_why=_cap(rt.protocol_reason or "the app serves HTTPS"))
         if proto != "http":
             basis = "the Dockerfile alone (no build context was given)" if ctx.context is None else \
                 "the start command, the app's manifests or its source"
@@ -240,6 +262,8 @@ class Healthcheck(Pass):
         extra = f" The image exposes {len(ports)} ports; {listen.where} says the app listens on this one." if len(ports) > 1 else ""
         if not exposed:
             extra = f" The image has no EXPOSE; {listen.where} says the app listens on this port."
+        elif listen.source == "command" and listen.number is not None and listen.number not in ports:
+            extra = f" EXPOSE names {' and '.join(str(p) for p in ports)}, but {listen.where} sets port {listen.number}, where the app listens."
         return self.say("added", anchors[0] if anchors else expose, [edit], Safety.REVIEW,
                         port=port_label, port_desc=port_desc, where=where, how=how, extra=extra)
 

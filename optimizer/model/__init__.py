@@ -49,6 +49,7 @@ from dockeropt.model.runtime import (
     health_routes_of,
     image_server,
     server_protocol,
+    server_spec,
     source_facts,
     start_command,
 )
@@ -314,6 +315,15 @@ class ImageModel:
         listen: Port | None = command_port(start.program_text, start.program)
         if listen is not None and listen.source == "server default":
             listen = None if (exposed or src_ports) else listen
+        if listen is not None and listen.source == "argument":
+            # a bare number the app gets (`python app.py 9000`): when the source shows where the port comes from, that
+            # decides; else it is the port when EXPOSE names it too, and unknown otherwise (not EXPOSE's guess)
+            if src_ports:
+                listen = None
+            elif any(p.number == listen.number for p in exposed):
+                listen = Port(listen.number, None, "command", listen.where)
+            else:
+                listen = Port(None, None, "argument", listen.where)
         if listen is None and src_ports:
             with_var = [p for p in src_ports if p[0]]
             var, num, where = (with_var or src_ports)[0]
@@ -396,6 +406,10 @@ class ImageModel:
 
     def _protocol(self, final: StageNode, start, frameworks: list[dict], src: dict[str, str]) -> tuple[str | None, str | None]:  # type: ignore[no-untyped-def]
         proto = server_protocol(start.program)
+        if proto == "https":
+            tls = (server_spec(start.program) or {}).get("tls_flags", ())
+            flag = next((w.split("=", 1)[0] for w in start.program if w.split("=", 1)[0] in tls), "a certificate")
+            return proto, f"the start command runs {start.program[0]} with {flag}"
         if proto is not None:
             return proto, f"the start command runs {start.program[0]}"
         img = final.image
@@ -403,6 +417,9 @@ class ImageModel:
             spec = image_server(img.family, img.info.flavor)
             if spec is not None and (not start.known or start.program is None or _image_default_cmd(start.program)):
                 return spec["protocol"], f"the {img.text} image runs its own server"
+        if "https" in src and "http" not in src:
+            # a TLS server (https.createServer, ListenAndServeTLS, ssl_context=): the framework only handles its requests
+            return "https", f"its source ({src['https']}) starts an HTTPS server"
         protos = {f["protocol"] for f in frameworks} | set(src)
         if len(protos) != 1:
             return None, None  # none known, or a gRPC server beside an HTTP one: which one listens is not known

@@ -60,7 +60,7 @@ class StartCommand:
 class Port:
     number: int | None  # the default number, when known
     env: str | None  # the variable the app reads it from (PORT), when it reads one
-    source: str  # "EXPOSE" | "ENV" | "command" | "source" | "image" | "server default"
+    source: str  # "EXPOSE" | "ENV" | "command" | "argument" (a bare number the app gets) | "source" | "image" | "server default"
     where: str  # for explanations: the line or file it was read from
 
 
@@ -265,8 +265,10 @@ def command_port(text: str | None, argv: tuple[str, ...] | None) -> Port | None:
             while words and words[0] in ("exec",):
                 words = words[1:]
     spec = _server(words)
-    if spec is None or words is None:
+    if not words:
         return None
+    if spec is None:
+        return _app_flag_port(words)
     value = None
     if spec.get("port_positional"):
         rest = [w for w in words[1 + len(spec.get("words", [])) :] if not w.startswith("-")]
@@ -284,6 +286,40 @@ def command_port(text: str | None, argv: tuple[str, ...] | None) -> Port | None:
         return Port(int(m.group(2)) if m.group(2) else None, m.group(1), "command", "the start command")
     if value.isdigit():
         return Port(int(value), None, "command", "the start command")
+    return None
+
+
+def _app_flag_port(words: tuple[str, ...]) -> Port | None:
+    """The port an app of its own takes from a flag of its start command (``node server.js --port 9000``,
+    ``./server -addr :9090``; catalog ``app_port_flags``): the app chose it over its default and EXPOSE."""
+    flags = _data()["app_port_flags"]
+    value = None
+    b = _flag_any(words[1:], flags["bind"])
+    if b is not None and ":" in b:
+        value = b.rsplit(":", 1)[-1]
+    if value is None:
+        value = _flag_any(words[1:], flags["port"])
+    if value is None:
+        # `python app.py 9000`: a bare number handed to the app may be its port (sys.argv[1]); the model checks it against EXPOSE
+        start = 2 if re.fullmatch(flags["interpreters_regex"], posixpath.basename(words[0])) else 1
+        nums = [w for w in words[start:] if w.isdigit() and 80 <= int(w) <= 65535]
+        return Port(int(nums[0]), None, "argument", f"the start command's argument {nums[0]}") if nums else None
+    m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::-(\d+))?\}?", value)
+    if m:
+        return Port(int(m.group(2)) if m.group(2) else None, m.group(1), "command", "the start command")
+    if value.isdigit():
+        return Port(int(value), None, "command", "the start command")
+    return None
+
+
+def _flag_any(argv: tuple[str, ...], names: list[str]) -> str | None:
+    """``_flag`` that also reads ``-name=value`` (Go's flag package takes one dash or two)."""
+    for i, w in enumerate(argv):
+        for n in names:
+            if w == n and i + 1 < len(argv):
+                return argv[i + 1]
+            if w.startswith(n + "="):
+                return w[len(n) + 1 :]
     return None
 
 
@@ -307,7 +343,12 @@ def server_spec(argv: tuple[str, ...] | None) -> dict[str, Any] | None:
 
 def server_protocol(argv: tuple[str, ...] | None) -> str | None:
     spec = _server(argv)
-    return spec.get("protocol") if spec else None
+    if spec is None or argv is None:
+        return None
+    tls = spec.get("tls_flags", ())
+    if any(w in tls or any(w.startswith(f + "=") for f in tls) for w in argv):
+        return "https"
+    return spec.get("protocol")
 
 
 def image_server(family: str | None, flavor: str | None) -> dict[str, Any] | None:
