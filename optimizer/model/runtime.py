@@ -235,12 +235,14 @@ def _server(argv: tuple[str, ...] | None) -> dict[str, Any] | None:
     return None
 
 
-def _flag(argv: tuple[str, ...], names: list[str]) -> str | None:
+def _flag(argv: tuple[str, ...], names: list[str], one_dash_equals: bool = False) -> str | None:
+    """The value of the first of ``names`` in ``argv`` (``--port 80``, ``--port=80``); with ``one_dash_equals``
+    also ``-port=80`` (Go's flag package takes one dash or two)."""
     for i, w in enumerate(argv):
         for n in names:
             if w == n and i + 1 < len(argv):
                 return argv[i + 1]
-            if w.startswith(n + "=") and n.startswith("--"):
+            if w.startswith(n + "=") and (one_dash_equals or n.startswith("--")):
                 return w[len(n) + 1 :]
     return None
 
@@ -294,11 +296,11 @@ def _app_flag_port(words: tuple[str, ...]) -> Port | None:
     ``./server -addr :9090``; catalog ``app_port_flags``): the app chose it over its default and EXPOSE."""
     flags = _data()["app_port_flags"]
     value = None
-    b = _flag_any(words[1:], flags["bind"])
+    b = _flag(words[1:], flags["bind"], one_dash_equals=True)
     if b is not None and ":" in b:
         value = b.rsplit(":", 1)[-1]
     if value is None:
-        value = _flag_any(words[1:], flags["port"])
+        value = _flag(words[1:], flags["port"], one_dash_equals=True)
     if value is None:
         # `python app.py 9000`: a bare number handed to the app may be its port (sys.argv[1]); the model checks it against EXPOSE
         start = 2 if re.fullmatch(flags["interpreters_regex"], posixpath.basename(words[0])) else 1
@@ -309,17 +311,6 @@ def _app_flag_port(words: tuple[str, ...]) -> Port | None:
         return Port(int(m.group(2)) if m.group(2) else None, m.group(1), "command", "the start command")
     if value.isdigit():
         return Port(int(value), None, "command", "the start command")
-    return None
-
-
-def _flag_any(argv: tuple[str, ...], names: list[str]) -> str | None:
-    """``_flag`` that also reads ``-name=value`` (Go's flag package takes one dash or two)."""
-    for i, w in enumerate(argv):
-        for n in names:
-            if w == n and i + 1 < len(argv):
-                return argv[i + 1]
-            if w.startswith(n + "="):
-                return w[len(n) + 1 :]
     return None
 
 
