@@ -49,7 +49,8 @@ class ManifestStage(Pass):
         its own files beside package.json), when the stage's base image
         lacks the program the cut needs (node for package.json, a shell for
         sed), or when the Dockerfile names stages by number (a new stage
-        would shift them).
+        would shift them). Without a build context it does nothing: the
+        cut is only written for manifests it has read.
     Why:
         An edit of package.json that changes no dependency (the version, the
         description, a start script, a new field), or a comment in
