@@ -283,6 +283,11 @@ def command_port(text: str | None, argv: tuple[str, ...] | None) -> Port | None:
         value = _flag(words, spec["port_flags"])
     if value is None:
         return Port(spec.get("port"), None, "server default", f"{spec['program']}'s default")
+    return _port_value(value)
+
+
+def _port_value(value: str) -> Port | None:
+    """A start command's port value: a number, or ``$PORT`` / ``${PORT:-8080}`` (the variable and its default)."""
     m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::-(\d+))?\}?", value)
     if m:
         return Port(int(m.group(2)) if m.group(2) else None, m.group(1), "command", "the start command")
@@ -306,12 +311,7 @@ def _app_flag_port(words: tuple[str, ...]) -> Port | None:
         start = 2 if re.fullmatch(flags["interpreters_regex"], posixpath.basename(words[0])) else 1
         nums = [w for w in words[start:] if w.isdigit() and 80 <= int(w) <= 65535]
         return Port(int(nums[0]), None, "argument", f"the start command's argument {nums[0]}") if nums else None
-    m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)(?::-(\d+))?\}?", value)
-    if m:
-        return Port(int(m.group(2)) if m.group(2) else None, m.group(1), "command", "the start command")
-    if value.isdigit():
-        return Port(int(value), None, "command", "the start command")
-    return None
+    return _port_value(value)
 
 
 def _split_on(words: tuple[str, ...], ops: tuple[str, ...]) -> Iterator[list[str]]:
