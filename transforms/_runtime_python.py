@@ -92,7 +92,7 @@ def plan(r: StageRead) -> Plan | None:
     if deps is not None:
         for d in deps.native:
             if d.runtime:
-                native_packages(p, list(d.runtime), f"{d.name}, built against it")
+                native_packages(p, list(d.runtime), f"{d.name}, " + ("built against it" if d.compiles else "which loads it at run time"))
         if deps.unknown:
             p.checks.append(deps.unknown[0])
     if compiles:
