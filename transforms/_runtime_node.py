@@ -412,13 +412,41 @@ def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, re
     ds.lines.append(f"RUN {flags + ' ' if flags else ''}{cmd}")
     p.stages.append(ds)
     p.keep_build = False
-    # the deps stage's project folder: node_modules (when there is any dependency) and the manifests the app copy repeats
-    p.copies.append(f"COPY --from={{deps}}{owner_flag(r, idir)} {idir} {idir}")
+    # the deps stage's project folder: node_modules (when there is any dependency) and the manifests the app copy repeats;
+    # only the install's output folder when the catalog names it and nothing else can land beside it
+    out = _install_output(r, mspec, mgr, rel, files, dirs, ws_files, a, idir, omit)
+    src = posixpath.join(idir, out) if out else idir
+    p.copies.append(f"COPY --from={{deps}}{owner_flag(r, idir)} {src} {src}")
     p.context_copies = True
     if dev and omit:
         p.leaves.append("the devDependencies (" + ", ".join(sorted(dev)[:4]) + (", …" if len(dev) > 4 else "") + ")")
     p.checks.append(f"the dependencies are installed once, by `{cmd}` in a stage that gets only the manifests, so a source edit "
                     "reinstalls nothing; the app itself is copied from the build context as before (.dockerignore decides what stays out)")
+
+
+def _install_output(r: StageRead, mspec: dict, mgr: str, rel: str | None, files: list[str], dirs: list[str],
+                    ws_files: list[str], a: Act, idir: str, omit: bool) -> str | None:
+    """The one folder the deps stage's install fills (catalog ``install_output``), when that is all the stage adds to the
+    manifests the app copy brings again: dependencies to install (so the folder exists), no workspace packages, no copied
+    config file or folder that could move it, and the model's writes of the install all in that folder."""
+    out = mspec.get("install_output")
+    ctx = r.context
+    if not out or ctx is None or rel is None or ws_files or dirs:
+        return None
+    plain = {posixpath.normpath(posixpath.join(rel, n)) for n in ("package.json", *_LOCKS.get(mgr, ()))}
+    if any(f not in plain for f in files):
+        return None
+    pkg = ctx.read_json_object(posixpath.join(rel, "package.json"))
+    if not isinstance(pkg, dict):
+        return None
+    wanted = [pkg.get("dependencies")] + ([] if omit else [pkg.get("devDependencies")])
+    if not any(isinstance(d, dict) and d for d in wanted):
+        return None
+    target = posixpath.join(idir, out)
+    writes = a.action.writes
+    if not writes or any(w.kind != "project" or w.path != target for w in writes):
+        return None
+    return out
 
 
 def _manifests(r: StageRead, mgr: str, mspec: dict, rel: str | None) -> tuple[list[str], list[str]]:
