@@ -23,6 +23,7 @@ import re
 from dockeropt.catalog.images import slim_variant
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.native import python_dependencies
+from dockeropt.syntax import Instruction
 
 from ._runtime_common import (
     add,
@@ -35,7 +36,7 @@ from ._runtime_common import (
     strip_launcher,
 )
 from ._runtime_stage_analysis import Act, Blocked, StageRead, under
-from ._runtime_stage_edit import Plan
+from ._runtime_stage_edit import ExtraStage, Plan
 
 _DEP_TOOLS = ("pip", "uv-pip", "poetry", "pipenv", "uv")
 
@@ -188,7 +189,16 @@ def _environment(r: StageRead, p: Plan, installs: list[Act], venvs: list[str], t
         after_tools = max([t.ins.index for t in tool_installs if t.ins.index < need_venv.ins.index] + [-1])
         anchor = next((ins.index for ins, _cf in r.copies if after_tools < ins.index < need_venv.ins.index), need_venv.ins.index)
         bare = _venv_without_pip(r, installs, tool_installs)
-        p.before[anchor] = ["RUN python -m venv " + ("--without-pip " if bare else "") + venv, f'ENV VIRTUAL_ENV={venv} PATH="{venv}/bin:$PATH"']
+        make = "RUN python -m venv " + ("--without-pip " if bare else "") + venv
+        if not bare and _venv_stage_ok(r, anchor, tool_installs):
+            vs = ExtraStage("{venv}", r.node.base_text)
+            vs.lines.extend(x for x in r.carried if x.index < anchor)
+            vs.lines.append(make)
+            p.first.append(vs)
+            make = f"COPY --from={{venv}} {venv} {venv}"
+            p.checks.append(f"{venv} is made in a stage of its own on the same base, which BuildKit builds while the build stage's "
+                            "earlier steps run (none of them can change the Python it is made from)")
+        p.before[anchor] = [make, f'ENV VIRTUAL_ENV={venv} PATH="{venv}/bin:$PATH"']
         if bare:
             p.checks.append(f"{venv} is made without pip (`--without-pip`): {bare} fills it with its own installer, and the runtime gets no pip")
         p.env.append(f'ENV VIRTUAL_ENV={venv} PATH="{venv}/bin:$PATH"')
@@ -207,6 +217,38 @@ def _environment(r: StageRead, p: Plan, installs: list[Act], venvs: list[str], t
         if not any(under(d, q) for q in pruned):
             pruned.append(d)
     return [d for d in out if d in pruned]
+
+
+def _venv_stage_ok(r: StageRead, anchor: int, tool_installs: list[Act]) -> bool:
+    """Whether the venv made before instruction ``anchor`` can be made in a parallel stage instead (catalog ``venv_stage``):
+    a RUN before it to overlap with, and every step before it one that leaves the Python alone."""
+    spec = eco.spec("python").get("venv_stage")
+    if not isinstance(spec, dict):
+        return False
+    earlier = [ins for ins in r.body if ins.index < anchor]
+    if not any(ins.keyword == "RUN" for ins in earlier):
+        return False
+    tools = {t.ins.index for t in tool_installs if t.action.tool == "pip"}
+    for ins in earlier:
+        if ins.keyword in spec["keywords"] or (ins.keyword == "RUN" and (ins.index in tools or _system_only(r, ins, spec))):
+            continue
+        return False
+    python = re.compile(spec["python_packages_regex"])
+    return not any(ins.index < anchor and python.search(name.lower()) for name, ins in r.packages)
+
+
+def _system_only(r: StageRead, ins: Instruction, spec: dict) -> bool:
+    """Every command of the RUN is a system package manager's or removes files under the catalog's ``fs_paths``."""
+    facts = r.m.run(ins)
+    if facts is None or not facts.understood or not facts.actions:
+        return False
+    for a in facts.actions:
+        if a.ecosystem in spec["run_ecosystems"]:
+            continue
+        if a.verb == "fs" and a.writes and all(w.path and any(under(w.path, q) for q in spec["fs_paths"]) for w in a.writes):
+            continue
+        return False
+    return True
 
 
 def _venv_without_pip(r: StageRead, installs: list[Act], tool_installs: list[Act]) -> str | None:

@@ -41,7 +41,7 @@ class ExtraStage:
 
 @dataclass
 class Plan:
-    """What the split writes. Texts may name ``{build}`` and ``{deps}``: the stage names the writer picks."""
+    """What the split writes. Texts may name ``{build}``, ``{deps}`` and ``{venv}``: the stage names the writer picks."""
 
     base: str
     shell: bool  # the runtime base has /bin/sh
@@ -53,6 +53,7 @@ class Plan:
     drop: set[int] = field(default_factory=set)  # build stage: instructions the split makes useless (a server only the old final image ran)
     append: list[str] = field(default_factory=list)  # build stage: lines after its last instruction
     stages: list[ExtraStage] = field(default_factory=list)
+    first: list[ExtraStage] = field(default_factory=list)  # stages written before the build stage (its COPY --from needs them first)
     runs: list[Line] = field(default_factory=list)  # runtime: tool RUNs before the copies
     env: list[str] = field(default_factory=list)  # runtime: extra ENV lines
     copies: list[str] = field(default_factory=list)  # runtime: COPY lines (dependencies first)
@@ -82,7 +83,8 @@ def stage_names(m: ImageModel, r: StageRead) -> dict[str, str]:
     own = r.node.name
     out: dict[str, str] = {}
     for key, cands in (("build", [f"{own}-build", "build", "builder"] if own else ["build", "builder", "build-stage"]),
-                       ("deps", [f"{own}-deps", "deps", "prod-deps"] if own else ["deps", "prod-deps", "runtime-deps"])):
+                       ("deps", [f"{own}-deps", "deps", "prod-deps"] if own else ["deps", "prod-deps", "runtime-deps"]),
+                       ("venv", [f"{own}-venv", "venv", "python-venv"] if own else ["venv", "python-venv", "virtualenv"])):
         name = next((c for c in cands if c.lower() not in taken), f"{key}{len(m.graph)}")
         taken.add(name.lower())
         out[key] = name
@@ -100,7 +102,7 @@ def _from_line(style: Style, frm: Instruction, base: str, name: str | None) -> s
 
 
 def _fmt(text: str, names: dict[str, str]) -> str:
-    return text.replace("{build}", names["build"]).replace("{deps}", names["deps"])
+    return text.replace("{build}", names["build"]).replace("{deps}", names["deps"]).replace("{venv}", names["venv"])
 
 
 def write(m: ImageModel, r: StageRead, plan: Plan, names: dict[str, str]) -> Edit | None:
@@ -117,6 +119,10 @@ def write(m: ImageModel, r: StageRead, plan: Plan, names: dict[str, str]) -> Edi
         return _verbatim(m, x) if isinstance(x, Instruction) else style.line(_fmt(x, names))
 
     parts: list[str] = []
+    # -- stages the build stage copies from
+    for st in plan.first:
+        lines = [_from_line(style, frm, st.base, _fmt(st.name, names))] + [line(x) for x in st.lines]
+        parts.append(nl.join(lines) + nl)
     # -- the build stage: the original under a new name
     if plan.keep_build:
         head = frm.line_text()
