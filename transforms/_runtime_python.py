@@ -177,7 +177,7 @@ def _environment(r: StageRead, p: Plan, installs: list[Act], venvs: list[str], t
                 raise Blocked(f"installs with {ac.tool} into a folder dockeropt cannot resolve", a.ins)
             elif w.kind in ("venv", "project", "home", "path", "prefix"):
                 add(out, w.path)
-                if w.kind == "project":
+                if w.kind == "project" and f'ENV PATH="{w.path}/bin:$PATH"' not in p.env:  # once, however many installs write it
                     p.env.append(f'ENV PATH="{w.path}/bin:$PATH"')
                 elif w.kind == "home" and w.path.endswith("/.local"):
                     pass  # pip --user: the image's PATH already names ~/.local/bin (carried ENV)
