@@ -649,3 +649,30 @@ def test_poetry_venv_is_made_without_pip_only_for_checked_releases(tmp_path: Pat
     assert "RUN python -m venv " in fixed, fixed
     assert ("python -m venv --without-pip /opt/venv" in fixed) is bare, fixed
     assert ("made without pip" in " ".join(applied)) is bare
+
+
+def _workspaces(tmp_path: Path, n: int) -> Path:
+    names = [f"p{i}" for i in range(n)]
+    lock = {"name": "mono", "lockfileVersion": 3, "requires": True, "packages": {
+        "": {"name": "mono", "workspaces": ["packages/*"]},
+        "node_modules/ms": {"version": "2.1.3"},
+        **{f"node_modules/@m/{p}": {"resolved": f"packages/{p}", "link": True} for p in names},
+        **{f"packages/{p}": {"name": f"@m/{p}", "version": "1.0.0", "dependencies": {"ms": "2"}} for p in names}}}
+    files = {"package.json": json.dumps({"name": "mono", "private": True, "workspaces": ["packages/*"]}),
+             "package-lock.json": json.dumps(lock)}
+    for p in names:
+        files[f"packages/{p}/package.json"] = json.dumps({"name": f"@m/{p}", "version": "1.0.0", "dependencies": {"ms": "2"}})
+        files[f"packages/{p}/index.js"] = ""
+    return _ctx(tmp_path, files)
+
+
+@pytest.mark.parametrize("n", [2, 8, 9])
+def test_workspaces_copy_node_modules_and_each_package_folder_up_to_the_catalog_limit(tmp_path: Path, n: int) -> None:
+    text = "FROM node:18\nWORKDIR /repo\nCOPY . .\nRUN npm ci\nCMD [\"node\", \"packages/p0/index.js\"]\n"
+    fixed, _, _ = _fix(text, _workspaces(tmp_path, n))
+    copies = [ln for ln in _stages(fixed)["final"].splitlines() if ln.startswith("COPY --from=deps")]
+    if n <= 8:  # node_modules (with the links to each package) and each package's folder: its own node_modules, if any
+        assert copies == ["COPY --from=deps /repo/node_modules /repo/node_modules",
+                          *(f"COPY --from=deps /repo/packages/p{i} /repo/packages/p{i}" for i in range(n))]
+    else:  # past install_output_workspaces_max: one COPY of the project folder
+        assert copies == ["COPY --from=deps /repo /repo"]

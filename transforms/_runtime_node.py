@@ -414,9 +414,9 @@ def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, re
     p.keep_build = False
     # the deps stage's project folder: node_modules (when there is any dependency) and the manifests the app copy repeats;
     # only the install's output folder when the catalog names it and nothing else can land beside it
-    out = _install_output(r, mspec, mgr, rel, files, dirs, ws_files, a, idir, omit)
-    src = posixpath.join(idir, out) if out else idir
-    p.copies.append(f"COPY --from={{deps}}{owner_flag(r, idir)} {src} {src}")
+    outs = _install_output(r, mspec, mgr, rel, files, dirs, ws_files, a, idir, omit)
+    for src in [posixpath.join(idir, o) for o in outs] if outs else [idir]:
+        p.copies.append(f"COPY --from={{deps}}{owner_flag(r, idir)} {src} {src}")
     p.context_copies = True
     if dev and omit:
         p.leaves.append("the devDependencies (" + ", ".join(sorted(dev)[:4]) + (", …" if len(dev) > 4 else "") + ")")
@@ -425,13 +425,14 @@ def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, re
 
 
 def _install_output(r: StageRead, mspec: dict, mgr: str, rel: str | None, files: list[str], dirs: list[str],
-                    ws_files: list[str], a: Act, idir: str, omit: bool) -> str | None:
-    """The one folder the deps stage's install fills (catalog ``install_output``), when that is all the stage adds to the
-    manifests the app copy brings again: dependencies to install (so the folder exists), no workspace packages, no copied
-    config file or folder that could move it, and the model's writes of the install all in that folder."""
+                    ws_files: list[str], a: Act, idir: str, omit: bool) -> list[str] | None:
+    """The folders of the project the deps stage's install fills (catalog ``install_output``, and each workspace
+    package's folder), when that is all the stage adds to the manifests the app copy brings again: dependencies to
+    install (so the folder exists), no copied config file or folder that could move it, and the model's writes of
+    the install all in that folder."""
     out = mspec.get("install_output")
     ctx = r.context
-    if not out or ctx is None or rel is None or ws_files or dirs:
+    if not out or ctx is None or rel is None or dirs or len(ws_files) > eco.spec("node")["install_output_workspaces_max"]:
         return None
     plain = {posixpath.normpath(posixpath.join(rel, n)) for n in ("package.json", *_LOCKS.get(mgr, ()))}
     if any(f not in plain for f in files):
@@ -440,13 +441,17 @@ def _install_output(r: StageRead, mspec: dict, mgr: str, rel: str | None, files:
     if not isinstance(pkg, dict):
         return None
     wanted = [pkg.get("dependencies")] + ([] if omit else [pkg.get("devDependencies")])
-    if not any(isinstance(d, dict) and d for d in wanted):
+    if not ws_files and not any(isinstance(d, dict) and d for d in wanted):
+        return None  # with workspaces the install links each package into node_modules
+    # workspace packages (an install script in one sends the project to the build path before this)
+    folders = [posixpath.normpath(posixpath.dirname(w)) for w in ws_files]
+    if any(f.startswith("..") or f in (".", out) or posixpath.isabs(f) for f in folders):
         return None
     target = posixpath.join(idir, out)
     writes = a.action.writes
     if not writes or any(w.kind != "project" or w.path != target for w in writes):
         return None
-    return out
+    return [out, *sorted(set(folders))]
 
 
 def _manifests(r: StageRead, mgr: str, mspec: dict, rel: str | None) -> tuple[list[str], list[str]]:
