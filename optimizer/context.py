@@ -111,10 +111,30 @@ class BuildContext:
     # what the disk said, per normalised path (the disk is read once per run, like ``_exists_cache``)
     _kind_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
     _text_cache: dict[tuple[str, int], str | None] = field(default_factory=dict, repr=False)
+    _ignored_cache: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """``compute()`` once per state of the context (facts read from disk: listings, sizes)."""
         full = (*key, self.overlay_version)
+        if full not in self._memo:
+            self._memo[full] = compute()
+        return self._memo[full]  # type: ignore[return-value]
+
+    def files_memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """``compute()`` once per set of files the context shows: the ignore rules in force and the
+        overlay's contents. Unlike :meth:`memo`, an overlay write that changes neither (the same
+        ``.dockerignore`` written again) keeps the result, so a walk of a big context is made once."""
+        state = (tuple((p.text, p.exclusion) for p in self.ignore_patterns), tuple(sorted(self.overlay.items())))
+        full = ("files", *key, state)
+        if full not in self._memo:
+            self._memo[full] = compute()
+        return self._memo[full]  # type: ignore[return-value]
+
+    def content_memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """``compute()`` once per ``key``, whatever the state of the context: for facts drawn only from
+        texts the key holds (the source files' paths and texts, say), so a new ``.dockerignore`` that
+        leaves them as they were does not redo the work."""
+        full = ("content", *key)
         if full not in self._memo:
             self._memo[full] = compute()
         return self._memo[full]  # type: ignore[return-value]
@@ -125,6 +145,7 @@ class BuildContext:
         self._exists_cache.clear()
         self._kind_cache.clear()
         self._text_cache.clear()
+        self._ignored_cache.clear()
         self.__dict__.pop("ignore_patterns", None)
 
     @cached_property
@@ -147,7 +168,10 @@ class BuildContext:
         return []
 
     def ignored(self, rel: str) -> bool:
-        return is_ignored(self.ignore_patterns, rel)
+        hit = self._ignored_cache.get(rel)
+        if hit is None:
+            hit = self._ignored_cache[rel] = is_ignored(self.ignore_patterns, rel)
+        return hit
 
     def _resolve(self, rel: str) -> Path:
         rel = posixpath.normpath(rel.replace("\\", "/")).lstrip("/")
@@ -159,7 +183,8 @@ class BuildContext:
         if key in self.overlay:
             return not self.ignored(key)
         if key not in self._exists_cache:
-            self._exists_cache[key] = self._resolve(rel).exists() and not self.ignored(key)
+            kind = self._kind_cache.get(key)  # a file or folder a listing saw exists
+            self._exists_cache[key] = (kind is not None or self._resolve(rel).exists()) and not self.ignored(key)
         return self._exists_cache[key]
 
     def _kind(self, rel: str) -> str | None:
@@ -224,9 +249,17 @@ class BuildContext:
     def listdir(self, rel: str = ".") -> list[str]:
         """Names in a context folder that ``.dockerignore`` does not exclude."""
         base = self._resolve(rel)
+        prefix = "" if rel in (".", "") else posixpath.normpath(rel).strip("/") + "/"
+        kinds: dict[str, str | None] = {}
         try:
-            names = sorted(os.listdir(base))
+            with os.scandir(base) as it:
+                for e in it:
+                    try:  # as Path.is_file / is_dir: symlinks followed, a broken one is neither
+                        kinds[e.name] = "file" if e.is_file() else ("dir" if e.is_dir() else None)
+                    except OSError:
+                        kinds[e.name] = None
         except OSError:
             return []
-        prefix = "" if rel in (".", "") else posixpath.normpath(rel).strip("/") + "/"
-        return [n for n in names if not self.ignored(prefix + n)]
+        for n, kind in kinds.items():  # the walk that follows asks for each entry's kind: no second stat
+            self._kind_cache.setdefault(posixpath.normpath(prefix + n), kind)
+        return [n for n in sorted(kinds) if not self.ignored(prefix + n)]

@@ -317,10 +317,14 @@ def _distroless(r: StageRead, spec: dict, p: Plan, new_cmd: list[str] | None, ru
     ref = distroless_for("nodejs", r.info.major, False)
     if ref is None:
         return None
-    rx = [re.compile(x) for x in spec["spawns"]]
-    for _path, text in source_files(ctx, rel, (".js", ".cjs", ".mjs", ".ts", ".mts", ".cts")):
-        if any(x.search(text) for x in rx):
-            return None
+    files = tuple(source_files(ctx, rel, (".js", ".cjs", ".mjs", ".ts", ".mts", ".cts")))
+
+    def spawns() -> bool:
+        rx = [re.compile(x) for x in spec["spawns"]]
+        return any(x.search(text) for _path, text in files for x in rx)
+
+    if ctx.content_memo(("node-spawns", tuple(spec["spawns"]), files), spawns):
+        return None
     return ref
 
 

@@ -400,24 +400,15 @@ class Dockerignore(Pass):
     @staticmethod
     def _needed_names(m: ImageModel, bc: BuildContext, names: list[str], rules: dict) -> set[str]:
         """Top-level names a manifest or the app's source mentions (README.md in pyproject's readme, a docs folder it serves)."""
-        texts: list[str] = []
-        globs = tuple(rules["manifest_globs"])
-        for n in names:
-            if n in rules["manifests"] or n.endswith(globs):
-                t = bc.read_text(n)
-                if t:
-                    texts.append(t)
         rt = m.runtime
         rel = rt.app_context_dir if rt is not None and rt.app_context_dir else "."
-        for _p, t in source_files(bc, rel, (".js", ".ts", ".mjs", ".cjs", ".py", ".rb", ".go", ".java", ".php", ".rs")):
-            texts.append(t)
-        blob = "\n".join(texts)
+        blob, words = _source_words(bc, rel, names, rules)
         out: set[str] = set()
         for n in names:
             stem = n.rsplit(".", 1)[0]
-            if re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w-])", blob) or (n in rules["docs"] and re.search(rf"['\"/]{re.escape(n)}['\"/]", blob)):
+            if _mentioned(n, blob, words) or (n in rules["docs"] and n in blob and re.search(rf"['\"/]{re.escape(n)}['\"/]", blob)):
                 out.add(n)
-            elif stem and n.endswith(".md") and re.search(rf"['\"]{re.escape(stem)}['\"]", blob):
+            elif stem and n.endswith(".md") and stem in blob and re.search(rf"['\"]{re.escape(stem)}['\"]", blob):
                 out.add(n)
         return out
 
@@ -432,3 +423,43 @@ class Dockerignore(Pass):
             if any(a.ecosystem == eco_of and a.installs for a in f.actions):
                 return ins
         return None
+
+
+_WORD = re.compile(r"[\w.-]+")
+
+
+def _source_words(bc: BuildContext, rel: str, names: list[str], rules: dict) -> tuple[str, frozenset[str]]:
+    """The manifests' and the app source's text, and every name it mentions as a word (see :func:`_mentioned`)."""
+    texts: list[str] = []
+    globs = tuple(rules["manifest_globs"])
+    for n in names:
+        if n in rules["manifests"] or n.endswith(globs):
+            t = bc.read_text(n)
+            if t:
+                texts.append(t)
+    for _p, t in source_files(bc, rel, (".js", ".ts", ".mjs", ".cjs", ".py", ".rb", ".go", ".java", ".php", ".rs")):
+        texts.append(t)
+    return bc.content_memo(("do203-words", tuple(texts)), lambda: _word_set(texts))
+
+
+def _word_set(texts: list[str]) -> tuple[str, frozenset[str]]:
+    blob = "\n".join(texts)
+    words: set[str] = set()
+    for w in _WORD.findall(blob):
+        words.add(w)
+        dot = w.find(".", 1)
+        while dot != -1:  # `README.md.bak` and `docs.tar` mention README.md and docs too
+            words.add(w[:dot])
+            dot = w.find(".", dot + 1)
+    return blob, frozenset(words)
+
+
+def _mentioned(name: str, blob: str, words: frozenset[str]) -> bool:
+    """Does ``blob`` hold ``name`` with no word character or dot before it and no word character or dash after it?
+
+    For a name made of word characters, dots and dashes that is exactly: a maximal run of those
+    characters is the name, or starts with the name followed by a dot; other names are searched."""
+    if _WORD.fullmatch(name):
+        return name in words
+    return name in blob and re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", blob) is not None
+

@@ -354,11 +354,40 @@ def image_server(family: str | None, flavor: str | None) -> dict[str, Any] | Non
 _SKIP_DIRS = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", "dist", "build", "target", "vendor", ".tox", "tests", "test", "spec", "__tests__"})
 _MAX_FILES = 1500
 _MAX_BYTES = 512 * 1024
+_MAX_TOTAL_BYTES = 32 << 20  # of all the source files' text together
+_MAX_ENTRIES = 200_000  # files looked at in one walk
 
 
 def source_files(context: BuildContext, rel: str, exts: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-    """(path, text) of source files under ``rel`` with one of ``exts`` (bounded walk, .dockerignore honoured)."""
+    """(path, text) of source files under ``rel`` with one of ``exts`` (bounded walk, .dockerignore honoured).
+
+    The folders are walked once per set of files the context shows (``BuildContext.files_memo``),
+    whatever the passes, rounds and extensions asking; each file is read once per such set. The
+    list stops after ``_MAX_FILES`` matching files or ``_MAX_TOTAL_BYTES`` of their text, and the
+    walk after ``_MAX_ENTRIES`` files, so a huge context costs a bounded time."""
+    return iter(context.files_memo(("source-files", rel or ".", exts), lambda: tuple(_sources(context, rel, exts))))
+
+
+def _sources(context: BuildContext, rel: str, exts: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     seen = 0
+    total = 0
+    for p in context.files_memo(("source-paths", rel or "."), lambda: tuple(_walk(context, rel))):
+        if not p.endswith(exts):
+            continue
+        seen += 1
+        if seen > _MAX_FILES:
+            return
+        text = context.read_text(p, limit=_MAX_BYTES)
+        if text is not None:
+            total += len(text)
+            if total > _MAX_TOTAL_BYTES:
+                return
+            yield p, text
+
+
+def _walk(context: BuildContext, rel: str) -> Iterator[str]:
+    """Every file under ``rel`` the context shows, outside dependency, build and test folders, in walk order."""
+    n = 0
     stack = [rel or "."]
     while stack:
         d = stack.pop()
@@ -370,14 +399,10 @@ def source_files(context: BuildContext, rel: str, exts: tuple[str, ...]) -> Iter
                 if name not in _SKIP_DIRS and not name.startswith("."):
                     stack.append(p)
                 continue
-            if not name.endswith(exts):
-                continue
-            seen += 1
-            if seen > _MAX_FILES:
+            n += 1
+            if n > _MAX_ENTRIES:
                 return
-            text = context.read_text(p, limit=_MAX_BYTES)
-            if text is not None:
-                yield p, text
+            yield p
 
 
 def dependency_names(context: BuildContext, rel: str) -> set[str]:
@@ -458,6 +483,16 @@ def source_facts(
     exts: list[str] = []
     for e in ecosystems or list(data["source_extensions"]):
         exts.extend(data["source_extensions"].get(e, []))
+    files = tuple(source_files(context, rel, tuple(exts)))
+    routes, ports, protocols, started, writes = context.content_memo(
+        ("source-facts", tuple(ecosystems), files), lambda: _source_facts(files))
+    return list(routes), list(ports), dict(protocols), list(started), list(writes)
+
+
+def _source_facts(
+    files: tuple[tuple[str, str], ...],
+) -> tuple[list[str], list[tuple[str | None, int | None, str]], dict[str, str], list[tuple[str, str]], list[tuple[str, str]]]:
+    data = _data()
     by_ext: dict[str, str] = {ext: eco for eco, es in data["source_extensions"].items() for ext in es}
     routes: list[str] = []
     ports: list[tuple[str | None, int | None, str]] = []
@@ -468,7 +503,7 @@ def source_facts(
     protocols: dict[str, str] = {}
     started: list[tuple[str, str]] = []
     writes: list[tuple[str, str]] = []
-    for p, text in source_files(context, rel, tuple(exts)):
+    for p, text in files:
         eco = next((e for ext, e in by_ext.items() if p.endswith(ext)), None)
         if eco is None:
             continue
