@@ -10,9 +10,12 @@ as in BuildKit.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import posixpath
 import re
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -96,6 +99,53 @@ def is_ignored(patterns: list[IgnorePattern], rel: str) -> bool:
     return matched
 
 
+# Process-wide, so the language server's next version (a new BuildContext) reuses them:
+# - walks of the context, each with the folders it listed and their mtimes; reused while no such folder has
+#   changed (a folder changed in the last _RACY_S seconds is not trusted: its next change could keep the mtime);
+# - facts computed from texts alone, keyed by a digest of those texts.
+_WALKS: OrderedDict[tuple[object, ...], tuple[tuple[tuple[str, int | None], ...], object]] = OrderedDict()
+_CONTENT: OrderedDict[tuple[object, ...], object] = OrderedDict()
+_WALKS_MAX = 16
+_CONTENT_MAX = 8
+_RACY_S = 2.0
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def digest(*parts: object) -> str:
+    """A digest of strings (and tuples of them, nested), for :meth:`BuildContext.content_memo` keys."""
+    h = hashlib.blake2b(digest_size=20)
+
+    def feed(x: object) -> None:
+        if isinstance(x, str):
+            b = x.encode("utf-8", "surrogatepass")
+            h.update(len(b).to_bytes(8, "little"))
+            h.update(b)
+        elif isinstance(x, tuple | list):
+            h.update(b"(%d" % len(x))
+            for y in x:
+                feed(y)
+            h.update(b")")
+        else:
+            h.update(repr(x).encode())
+
+    for part in parts:
+        feed(part)
+    return h.hexdigest()
+
+
+def _remember(cache: OrderedDict, key: tuple[object, ...], value: object, limit: int) -> None:  # type: ignore[type-arg]
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
+
+
 @dataclass
 class BuildContext:
     """A folder used as the build context, with its ignore rules."""
@@ -112,6 +162,7 @@ class BuildContext:
     _kind_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
     _text_cache: dict[tuple[str, int], str | None] = field(default_factory=dict, repr=False)
     _ignored_cache: dict[str, bool] = field(default_factory=dict, repr=False)
+    _listed: list[tuple[str, int | None]] | None = field(default=None, repr=False)  # folders a walk_memo walk listed
 
     def memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """``compute()`` once per state of the context (facts read from disk: listings, sizes)."""
@@ -130,14 +181,43 @@ class BuildContext:
             self._memo[full] = compute()
         return self._memo[full]  # type: ignore[return-value]
 
+    def walk_memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+        """:meth:`files_memo` for a walk of the disk, also kept across contexts of the same folder
+        (the language server's next version) while no folder the walk listed has changed."""
+        state = (tuple((p.text, p.exclusion) for p in self.ignore_patterns), tuple(sorted(self.overlay.items())))
+        full = ("files", *key, state)
+        if full in self._memo:
+            return self._memo[full]  # type: ignore[return-value]
+        wide = (os.path.abspath(self.root), *full)
+        hit = _WALKS.get(wide)
+        if hit is not None and all(_mtime(d) == m for d, m in hit[0]):
+            _WALKS.move_to_end(wide)
+            self._memo[full] = hit[1]
+            return hit[1]  # type: ignore[return-value]
+        outer, self._listed = self._listed, []
+        try:
+            value = compute()
+            listed = tuple(self._listed)
+        finally:
+            self._listed = outer if outer is None else outer + self._listed
+        self._memo[full] = value
+        now = time.time_ns()
+        if all(m is not None and now - m > _RACY_S * 1e9 for _d, m in listed):
+            _remember(_WALKS, wide, (listed, value), _WALKS_MAX)
+        return value
+
     def content_memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
-        """``compute()`` once per ``key``, whatever the state of the context: for facts drawn only from
-        texts the key holds (the source files' paths and texts, say), so a new ``.dockerignore`` that
-        leaves them as they were does not redo the work."""
+        """``compute()`` once per ``key``, whatever the state of the context or the run: for facts drawn
+        only from texts the key holds (a :func:`digest` of the source files' paths and texts, say), so a
+        new ``.dockerignore`` that leaves them as they were, or the language server's next version, does
+        not redo the work. Kept process-wide (the last ``_CONTENT_MAX``)."""
         full = ("content", *key)
-        if full not in self._memo:
-            self._memo[full] = compute()
-        return self._memo[full]  # type: ignore[return-value]
+        if full in _CONTENT:
+            _CONTENT.move_to_end(full)
+            return _CONTENT[full]  # type: ignore[return-value]
+        value = compute()
+        _remember(_CONTENT, full, value, _CONTENT_MAX)
+        return value
 
     def set_overlay(self, rel: str, text: str) -> None:
         self.overlay[posixpath.normpath(rel)] = text
@@ -251,6 +331,8 @@ class BuildContext:
         base = self._resolve(rel)
         prefix = "" if rel in (".", "") else posixpath.normpath(rel).strip("/") + "/"
         kinds: dict[str, str | None] = {}
+        if self._listed is not None:
+            self._listed.append((str(base), _mtime(str(base))))
         try:
             with os.scandir(base) as it:
                 for e in it:

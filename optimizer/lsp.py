@@ -18,7 +18,10 @@ What the editor gets:
 * hover over a finding: its explanation and the rule's ``dockeropt explain`` text.
 
 Each document version is analysed once and every request for that version is answered from the
-cache. The build context of a ``file://`` document is its folder; the configuration comes from
+cache. A walk of the build context, and the facts drawn from the source files' texts, are kept
+across versions (``BuildContext.walk_memo`` / ``content_memo``): a walk while no folder it listed
+has changed, the facts while the texts are the same, so an edit beside a big monorepo does not
+walk and scan it again. The build context of a ``file://`` document is its folder; the configuration comes from
 the same loader as the command line (``dockeropt.settings.Loader``): the nearest
 ``.dockeropt.toml`` or ``[tool.dockeropt]`` table, re-read for every new version.
 

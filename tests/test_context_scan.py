@@ -103,3 +103,39 @@ def test_the_source_is_read_once_per_set_of_visible_files(tmp_path: Path) -> Non
     assert max(source_reads) == len(bc.states) + 1
     # and each folder listed once per such set (it was once per pass, round and extension list)
     assert bc.reads["listdir lib/m7"] == len(bc.states) + 1
+
+
+def _age(root: Path) -> None:
+    """Folders changed long ago (a walk of a folder changed in the last seconds is not kept)."""
+    import os
+    import time
+
+    old = time.time() - 100
+    for d in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        os.utime(d, (old, old))
+
+
+def test_the_next_context_of_a_folder_reuses_its_walk_until_a_folder_changes(tmp_path: Path) -> None:
+    from dockeropt.model.runtime import source_facts, source_files
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.js").write_text("require('express')().listen(3000)\n")
+    _age(tmp_path)
+    first = _Counting(tmp_path)
+    first.reads, first.states = {}, set()
+    assert [p for p, _ in source_files(first, ".", (".js",))] == ["src/a.js"]
+    assert first.reads["listdir src"] == 1
+    again = _Counting(tmp_path)  # the language server's next version: a new context of the same folder
+    again.reads, again.states = {}, set()
+    assert [p for p, _ in source_files(again, ".", (".js",))] == ["src/a.js"]
+    assert "listdir src" not in again.reads  # the walk was reused
+    assert again.reads["src/a.js"] == 1  # but the file is read afresh
+    # a file's new text is seen (its facts are computed again), and so is a new file
+    (tmp_path / "src" / "a.js").write_text("const port = process.env.PORT || 8123;\n")
+    _age(tmp_path)
+    assert source_facts(BuildContext(tmp_path), ".", ["node"])[1] == [("PORT", 8123, "src/a.js")]
+    (tmp_path / "src" / "b.js").write_text("x\n")
+    later = _Counting(tmp_path)
+    later.reads, later.states = {}, set()
+    assert [p for p, _ in source_files(later, ".", (".js",))] == ["src/b.js", "src/a.js"]
+    assert later.reads["listdir src"] == 1

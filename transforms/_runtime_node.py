@@ -31,6 +31,7 @@ import posixpath
 import re
 
 from dockeropt.catalog.images import current_version_tag, distroless_for, slim_variant
+from dockeropt.context import digest
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.deps import ContextView, read_install
 from dockeropt.model.native import node_dependencies
@@ -323,7 +324,7 @@ def _distroless(r: StageRead, spec: dict, p: Plan, new_cmd: list[str] | None, ru
         rx = [re.compile(x) for x in spec["spawns"]]
         return any(x.search(text) for _path, text in files for x in rx)
 
-    if ctx.content_memo(("node-spawns", tuple(spec["spawns"]), files), spawns):
+    if ctx.content_memo(("node-spawns", tuple(spec["spawns"]), digest(files)), spawns):
         return None
     return ref
 

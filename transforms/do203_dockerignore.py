@@ -10,7 +10,7 @@ import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dockeropt.context import BuildContext, is_ignored, parse_dockerignore
+from dockeropt.context import BuildContext, digest, is_ignored, parse_dockerignore
 from dockeropt.edits import Change, FileChange, Safety
 from dockeropt.model import ImageModel
 from dockeropt.model import ecosystems as eco
@@ -439,7 +439,7 @@ def _source_words(bc: BuildContext, rel: str, names: list[str], rules: dict) -> 
                 texts.append(t)
     for _p, t in source_files(bc, rel, (".js", ".ts", ".mjs", ".cjs", ".py", ".rb", ".go", ".java", ".php", ".rs")):
         texts.append(t)
-    return bc.content_memo(("do203-words", tuple(texts)), lambda: _word_set(texts))
+    return bc.content_memo(("do203-words", digest(texts)), lambda: _word_set(texts))
 
 
 def _word_set(texts: list[str]) -> tuple[str, frozenset[str]]:

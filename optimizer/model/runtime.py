@@ -21,7 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from dockeropt.context import BuildContext
+from dockeropt.context import BuildContext, digest
 from dockeropt.model.users import User
 from dockeropt.model.values import Env, expand, variables_in
 from dockeropt.shell import parse_script
@@ -371,7 +371,7 @@ def source_files(context: BuildContext, rel: str, exts: tuple[str, ...]) -> Iter
 def _sources(context: BuildContext, rel: str, exts: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     seen = 0
     total = 0
-    for p in context.files_memo(("source-paths", rel or "."), lambda: tuple(_walk(context, rel))):
+    for p in context.walk_memo(("source-paths", rel or "."), lambda: tuple(_walk(context, rel))):
         if not p.endswith(exts):
             continue
         seen += 1
@@ -485,7 +485,7 @@ def source_facts(
         exts.extend(data["source_extensions"].get(e, []))
     files = tuple(source_files(context, rel, tuple(exts)))
     routes, ports, protocols, started, writes = context.content_memo(
-        ("source-facts", tuple(ecosystems), files), lambda: _source_facts(files))
+        ("source-facts", tuple(ecosystems), digest(files)), lambda: _source_facts(files))
     return list(routes), list(ports), dict(protocols), list(started), list(writes)
 
 
