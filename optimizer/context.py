@@ -105,7 +105,7 @@ def is_ignored(patterns: list[IgnorePattern], rel: str) -> bool:
 # - facts computed from texts alone, keyed by a digest of those texts.
 _WALKS: OrderedDict[tuple[object, ...], tuple[tuple[tuple[str, int | None], ...], object]] = OrderedDict()
 _CONTENT: OrderedDict[tuple[object, ...], object] = OrderedDict()
-_WALKS_MAX = 16
+_WALKS_MAX = 8
 _CONTENT_MAX = 8
 _RACY_S = 2.0
 

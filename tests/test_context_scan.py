@@ -22,7 +22,7 @@ from dockeropt.transforms.do203_dockerignore import _mentioned, _source_words
 _ALPHABET = "ab.-_/ \n'\"é1"
 
 
-def _words_of(blob: str) -> frozenset[str]:
+def _words_of(blob: str, *names: str) -> frozenset[str]:
     rules = {"manifest_globs": [], "manifests": []}
 
     class _Blob(BuildContext):
@@ -34,7 +34,7 @@ def _words_of(blob: str) -> frozenset[str]:
     saved = m.source_files
     m.source_files = lambda *_a, **_k: iter([("x.js", blob)])  # type: ignore[assignment]
     try:
-        got, words = _source_words(bc, ".", [], rules)
+        got, words = _source_words(bc, ".", list(names), rules)
     finally:
         m.source_files = saved  # type: ignore[assignment]
     assert got == blob
@@ -44,18 +44,18 @@ def _words_of(blob: str) -> frozenset[str]:
 @given(st.text(_ALPHABET, max_size=16), st.text(_ALPHABET.replace("\n", ""), min_size=1, max_size=5))
 def test_a_name_is_mentioned_exactly_when_the_old_search_found_it(blob: str, name: str) -> None:
     old = re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", blob) is not None
-    assert _mentioned(name, blob, _words_of(blob)) is old
+    assert _mentioned(name, blob, _words_of(blob, name)) is old
 
 
 def test_mentions_read_as_a_user_would() -> None:
     blob = "see README.md.bak, ./docs/ and docs-old; load('config.yml')\nnot xREADME.md"
-    words = _words_of(blob)
+    words = _words_of(blob, "README.md", "docs", "config.yml", "docs-ol", "old")
     assert _mentioned("README.md", blob, words)  # followed by a dot: still a mention
     assert _mentioned("docs", blob, words)
     assert _mentioned("config.yml", blob, words)
     assert not _mentioned("docs-ol", blob, words)  # part of a longer name
     assert not _mentioned("old", blob, words)  # after a dash
-    assert _mentioned("my file.txt", "open('my file.txt')", _words_of("open('my file.txt')"))  # searched
+    assert _mentioned("my file.txt", "open('my file.txt')", _words_of("open('my file.txt')", "my file.txt"))  # searched
 
 
 def _big_context(root: Path, files: int) -> None:

@@ -429,7 +429,7 @@ _WORD = re.compile(r"[\w.-]+")
 
 
 def _source_words(bc: BuildContext, rel: str, names: list[str], rules: dict) -> tuple[str, frozenset[str]]:
-    """The manifests' and the app source's text, and every name it mentions as a word (see :func:`_mentioned`)."""
+    """The manifests' and the app source's text, and which of ``names`` it holds as a word (see :func:`_mentioned`)."""
     texts: list[str] = []
     globs = tuple(rules["manifest_globs"])
     for n in names:
@@ -439,11 +439,13 @@ def _source_words(bc: BuildContext, rel: str, names: list[str], rules: dict) -> 
                 texts.append(t)
     for _p, t in source_files(bc, rel, (".js", ".ts", ".mjs", ".cjs", ".py", ".rb", ".go", ".java", ".php", ".rs")):
         texts.append(t)
-    return bc.content_memo(("do203-words", digest(texts)), lambda: _word_set(texts))
-
-
-def _word_set(texts: list[str]) -> tuple[str, frozenset[str]]:
     blob = "\n".join(texts)
+    wanted = frozenset(names)
+    return blob, bc.content_memo(("do203-words", digest(texts), digest(sorted(wanted))), lambda: _word_set(blob, wanted))
+
+
+def _word_set(blob: str, wanted: frozenset[str]) -> frozenset[str]:
+    """The names in ``wanted`` that are a word of ``blob`` or a word's part before one of its dots."""
     words: set[str] = set()
     for w in _WORD.findall(blob):
         words.add(w)
@@ -451,11 +453,12 @@ def _word_set(texts: list[str]) -> tuple[str, frozenset[str]]:
         while dot != -1:  # `README.md.bak` and `docs.tar` mention README.md and docs too
             words.add(w[:dot])
             dot = w.find(".", dot + 1)
-    return blob, frozenset(words)
+    return frozenset(words & wanted)
 
 
 def _mentioned(name: str, blob: str, words: frozenset[str]) -> bool:
     """Does ``blob`` hold ``name`` with no word character or dot before it and no word character or dash after it?
+    (``words``: the names of interest that are words of ``blob``, from :func:`_word_set`.)
 
     For a name made of word characters, dots and dashes that is exactly: a maximal run of those
     characters is the name, or starts with the name followed by a dot; other names are searched."""
