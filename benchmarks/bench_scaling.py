@@ -11,7 +11,10 @@ Usage: python benchmarks/bench_scaling.py [--rounds N] [--check] [--sizes 250,50
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 LIMIT = 1 << 20
 
@@ -69,6 +72,29 @@ def time_fix(text: str, rounds: int) -> tuple[float, float]:
     return best, best_model
 
 
+_FIRST = """
+import sys, time
+sys.path.insert(0, {here!r})
+import bench_scaling as b
+from dockeropt.config import Config
+from dockeropt.pipeline import fix_text
+from dockeropt.rules import PassContext, selected_passes
+text = b.generated({n}) if {n} else b.near_limit()
+cfg = Config()
+passes = selected_passes(cfg)
+t0 = time.perf_counter()
+fix_text(text, PassContext(config=cfg), passes)
+print(time.perf_counter() - t0)
+"""
+
+
+def time_first(n: int) -> float:
+    """The first fix of ``generated(n)`` (``n == 0``: ``near_limit()``) in a fresh process, after the imports."""
+    code = _FIRST.format(here=str(Path(__file__).resolve().parent), n=n)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
@@ -81,31 +107,33 @@ def main() -> int:
     time_fix(generated(10), 1)  # warm up imports and caches
     rows = []
     failed = []
-    print(f"{'input':<28} {'bytes':>9} {'fix s':>8} {'model s':>8}  target")
+    print(f"{'input':<28} {'bytes':>9} {'first s':>8} {'fix s':>8} {'model s':>8}  target")
     gave_up = False
     for n in sizes:
         text = generated(n)
         t, tm = time_fix(text, args.rounds)
+        first = time_first(n)
         target = 1.0 if n >= 2000 else None
-        ok = target is None or t < target
-        rows.append((f"{n} RUNs", len(text), t, tm, target, ok))
+        ok = target is None or first < target
+        rows.append((f"{n} RUNs", len(text), first, t, tm, target, ok))
         if t > args.give_up:
             gave_up = True
             break
     if not gave_up:
         text = near_limit()
         t, tm = time_fix(text, max(1, args.rounds - 1))
-        rows.append(("just under 1 MiB", len(text.encode()), t, tm, 5.0, t < 5.0))
+        first = time_first(0)
+        rows.append(("just under 1 MiB", len(text.encode()), first, t, tm, 5.0, first < 5.0))
     else:
         print(f"(stopped: {rows[-1][0]} took over {args.give_up:g} s; larger inputs skipped)")
         failed.append("larger inputs")
-    for name, size, t, tm, target, ok in rows:
-        tgt = f"< {target:g} s {'ok' if ok else 'MISSED'}" if target else ""
-        print(f"{name:<28} {size:>9} {t:>8.3f} {tm:>8.3f}  {tgt}")
+    for name, size, first, t, tm, target, ok in rows:
+        tgt = f"< {target:g} s (first run) {'ok' if ok else 'MISSED'}" if target else ""
+        print(f"{name:<28} {size:>9} {first:>8.3f} {t:>8.3f} {tm:>8.3f}  {tgt}")
         if not ok:
             failed.append(name)
     if len(rows) >= 3:
-        (n1, _, t1, *_), (n2, _, t2, *_) = rows[0], rows[len(sizes) - 1]
+        (n1, _, _f1, t1, *_), (n2, _, _f2, t2, *_) = rows[0], rows[len(sizes) - 1]
         print(f"growth {n1} -> {n2}: x{t2 / t1 if t1 else float('inf'):.1f} for x{sizes[-1] / sizes[0]:.0f} the input")
     return 1 if (failed and args.check) else 0
 
