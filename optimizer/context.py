@@ -171,12 +171,15 @@ class BuildContext:
             self._memo[full] = compute()
         return self._memo[full]  # type: ignore[return-value]
 
+    def _files_state(self) -> tuple[object, ...]:
+        """What decides which files the context shows: the ignore rules in force and the overlay's contents."""
+        return (tuple((p.text, p.exclusion) for p in self.ignore_patterns), tuple(sorted(self.overlay.items())))
+
     def files_memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """``compute()`` once per set of files the context shows: the ignore rules in force and the
         overlay's contents. Unlike :meth:`memo`, an overlay write that changes neither (the same
         ``.dockerignore`` written again) keeps the result, so a walk of a big context is made once."""
-        state = (tuple((p.text, p.exclusion) for p in self.ignore_patterns), tuple(sorted(self.overlay.items())))
-        full = ("files", *key, state)
+        full = ("files", *key, self._files_state())
         if full not in self._memo:
             self._memo[full] = compute()
         return self._memo[full]  # type: ignore[return-value]
@@ -184,8 +187,7 @@ class BuildContext:
     def walk_memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """:meth:`files_memo` for a walk of the disk, also kept across contexts of the same folder
         (the language server's next version) while no folder the walk listed has changed."""
-        state = (tuple((p.text, p.exclusion) for p in self.ignore_patterns), tuple(sorted(self.overlay.items())))
-        full = ("files", *key, state)
+        full = ("files", *key, self._files_state())
         if full in self._memo:
             return self._memo[full]  # type: ignore[return-value]
         wide = (os.path.abspath(self.root), *full)
