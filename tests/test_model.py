@@ -365,3 +365,50 @@ def test_context_source_reads_a_glob_copy_only_for_files_the_context_holds(tmp_p
     assert m.context_source(0, "/app/yarn.lock") is None  # matches no pattern
     assert m.context_source(0, "/app/packages.json") is None  # matches the pattern, but the context has no such file
     assert m.context_source(0, "/app/sub/package.json") is None  # a glob places files right in the folder
+
+
+def _ws_app(tmp_path: Path, extra: dict[str, str] | None = None) -> Path:
+    return _app(tmp_path, {
+        "package.json": json.dumps({"name": "mono", "workspaces": ["packages/*"]}),
+        "server.js": "require('http').createServer().listen(3000);\n",
+        "packages/api/package.json": json.dumps({"name": "@acme/api", "scripts": {"start": "node src/index.js"}}),
+        "packages/api/src/index.js": "require('http').createServer().listen(3000);\n",
+        "packages/web/package.json": json.dumps({"name": "@acme/web"}),
+        "packages/web/server.js": "require('http').createServer().listen(3000);\n",
+        **(extra or {}),
+    })
+
+
+@pytest.mark.parametrize("cmd, program, cwd", [
+    # npm runs the workspace's script in the workspace's folder, named by path or by package name
+    ('["npm", "start", "-w", "packages/api"]', ("node", "src/index.js"), "packages/api"),
+    ('["npm", "start", "--workspace=@acme/api"]', ("node", "src/index.js"), "packages/api"),
+    ('["npm", "run", "start", "--workspace", "./packages/api/"]', ("node", "src/index.js"), "packages/api"),
+    # no start script: npm's default `node server.js` is looked for in the workspace, not in the root
+    ('["npm", "start", "-w", "packages/web"]', ("node", "server.js"), "packages/web"),
+    # words after `--` are appended to the script
+    ('["npm", "start", "-w", "packages/api", "--", "--port", "80"]', ("node", "src/index.js", "--port", "80"), "packages/api"),
+    ('["npm", "start", "--", "--inspect"]', ("node", "server.js", "--inspect"), None),
+])
+def test_runtime_npm_workspace_and_script_arguments(tmp_path: Path, cmd: str, program: tuple[str, ...], cwd: str | None) -> None:
+    m = model(f"FROM node:20\nWORKDIR /repo\nCOPY . .\nRUN npm ci\nCMD {cmd}\n", _ws_app(tmp_path))
+    rt = m.runtime
+    assert rt is not None
+    assert (rt.start.launcher, rt.start.program, rt.start.cwd) == ("npm", program, cwd)
+
+
+@pytest.mark.parametrize("cmd", [
+    '["npm", "start", "-w", "packages"]',  # a parent folder: every workspace below it
+    '["npm", "start", "-w", "packages/api", "-w", "packages/web"]',  # more than one workspace
+    '["npm", "start", "-w", "@acme/none"]',  # names no workspace
+    '["npm", "start", "-w"]',  # no value
+    '["npm", "start", "--silent"]',  # an npm option dockeropt does not read
+    '["yarn", "start", "--port", "80"]',  # yarn passes these on: not resolved (was: the script, losing them)
+])
+def test_runtime_launcher_words_it_does_not_read_leave_the_program_unknown(tmp_path: Path, cmd: str) -> None:
+    m = model(f"FROM node:20\nWORKDIR /repo\nCOPY . .\nRUN npm ci\nCMD {cmd}\n",
+              _ws_app(tmp_path, {"package.json": json.dumps({"name": "mono", "workspaces": ["packages/*"],
+                                                             "scripts": {"start": "node server.js"}})}))
+    rt = m.runtime
+    assert rt is not None and rt.start.launcher in ("npm", "yarn")
+    assert rt.start.program is None and rt.start.cwd is None

@@ -108,6 +108,9 @@ def plan(r: StageRead) -> Plan:
     new_cmd, launcher_kept, dev_at_start = _start(r, spec, mgr, scripts, dev, idir, rel)
     # -- the runtime base
     p = Plan(base="", shell=True, pm=r.pm, safety=r.safety)
+    if new_cmd is not None and r.start.cwd:
+        # npm --workspace runs the script in the workspace's folder: so does the runtime
+        p.after_copies.append(f"WORKDIR {posixpath.join(r.workdir or '/', r.start.cwd)}")
     p.leaves.append("the full image's compilers, headers and extra tools" if r.info is not None and r.info.is_full else "the build tools")
     runtime_packages(r, p)
     if deps_facts is not None:
@@ -146,7 +149,8 @@ def plan(r: StageRead) -> Plan:
     else:
         _with_deps_stage(r, p, mgr, mspec, idir, rel, installs, omit_ok, dev, ws_files or [])
     if new_cmd is not None and launcher_kept is None and r.start.launcher:
-        p.checks.append(f"`{' '.join(r.start.argv or ())}` now runs `{' '.join(new_cmd)}` directly, so signals reach node itself")
+        where = f" in {posixpath.join(r.workdir or '/', r.start.cwd)} (the workspace's folder)" if r.start.cwd else ""
+        p.checks.append(f"`{' '.join(r.start.argv or ())}` now runs `{' '.join(new_cmd)}` directly{where}, so signals reach node itself")
     elif launcher_kept:
         p.checks.append(launcher_kept)
     if ctx is None:
@@ -236,6 +240,9 @@ def _start(r: StageRead, spec: dict, mgr: str, scripts: dict, dev: dict, idir: s
     if st.launcher in ("npm", "yarn", "pnpm"):
         if r.start.entrypoint is not None:
             return None, f"the ENTRYPOINT keeps `{st.launcher}`", dev_at_start
+        if st.cwd:
+            ws = r.context.read_json_object(posixpath.join(rel or "", st.cwd, "package.json")) if r.context is not None else None
+            scripts = ws.get("scripts") if isinstance(ws, dict) and isinstance(ws.get("scripts"), dict) else {}
         name = st.script or ""
         hooks = [h for h in (f"pre{name}", f"post{name}") if h in scripts]
         needs_tool = st.launcher == "pnpm" or (st.launcher == "yarn" and mgr == "yarn-berry")

@@ -63,7 +63,11 @@ class AddRuntimeStage(Pass):
           from it whole. `npm start`/`yarn start`/`pnpm start` become the
           `node` command they run, unless the source reads a variable the
           launcher sets (`process.env.npm_package_version`): then the
-          launcher stays; distroless nodejs when nothing needs a
+          launcher stays. `npm start -w packages/api` (a workspace by path
+          or package name) runs that workspace's script in its folder, so
+          the runtime does too (a `WORKDIR` of that folder before CMD);
+          words after `--` are passed on to the script, and a launcher word
+          dockeropt does not read keeps the launcher; distroless nodejs when nothing needs a
           shell or npm, else node slim. A static server (http-server, serve)
           of a folder becomes nginx serving that folder on the same port.
           Yarn 2+ Plug'n'Play (`nodeLinker: pnp`, yarn's default) is

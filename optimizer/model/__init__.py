@@ -34,6 +34,7 @@ from functools import cached_property
 
 from dockeropt.config import Config
 from dockeropt.context import BuildContext
+from dockeropt.model.deps import ContextView
 from dockeropt.model.files import CopyFacts, OwnerEvent, Ownership, read_copy
 from dockeropt.model.frontend import Frontend, frontend_for
 from dockeropt.model.images import BaseImage
@@ -56,6 +57,7 @@ from dockeropt.model.runtime import (
 from dockeropt.model.stages import StageGraph, StageNode, State, build_states
 from dockeropt.model.style import Style, style_of
 from dockeropt.model.users import User
+from dockeropt.model.workspaces import workspace_dir
 from dockeropt.shell import run_script
 from dockeropt.syntax import Dockerfile, Instruction
 
@@ -285,10 +287,10 @@ class ImageModel:
             app_dir = self._app_dir_from_parts(final.index, workdir)
         context = self.context
 
-        def scripts() -> dict[str, str] | None:
+        def scripts(folder: str) -> dict[str, str] | None:
             if context is None or app_dir is None:
                 return None
-            pkg = context.read_json_object(posixpath.join(app_dir, "package.json"))
+            pkg = context.read_json_object(posixpath.join(app_dir, folder, "package.json"))
             if pkg is None:
                 return None
             s = pkg.get("scripts")
@@ -297,7 +299,10 @@ class ImageModel:
         def has_file(rel: str) -> bool:
             return context is not None and app_dir is not None and context.is_file(posixpath.join(app_dir, rel))
 
-        start = start_command(entrypoint, cmd, scripts, has_file)
+        def workspace(value: str) -> str | None:
+            return workspace_dir(ContextView(context, app_dir), value) if context is not None and app_dir is not None else None
+
+        start = start_command(entrypoint, cmd, scripts, has_file, workspace)
         exposed = exposed_ports([i for i in instructions], lambda i: self.states[i.index].env)
         frameworks: list[dict] = []
         routes: list[str] = []

@@ -31,12 +31,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dockeropt.model.deps import ContextView
 from dockeropt.model.ecosystems import names as ecosystem_names
 from dockeropt.model.ecosystems import spec as ecosystem_spec
 from dockeropt.model.native import node_dependencies
 from dockeropt.model.project import node_data, pnp_cache
 from dockeropt.model.runtime import resolve_launcher, runtime_catalog, written_paths
 from dockeropt.model.values import expand
+from dockeropt.model.workspaces import workspace_dir
 from dockeropt.syntax import Instruction
 
 if TYPE_CHECKING:
@@ -173,20 +175,25 @@ def project_run(m: ImageModel, stage: int, ins: Instruction, a: Action) -> Proje
     cwd = a.cwd
     project = a.project or cwd
 
-    def scripts() -> dict[str, str] | None:
-        rel = m.context_source(stage, posixpath.join(project, "package.json"), ins.index)
+    def scripts(folder: str) -> dict[str, str] | None:
+        rel = m.context_source(stage, posixpath.join(project, folder, "package.json"), ins.index)
         pkg = m.context.read_json_object(rel) if rel is not None and m.context is not None else None
         s = pkg.get("scripts") if pkg is not None else None
         return {str(k): str(v) for k, v in s.items()} if isinstance(s, dict) else None
 
-    resolved = resolve_launcher(words, scripts, lambda _p: False)
+    def workspace(value: str) -> str | None:
+        rel = m.context_source(stage, posixpath.join(project, "package.json"), ins.index)
+        return workspace_dir(ContextView(m.context, posixpath.dirname(rel)), value) if rel is not None else None
+
+    resolved = resolve_launcher(words, scripts, lambda _p: False, workspace)
     if resolved is None and a.writes:
         return None  # an install, not a program of the project (a launcher's own writes are its environment)
     if resolved is not None:
         if resolved[2] is None:
             return None
         if resolved[1] is not None:
-            words, cwd = resolved[2], project  # a package.json script runs in the project folder
+            # a package.json script runs in the project folder (npm --workspace: the workspace's folder)
+            words, cwd = resolved[2], posixpath.join(project, resolved.cwd) if resolved.cwd else project
         else:
             # `uv run`, `poetry run`, `pipenv run`: the program runs with the same HOME, in the same folder
             words = _launched_program(resolved[0], resolved[2])

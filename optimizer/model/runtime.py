@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from dockeropt.context import BuildContext, digest
 from dockeropt.model.users import User
@@ -50,6 +50,7 @@ class StartCommand:
     script: str | None  # the package.json script the launcher runs (npm start -> "start")
     program: tuple[str, ...] | None  # what actually runs: the launcher resolved (package.json scripts) or argv
     program_text: str | None  # the resolved command as text (a package.json script may need a shell)
+    cwd: str | None = None  # where the program runs, relative to the app folder (npm --workspace); None: the app folder
 
     @property
     def known(self) -> bool:
@@ -130,8 +131,11 @@ def launch_words(ins: Instruction | None) -> tuple[tuple[str, ...] | None, bool]
     return _words(ins, ("/bin/sh", "-c"))
 
 
-def start_command(entrypoint: Instruction | None, cmd: Instruction | None, scripts: Callable[[], dict[str, str] | None],
-                  has_file: Callable[[str], bool]) -> StartCommand:
+def start_command(entrypoint: Instruction | None, cmd: Instruction | None, scripts: Callable[[str], dict[str, str] | None],
+                  has_file: Callable[[str], bool], workspace: Callable[[str], str | None] | None = None) -> StartCommand:
+    """What the container starts. ``scripts(folder)`` reads the package.json scripts of a folder relative to the
+    app folder ("" = the app folder), ``has_file`` tells whether a file exists there, ``workspace`` resolves
+    npm's ``--workspace`` value to a folder (see :func:`resolve_launcher`)."""
     ep_words, ep_shell = launch_words(entrypoint)
     cmd_words, cmd_shell = launch_words(cmd)
     if entrypoint is not None and ep_shell:
@@ -143,26 +147,39 @@ def start_command(entrypoint: Instruction | None, cmd: Instruction | None, scrip
     else:
         argv = cmd_words
         shell_form = cmd_shell
-    launcher = script = None
+    launcher = script = cwd = None
     program: tuple[str, ...] | None = argv
     program_text: str | None = " ".join(argv) if argv else None
     if argv is None:
         shell_ins = entrypoint if entrypoint is not None and ep_shell else cmd
         program_text = shell_ins.args.strip() if shell_ins is not None else None
     if argv:
-        resolved = resolve_launcher(argv, scripts, has_file)
+        resolved = resolve_launcher(argv, scripts, has_file, workspace)
         if resolved is not None:
-            launcher, script, program, program_text = resolved
-    return StartCommand(entrypoint, cmd, argv, shell_form, launcher, script, program, program_text)
+            launcher, script, program, program_text, cwd = resolved
+    return StartCommand(entrypoint, cmd, argv, shell_form, launcher, script, program, program_text, cwd)
 
 
-def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[], dict[str, str] | None],
-                     has_file: Callable[[str], bool]
-                     ) -> tuple[str, str | None, tuple[str, ...] | None, str | None] | None:
-    """(launcher, script, program, program_text) when ``argv`` starts with a launcher (catalog ``launchers``).
+class Launch(NamedTuple):
+    """A launcher resolved: what it runs and where."""
 
-    A package.json script launcher (``npm run S``) is resolved through ``scripts()``; ``program`` is None when
-    the script needs a shell or is not in the table. None when ``argv`` names no launcher.
+    launcher: str
+    script: str | None  # the package.json script it runs (npm start -> "start"); None for an environment launcher
+    program: tuple[str, ...] | None  # the command it runs; None when that needs a shell or cannot be told
+    program_text: str | None
+    cwd: str | None = None  # the folder the script runs in, relative to the project (npm --workspace); None: the project
+
+
+def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[str], dict[str, str] | None],
+                     has_file: Callable[[str], bool], workspace: Callable[[str], str | None] | None = None
+                     ) -> Launch | None:
+    """The launcher ``argv`` starts with (catalog ``launchers``), resolved; None when it names none.
+
+    A package.json script launcher (``npm run S``) is resolved through ``scripts(folder)``. The words after the
+    script are read by the launcher's catalog ``options``: a workspace option (``npm start -w packages/api``)
+    runs the script of that workspace's package.json in its folder (``workspace`` resolves the value), and
+    the words after the argument separator (``--``) are appended to the script. ``program`` is None when the
+    script needs a shell or is not in the table, or a word after the script is one dockeropt does not read.
     """
     for spec in _data()["launchers"]:
         prog = posixpath.basename(argv[0])
@@ -170,21 +187,58 @@ def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[], dict[str, str]
         if prog != spec["program"] or list(argv[1 : 1 + len(words)]) != words:
             continue
         if spec.get("scripts"):
-            name = spec.get("script") or (argv[spec["script_at"]] if len(argv) > spec.get("script_at", 99) else None)
+            at = 1 + len(words) if spec.get("script") else spec.get("script_at", 99)
+            name = spec.get("script") or (argv[at] if len(argv) > at else None)
             if name is None or name.startswith("-"):
                 continue
-            table = scripts()
+            rest = argv[at:] if spec.get("script") else argv[at + 1:]
+            args = _script_args(rest, spec.get("options", {}), workspace)
+            if args is None:
+                return Launch(spec["program"], name, None, None)
+            folder, extra = args
+            table = scripts(folder or "")
             text = table.get(name) if table else None
             if text is None and spec.get("default_start") and name == "start" and table is not None:
                 default = spec["default_start"]
-                if has_file(default.split()[-1]):
+                if has_file(posixpath.join(folder or "", default.split()[-1])):
                     text = default
-            return spec["program"], name, (_split_simple(text) if text else None), text
+            program = _split_simple(text) if text else None
+            if text and extra:
+                text = f"{text} {shlex.join(extra)}"
+                program = program + extra if program is not None else None
+            return Launch(spec["program"], name, program, text, folder)
         rest = list(argv[spec["after"]:])
         while rest and rest[0].startswith("-"):
             rest.pop(0)  # launcher options (uv run --no-dev)
-        return spec["program"], None, (tuple(rest) if rest else None), (" ".join(rest) if rest else None)
+        return Launch(spec["program"], None, (tuple(rest) if rest else None), (" ".join(rest) if rest else None))
     return None
+
+
+def _script_args(rest: tuple[str, ...], options: dict[str, Any], workspace: Callable[[str], str | None] | None
+                 ) -> tuple[str | None, tuple[str, ...]] | None:
+    """(the workspace folder, the words passed on to the script) of the words after a script name; None when a
+    word is not one the launcher's catalog ``options`` name, or the workspace cannot be resolved to one folder."""
+    flags: list[str] = options.get("workspace", [])
+    sep: str | None = options.get("args_after")
+    folder: str | None = None
+    i = 0
+    while i < len(rest):
+        w = rest[i]
+        if sep is not None and w == sep:
+            return folder, tuple(rest[i + 1:])
+        flag, eq, value = w.partition("=") if w.startswith("--") else (w, "", "")
+        if flag not in flags or folder is not None or workspace is None:
+            return None
+        if not eq:
+            if i + 1 >= len(rest):
+                return None
+            i += 1
+            value = rest[i]
+        folder = workspace(value)
+        if folder is None:
+            return None
+        i += 1
+    return folder, ()
 
 
 def _split_simple(text: str) -> tuple[str, ...] | None:
