@@ -175,7 +175,7 @@ def nested_guard(dirs: tuple[str, ...], view: ContextView) -> str | None:
     return None
 
 
-__all__ = ["Workspaces", "nested_guard", "package_reason", "resolve_workspaces", "workspace_patterns"]
+__all__ = ["Workspaces", "nested_guard", "package_reason", "resolve_workspaces", "workspace_dir", "workspace_patterns"]
 
 
 def workspace_dir(view: ContextView, value: str) -> str | None:
@@ -183,16 +183,10 @@ def workspace_dir(view: ContextView, value: str) -> str | None:
     the path of a workspace folder or the name in its package.json. None when the project declares no
     workspaces dockeropt resolves, or ``value`` names none or more than one (a parent folder selects all
     workspaces below it)."""
-    if view.context is None:
+    ctx = view.context
+    if ctx is None:
         return None
-    raw = view.read("package.json")
-    try:
-        pkg = json.loads(raw) if raw is not None else None
-    except ValueError:
-        return None
-    if not isinstance(pkg, dict):
-        return None
-    got = workspace_patterns(pkg, view, None)
+    got = workspace_patterns(ctx.read_json_object(view.path("package.json")), view, None)
     if not isinstance(got, list):
         return None
     ws = resolve_workspaces(got, view, "package.json")
@@ -201,13 +195,5 @@ def workspace_dir(view: ContextView, value: str) -> str | None:
     path = posixpath.normpath(value).removeprefix("./")
     if path in ws.dirs:
         return path
-    named = []
-    for d in ws.dirs:
-        text = view.read(posixpath.join(d, "package.json"))
-        try:
-            sub = json.loads(text) if text is not None else None
-        except ValueError:
-            continue
-        if isinstance(sub, dict) and sub.get("name") == value:
-            named.append(d)
+    named = [d for d in ws.dirs if (ctx.read_json_object(view.path(posixpath.join(d, "package.json"))) or {}).get("name") == value]
     return named[0] if len(named) == 1 else None
