@@ -412,3 +412,25 @@ def test_runtime_launcher_words_it_does_not_read_leave_the_program_unknown(tmp_p
     rt = m.runtime
     assert rt is not None and rt.start.launcher in ("npm", "yarn")
     assert rt.start.program is None and rt.start.cwd is None
+
+
+@pytest.mark.parametrize("cmd, program, cwd", [
+    # pnpm takes the filter before the command, and matches a package name or a folder written ./x
+    ('["pnpm", "--filter", "@acme/api", "start"]', ("node", "src/index.js"), "packages/api"),
+    ('["pnpm", "-F", "./packages/api", "run", "start"]', ("node", "src/index.js"), "packages/api"),
+    ('["pnpm", "--filter=@acme/api", "start"]', ("node", "src/index.js"), "packages/api"),
+    # not one package: a glob, a bare folder (pnpm reads it as a name), two filters
+    ('["pnpm", "--filter", "./packages/*", "start"]', None, None),
+    ('["pnpm", "--filter", "packages/api", "start"]', None, None),
+    ('["pnpm", "--filter", "@acme/api", "--filter", "@acme/web", "start"]', None, None),
+])
+def test_runtime_pnpm_filter(tmp_path: Path, cmd: str, program: tuple[str, ...] | None, cwd: str | None) -> None:
+    ctx = _ws_app(tmp_path, {"package.json": json.dumps({"name": "mono"}),
+                             "pnpm-workspace.yaml": "packages:\n  - 'packages/*'\n"})
+    m = model(f"FROM node:20\nWORKDIR /repo\nCOPY . .\nRUN pnpm install\nCMD {cmd}\n", ctx)
+    rt = m.runtime
+    assert rt is not None
+    if program is None:  # no launcher resolved: the command is what it says, and the runtime stage declines it
+        assert (rt.start.launcher, rt.start.program, rt.start.cwd) == (None, tuple(json.loads(cmd)), None)
+    else:
+        assert (rt.start.launcher, rt.start.program, rt.start.cwd) == ("pnpm", program, cwd)

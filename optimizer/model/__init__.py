@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from dockeropt.config import Config
 from dockeropt.context import BuildContext
@@ -299,8 +300,11 @@ class ImageModel:
         def has_file(rel: str) -> bool:
             return context is not None and app_dir is not None and context.is_file(posixpath.join(app_dir, rel))
 
-        def workspace(value: str) -> str | None:
-            return workspace_dir(ContextView(context, app_dir), value) if context is not None and app_dir is not None else None
+        def workspace(value: str, opts: dict[str, Any]) -> str | None:
+            if context is None or app_dir is None:
+                return None
+            return workspace_dir(ContextView(context, app_dir), value, opts.get("workspace_file"),
+                                 tuple(opts.get("workspace_match", ("path", "name"))))
 
         start = start_command(entrypoint, cmd, scripts, has_file, workspace)
         exposed = exposed_ports([i for i in instructions], lambda i: self.states[i.index].env)

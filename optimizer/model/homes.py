@@ -181,9 +181,12 @@ def project_run(m: ImageModel, stage: int, ins: Instruction, a: Action) -> Proje
         s = pkg.get("scripts") if pkg is not None else None
         return {str(k): str(v) for k, v in s.items()} if isinstance(s, dict) else None
 
-    def workspace(value: str) -> str | None:
+    def workspace(value: str, opts: dict[str, Any]) -> str | None:
         rel = m.context_source(stage, posixpath.join(project, "package.json"), ins.index)
-        return workspace_dir(ContextView(m.context, posixpath.dirname(rel)), value) if rel is not None else None
+        if rel is None:
+            return None
+        return workspace_dir(ContextView(m.context, posixpath.dirname(rel)), value, opts.get("workspace_file"),
+                             tuple(opts.get("workspace_match", ("path", "name"))))
 
     resolved = resolve_launcher(words, scripts, lambda _p: False, workspace)
     if resolved is None and a.writes:

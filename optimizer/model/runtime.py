@@ -131,8 +131,11 @@ def launch_words(ins: Instruction | None) -> tuple[tuple[str, ...] | None, bool]
     return _words(ins, ("/bin/sh", "-c"))
 
 
+Workspace = Callable[[str, dict[str, Any]], str | None]  # (option value, the launcher's catalog options) -> folder
+
+
 def start_command(entrypoint: Instruction | None, cmd: Instruction | None, scripts: Callable[[str], dict[str, str] | None],
-                  has_file: Callable[[str], bool], workspace: Callable[[str], str | None] | None = None) -> StartCommand:
+                  has_file: Callable[[str], bool], workspace: Workspace | None = None) -> StartCommand:
     """What the container starts. ``scripts(folder)`` reads the package.json scripts of a folder relative to the
     app folder ("" = the app folder), ``has_file`` tells whether a file exists there, ``workspace`` resolves
     npm's ``--workspace`` value to a folder (see :func:`resolve_launcher`)."""
@@ -171,31 +174,40 @@ class Launch(NamedTuple):
 
 
 def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[str], dict[str, str] | None],
-                     has_file: Callable[[str], bool], workspace: Callable[[str], str | None] | None = None
-                     ) -> Launch | None:
+                     has_file: Callable[[str], bool], workspace: Workspace | None = None) -> Launch | None:
     """The launcher ``argv`` starts with (catalog ``launchers``), resolved; None when it names none.
 
-    A package.json script launcher (``npm run S``) is resolved through ``scripts(folder)``. The words after the
-    script are read by the launcher's catalog ``options``: a workspace option (``npm start -w packages/api``)
-    runs the script of that workspace's package.json in its folder (``workspace`` resolves the value), and
-    the words after the argument separator (``--``) are appended to the script. ``program`` is None when the
-    script needs a shell or is not in the table, or a word after the script is one dockeropt does not read.
+    A package.json script launcher (``npm run S``) is resolved through ``scripts(folder)``. Its catalog
+    ``options`` say which other words it reads: a workspace option (``npm start -w packages/api``, or before
+    the command: ``pnpm --filter web start``) runs the script of that workspace's package.json in its folder
+    (``workspace`` resolves the value to one folder), and the words after the argument separator (``--``)
+    are appended to the script. ``program`` is None when the script needs a shell or is not in the table,
+    or a word after the script is one dockeropt does not read. A leading option it cannot resolve to one
+    workspace leaves the command unresolved (None).
     """
+    prog = posixpath.basename(argv[0])
     for spec in _data()["launchers"]:
-        prog = posixpath.basename(argv[0])
+        if prog != spec["program"]:
+            continue
+        opts: dict[str, Any] = spec.get("options", {})
+        lead = _leading_workspace(argv, opts, workspace)
+        if lead is None:
+            continue
+        start, lead_folder = lead
         words = spec["words"]
-        if prog != spec["program"] or list(argv[1 : 1 + len(words)]) != words:
+        if list(argv[start : start + len(words)]) != words:
             continue
         if spec.get("scripts"):
-            at = 1 + len(words) if spec.get("script") else spec.get("script_at", 99)
+            at = start + len(words) if spec.get("script") else spec.get("script_at", 99) + start - 1
             name = spec.get("script") or (argv[at] if len(argv) > at else None)
             if name is None or name.startswith("-"):
                 continue
             rest = argv[at:] if spec.get("script") else argv[at + 1:]
-            args = _script_args(rest, spec.get("options", {}), workspace)
+            args = _script_args(rest, opts, workspace if lead_folder is None else None)
             if args is None:
                 return Launch(spec["program"], name, None, None)
             folder, extra = args
+            folder = folder or lead_folder
             table = scripts(folder or "")
             text = table.get(name) if table else None
             if text is None and spec.get("default_start") and name == "start" and table is not None:
@@ -214,30 +226,54 @@ def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[str], dict[str, s
     return None
 
 
-def _script_args(rest: tuple[str, ...], options: dict[str, Any], workspace: Callable[[str], str | None] | None
+def _option_value(words: tuple[str, ...], i: int, flags: list[str]) -> tuple[str, int] | None:
+    """(the value, the index after it) when ``words[i]`` is one of ``flags`` (``-w x``, ``--workspace=x``)."""
+    flag, eq, value = words[i].partition("=") if words[i].startswith("--") else (words[i], "", "")
+    if flag not in flags:
+        return None
+    if eq:
+        return value, i + 1
+    return (words[i + 1], i + 2) if i + 1 < len(words) else None
+
+
+def _leading_workspace(argv: tuple[str, ...], opts: dict[str, Any], workspace: Workspace | None
+                       ) -> tuple[int, str | None] | None:
+    """(where the launcher's command words start, the workspace folder the options before them select);
+    None when such an option cannot be resolved to one folder."""
+    if opts.get("workspace_at") != "before":
+        return 1, None
+    i, folder = 1, None
+    while i < len(argv):
+        got = _option_value(argv, i, opts.get("workspace", []))
+        if got is None:
+            break
+        if folder is not None or workspace is None:
+            return None  # more than one workspace
+        folder = workspace(got[0], opts)
+        if folder is None:
+            return None
+        i = got[1]
+    return i, folder
+
+
+def _script_args(rest: tuple[str, ...], opts: dict[str, Any], workspace: Workspace | None
                  ) -> tuple[str | None, tuple[str, ...]] | None:
     """(the workspace folder, the words passed on to the script) of the words after a script name; None when a
     word is not one the launcher's catalog ``options`` name, or the workspace cannot be resolved to one folder."""
-    flags: list[str] = options.get("workspace", [])
-    sep: str | None = options.get("args_after")
+    flags: list[str] = opts.get("workspace", []) if opts.get("workspace_at", "after") == "after" else []
+    sep: str | None = opts.get("args_after")
     folder: str | None = None
     i = 0
     while i < len(rest):
-        w = rest[i]
-        if sep is not None and w == sep:
+        if sep is not None and rest[i] == sep:
             return folder, tuple(rest[i + 1:])
-        flag, eq, value = w.partition("=") if w.startswith("--") else (w, "", "")
-        if flag not in flags or folder is not None or workspace is None:
+        got = _option_value(rest, i, flags)
+        if got is None or folder is not None or workspace is None:
             return None
-        if not eq:
-            if i + 1 >= len(rest):
-                return None
-            i += 1
-            value = rest[i]
-        folder = workspace(value)
+        folder = workspace(got[0], opts)
         if folder is None:
             return None
-        i += 1
+        i = got[1]
     return folder, ()
 
 

@@ -178,22 +178,27 @@ def nested_guard(dirs: tuple[str, ...], view: ContextView) -> str | None:
 __all__ = ["Workspaces", "nested_guard", "package_reason", "resolve_workspaces", "workspace_dir", "workspace_patterns"]
 
 
-def workspace_dir(view: ContextView, value: str) -> str | None:
-    """The one workspace folder (relative to the view) that ``value`` names, as npm's ``--workspace`` takes it:
-    the path of a workspace folder or the name in its package.json. None when the project declares no
-    workspaces dockeropt resolves, or ``value`` names none or more than one (a parent folder selects all
-    workspaces below it)."""
+def workspace_dir(view: ContextView, value: str, workspace_file: str | None = None,
+                  match: tuple[str, ...] = ("path", "name")) -> str | None:
+    """The one workspace folder (relative to the view) that ``value`` of a launcher's workspace option names
+    (``npm start -w packages/api``, ``pnpm --filter web start``). ``match`` says what the value may be, as
+    the launcher reads it: ``path``, a workspace folder; ``dot-path``, a folder written ``./x``; ``name``,
+    the name in a workspace's package.json. None when the project declares no workspaces dockeropt resolves
+    (``workspace_file``: where the globs are when not in package.json), or ``value`` names none or more than
+    one (a parent folder, a glob)."""
     ctx = view.context
     if ctx is None:
         return None
-    got = workspace_patterns(ctx.read_json_object(view.path("package.json")), view, None)
+    got = workspace_patterns(ctx.read_json_object(view.path("package.json")), view, workspace_file)
     if not isinstance(got, list):
         return None
-    ws = resolve_workspaces(got, view, "package.json")
+    ws = resolve_workspaces(got, view, workspace_file if workspace_file is not None and view.exists(workspace_file) else "package.json")
     if ws.blocker:
         return None
     path = posixpath.normpath(value).removeprefix("./")
-    if path in ws.dirs:
+    if ("path" in match or ("dot-path" in match and value.startswith("./"))) and path in ws.dirs:
         return path
+    if "name" not in match:
+        return None
     named = [d for d in ws.dirs if (ctx.read_json_object(view.path(posixpath.join(d, "package.json"))) or {}).get("name") == value]
     return named[0] if len(named) == 1 else None

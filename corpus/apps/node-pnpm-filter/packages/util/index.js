@@ -1,0 +1,5 @@
+function label(name) {
+  return "web+" + name;
+}
+
+module.exports = { label };
