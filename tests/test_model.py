@@ -434,3 +434,15 @@ def test_runtime_pnpm_filter(tmp_path: Path, cmd: str, program: tuple[str, ...] 
         assert (rt.start.launcher, rt.start.program, rt.start.cwd) == (None, tuple(json.loads(cmd)), None)
     else:
         assert (rt.start.launcher, rt.start.program, rt.start.cwd) == ("pnpm", program, cwd)
+
+
+@pytest.mark.parametrize("cmd, program, cwd", [
+    ('["yarn", "workspace", "@acme/api", "start"]', ("node", "src/index.js"), "packages/api"),
+    ('["yarn", "workspace", "packages/api", "start"]', None, None),  # yarn names workspaces by package name only
+    ('["yarn", "workspace", "@acme/api", "start", "--port", "80"]', None, None),  # yarn passes these on
+])
+def test_runtime_yarn_workspace(tmp_path: Path, cmd: str, program: tuple[str, ...] | None, cwd: str | None) -> None:
+    m = model(f"FROM node:20\nWORKDIR /repo\nCOPY . .\nRUN yarn install\nCMD {cmd}\n", _ws_app(tmp_path))
+    rt = m.runtime
+    assert rt is not None
+    assert (rt.start.launcher, rt.start.program, rt.start.cwd) == ("yarn", program, cwd)

@@ -64,9 +64,10 @@ class AddRuntimeStage(Pass):
           `node` command they run, unless the source reads a variable the
           launcher sets (`process.env.npm_package_version`): then the
           launcher stays. `npm start -w packages/api` (a workspace by path
-          or package name) and `pnpm --filter web start` (by package name
-          or `./folder`) run that workspace's script in its folder, so the
-          runtime does too (a `WORKDIR` of that folder before CMD);
+          or package name), `pnpm --filter web start` (by package name or
+          `./folder`) and `yarn workspace web start` (by package name) run
+          that workspace's script in its folder, so the runtime does too
+          (a `WORKDIR` of that folder before CMD);
           words after `--` are passed on to the script, and a launcher word
           dockeropt does not read keeps the launcher; distroless nodejs when nothing needs a
           shell or npm, else node slim. A static server (http-server, serve)

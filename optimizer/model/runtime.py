@@ -180,8 +180,9 @@ def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[str], dict[str, s
     A package.json script launcher (``npm run S``) is resolved through ``scripts(folder)``. Its catalog
     ``options`` say which other words it reads: a workspace option (``npm start -w packages/api``, or before
     the command: ``pnpm --filter web start``) runs the script of that workspace's package.json in its folder
-    (``workspace`` resolves the value to one folder), and the words after the argument separator (``--``)
-    are appended to the script. ``program`` is None when the script needs a shell or is not in the table,
+    (``workspace`` resolves the value to one folder; ``yarn workspace web start`` names it between the
+    command word and the script), and the words after the argument separator (``--``) are appended to the
+    script. ``program`` is None when the script needs a shell or is not in the table,
     or a word after the script is one dockeropt does not read. A leading option it cannot resolve to one
     workspace leaves the command unresolved (None).
     """
@@ -208,6 +209,10 @@ def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[str], dict[str, s
                 return Launch(spec["program"], name, None, None)
             folder, extra = args
             folder = folder or lead_folder
+            if "workspace_word" in opts:  # yarn workspace web start: the workspace is named between the words and the script
+                folder = workspace(argv[start + opts["workspace_word"] - 1], opts) if workspace is not None else None
+                if folder is None:
+                    return Launch(spec["program"], name, None, None)
             table = scripts(folder or "")
             text = table.get(name) if table else None
             if text is None and spec.get("default_start") and name == "start" and table is not None:

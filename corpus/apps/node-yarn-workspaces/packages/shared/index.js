@@ -1,0 +1,5 @@
+function greet() {
+  return "hello from an npm workspace";
+}
+
+module.exports = { greet };
