@@ -109,7 +109,7 @@ def plan(r: StageRead) -> Plan:
     # -- the runtime base
     p = Plan(base="", shell=True, pm=r.pm, safety=r.safety)
     if new_cmd is not None and r.start.cwd:
-        # npm --workspace runs the script in the workspace's folder: so does the runtime
+        # a workspace's script (npm -w, pnpm --filter, yarn workspace) runs in the workspace's folder: so does the runtime
         p.after_copies.append(f"WORKDIR {posixpath.join(r.workdir or '/', r.start.cwd)}")
     p.leaves.append("the full image's compilers, headers and extra tools" if r.info is not None and r.info.is_full else "the build tools")
     runtime_packages(r, p)

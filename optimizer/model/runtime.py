@@ -50,7 +50,7 @@ class StartCommand:
     script: str | None  # the package.json script the launcher runs (npm start -> "start")
     program: tuple[str, ...] | None  # what actually runs: the launcher resolved (package.json scripts) or argv
     program_text: str | None  # the resolved command as text (a package.json script may need a shell)
-    cwd: str | None = None  # where the program runs, relative to the app folder (npm --workspace); None: the app folder
+    cwd: str | None = None  # where the program runs, relative to the app folder (a workspace's folder); None: the app folder
 
     @property
     def known(self) -> bool:
@@ -138,7 +138,7 @@ def start_command(entrypoint: Instruction | None, cmd: Instruction | None, scrip
                   has_file: Callable[[str], bool], workspace: Workspace | None = None) -> StartCommand:
     """What the container starts. ``scripts(folder)`` reads the package.json scripts of a folder relative to the
     app folder ("" = the app folder), ``has_file`` tells whether a file exists there, ``workspace`` resolves
-    npm's ``--workspace`` value to a folder (see :func:`resolve_launcher`)."""
+    the value of a launcher's workspace option to a folder (see :func:`resolve_launcher`)."""
     ep_words, ep_shell = launch_words(entrypoint)
     cmd_words, cmd_shell = launch_words(cmd)
     if entrypoint is not None and ep_shell:
@@ -170,7 +170,7 @@ class Launch(NamedTuple):
     script: str | None  # the package.json script it runs (npm start -> "start"); None for an environment launcher
     program: tuple[str, ...] | None  # the command it runs; None when that needs a shell or cannot be told
     program_text: str | None
-    cwd: str | None = None  # the folder the script runs in, relative to the project (npm --workspace); None: the project
+    cwd: str | None = None  # the folder the script runs in, relative to the project (a workspace's); None: the project
 
 
 def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[str], dict[str, str] | None],
@@ -182,9 +182,9 @@ def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[str], dict[str, s
     the command: ``pnpm --filter web start``) runs the script of that workspace's package.json in its folder
     (``workspace`` resolves the value to one folder; ``yarn workspace web start`` names it between the
     command word and the script), and the words after the argument separator (``--``) are appended to the
-    script. ``program`` is None when the script needs a shell or is not in the table,
-    or a word after the script is one dockeropt does not read. A leading option it cannot resolve to one
-    workspace leaves the command unresolved (None).
+    script. ``program`` is None when the script needs a shell or is not in the table, or a word after the
+    script is one dockeropt does not read. A leading option it cannot resolve to one workspace leaves the
+    command unresolved (None).
     """
     prog = posixpath.basename(argv[0])
     for spec in _data()["launchers"]:
