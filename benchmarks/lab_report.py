@@ -26,6 +26,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -272,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     global RULES
     RULES = args.rules
+    # stopped with SIGTERM (kill, a CI timeout): unwind, so verify's `finally` blocks remove the smoke-test
+    # containers (one left running keeps its port, and the next report's run of that app fails)
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(143))
 
     docker = docker_binary()
     problem = engine_problem(docker)

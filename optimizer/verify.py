@@ -531,9 +531,11 @@ def run_smoke(docker: str, tag: str, spec: SmokeSpec, *, http_path: str | None =
         try:
             p = _run([docker, "run", "--rm", "--name", name, "--network", "host", *env_args, tag, *(spec.cmd or [])],
                      timeout=spec.timeout)
-        except subprocess.TimeoutExpired:
+        except BaseException as exc:  # a timeout, or interrupted (Ctrl-C, SIGTERM): the container would run on
             _run([docker, "rm", "-f", "-v", name], timeout=60)
-            return SmokeResult(False, None, f"command did not finish within {spec.timeout:.0f}s")
+            if isinstance(exc, subprocess.TimeoutExpired):
+                return SmokeResult(False, None, f"command did not finish within {spec.timeout:.0f}s")
+            raise
         seconds = time.monotonic() - start
         out = p.stdout + p.stderr
         last = (out.strip().splitlines() or ["(no output)"])[-1][:200]
@@ -561,7 +563,11 @@ def run_smoke(docker: str, tag: str, spec: SmokeSpec, *, http_path: str | None =
         # its (often 30 s) one, so a run takes seconds
         argv += ["--health-interval", "1s"]
     start = time.monotonic()
-    p = _run([*argv, tag], timeout=120)
+    try:
+        p = _run([*argv, tag], timeout=120)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM, a timeout) while the engine may have made it
+        _run([docker, "rm", "-f", "-v", name], timeout=60)
+        raise
     if p.returncode != 0:
         return SmokeResult(False, None, f"docker run failed: {p.stderr.strip()[-200:]}", port=port)
     where = f" on port {port}" + (f" ({spec.port_env}={port})" if spec.port_env else "")

@@ -376,3 +376,29 @@ def test_json_output_and_keep_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert data["fixed"]["size"] == 100_000_000 and data["touch"] == "server.js"
     assert all(c["cold"] is False for c in calls)
     assert df.read_text().startswith("FROM node:18\nWORKDIR /app\nCOPY . .\n"), "the user's Dockerfile is not rewritten"
+
+
+@pytest.mark.parametrize("spec_kw", [
+    {"http_path": "/health", "port": 18999},  # a server: `docker run -d`, then the probe
+    {"cmd": ["true"]},  # a command: `docker run --rm` in the foreground
+])
+def test_interrupted_smoke_run_removes_its_container(monkeypatch: pytest.MonkeyPatch, spec_kw: dict) -> None:
+    """Ctrl-C or SIGTERM (as lab_report turns it into SystemExit) while `docker run` is under way: the engine
+    may already have started the container, and one left running keeps its port for the next run."""
+    from dockeropt import verify
+
+    calls: list[list[str]] = []
+
+    def fake_run(argv: list[str], timeout: float | None = None, **kw: object) -> object:
+        calls.append(list(argv))
+        if argv[1] == "run":
+            raise KeyboardInterrupt
+        return verify.subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(verify, "_run", fake_run)
+    monkeypatch.setattr(verify, "image_healthcheck", lambda docker, tag: None)
+    monkeypatch.setattr(verify, "port_in_use", lambda port: False)
+    with pytest.raises(KeyboardInterrupt):
+        verify.run_smoke("docker", "img", verify.SmokeSpec(**spec_kw))
+    name = calls[0][calls[0].index("--name") + 1]
+    assert calls[-1][:4] == ["docker", "rm", "-f", "-v"] and calls[-1][-1] == name
