@@ -31,7 +31,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from dockeropt.config import Config
 from dockeropt.context import BuildContext
@@ -300,11 +299,10 @@ class ImageModel:
         def has_file(rel: str) -> bool:
             return context is not None and app_dir is not None and context.is_file(posixpath.join(app_dir, rel))
 
-        def workspace(value: str, opts: dict[str, Any]) -> str | None:
+        def workspace(value: str, workspace_file: str | None, match: tuple[str, ...]) -> str | None:
             if context is None or app_dir is None:
                 return None
-            return workspace_dir(ContextView(context, app_dir), value, opts.get("workspace_file"),
-                                 tuple(opts.get("workspace_match", ("path", "name"))))
+            return workspace_dir(ContextView(context, app_dir), value, workspace_file, match)
 
         start = start_command(entrypoint, cmd, scripts, has_file, workspace)
         exposed = exposed_ports([i for i in instructions], lambda i: self.states[i.index].env)

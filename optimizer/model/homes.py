@@ -181,12 +181,11 @@ def project_run(m: ImageModel, stage: int, ins: Instruction, a: Action) -> Proje
         s = pkg.get("scripts") if pkg is not None else None
         return {str(k): str(v) for k, v in s.items()} if isinstance(s, dict) else None
 
-    def workspace(value: str, opts: dict[str, Any]) -> str | None:
+    def workspace(value: str, workspace_file: str | None, match: tuple[str, ...]) -> str | None:
         rel = m.context_source(stage, posixpath.join(project, "package.json"), ins.index)
         if rel is None:
             return None
-        return workspace_dir(ContextView(m.context, posixpath.dirname(rel)), value, opts.get("workspace_file"),
-                             tuple(opts.get("workspace_match", ("path", "name"))))
+        return workspace_dir(ContextView(m.context, posixpath.dirname(rel)), value, workspace_file, match)
 
     resolved = resolve_launcher(words, scripts, lambda _p: False, workspace)
     if resolved is None and a.writes:

@@ -131,7 +131,8 @@ def launch_words(ins: Instruction | None) -> tuple[tuple[str, ...] | None, bool]
     return _words(ins, ("/bin/sh", "-c"))
 
 
-Workspace = Callable[[str, dict[str, Any]], str | None]  # (option value, the launcher's catalog options) -> folder
+# (the option's value, where the workspace globs are when not in package.json, what the value may name) -> folder
+Workspace = Callable[[str, str | None, tuple[str, ...]], str | None]
 
 
 def start_command(entrypoint: Instruction | None, cmd: Instruction | None, scripts: Callable[[str], dict[str, str] | None],
@@ -210,7 +211,7 @@ def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[str], dict[str, s
             folder, extra = args
             folder = folder or lead_folder
             if "workspace_word" in opts:  # yarn workspace web start: the workspace is named between the words and the script
-                folder = workspace(argv[start + opts["workspace_word"] - 1], opts) if workspace is not None else None
+                folder = _workspace_folder(workspace, argv[start + opts["workspace_word"] - 1], opts)
                 if folder is None:
                     return Launch(spec["program"], name, None, None)
             table = scripts(folder or "")
@@ -229,6 +230,13 @@ def resolve_launcher(argv: tuple[str, ...], scripts: Callable[[str], dict[str, s
             rest.pop(0)  # launcher options (uv run --no-dev)
         return Launch(spec["program"], None, (tuple(rest) if rest else None), (" ".join(rest) if rest else None))
     return None
+
+
+def _workspace_folder(workspace: Workspace | None, value: str, opts: dict[str, Any]) -> str | None:
+    """The folder a launcher's workspace option names, read with its catalog options; None when unknown."""
+    if workspace is None:
+        return None
+    return workspace(value, opts.get("workspace_file"), tuple(opts.get("workspace_match", ("path", "name"))))
 
 
 def _option_value(words: tuple[str, ...], i: int, flags: list[str]) -> tuple[str, int] | None:
@@ -254,7 +262,7 @@ def _leading_workspace(argv: tuple[str, ...], opts: dict[str, Any], workspace: W
             break
         if folder is not None or workspace is None:
             return None  # more than one workspace
-        folder = workspace(got[0], opts)
+        folder = _workspace_folder(workspace, got[0], opts)
         if folder is None:
             return None
         i = got[1]
@@ -275,7 +283,7 @@ def _script_args(rest: tuple[str, ...], opts: dict[str, Any], workspace: Workspa
         got = _option_value(rest, i, flags)
         if got is None or folder is not None or workspace is None:
             return None
-        folder = workspace(got[0], opts)
+        folder = _workspace_folder(workspace, got[0], opts)
         if folder is None:
             return None
         i = got[1]
