@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import tree_sitter_bash
@@ -27,6 +27,8 @@ _PARSER = Parser(_LANGUAGE)
 
 # commands that run their arguments as another command
 _WRAPPERS = {"sudo", "env", "command", "exec", "nohup", "time", "nice", "stdbuf"}
+# redirection operators that open a file for writing (``<>`` opens it read-write and creates it)
+_WRITE_REDIRECTS = frozenset({">", ">>", "&>", "&>>", ">|", ">&", "<>"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,10 @@ class Command:
     top_level: bool  # the whole item is this one simple command
     redirected: bool
     cwd: str | None  # working directory set by earlier ``cd`` in this script; None = the instruction's; "?" = unknown
+    # files its output redirections write (``> f``, ``>> f``, ``&> f``, ``2> f``, ``<> f``, a redirect on the
+    # block around it), as written: the literal path, or None when it expands something; /dev paths and
+    # descriptor copies (``2>&1``) are left out
+    writes_to: tuple[str | None, ...] = ()
     # effective() and name, computed on first use (scripts are parsed once and read by every pass, every round);
     # kept in slots, not a dict per command, so the garbage collector has nothing more to track
     _effective: tuple[Word, ...] | None = field(default=None, compare=False, hash=False, repr=False)
@@ -281,7 +287,31 @@ class _Builder:
             lit = _word_value(value, self.text, self.conv)
         return Word(self.text[s:e], None if lit is None else f"{self.text[ns:ne]}={lit}", s, e)
 
-    def add_command(self, node: Node, item: int, top: bool, redirected: bool, track_cd: bool = True) -> int:
+    def redirect_targets(self, node: Node) -> tuple[str | None, ...]:
+        """The files the output redirections of a ``redirected_statement`` write (see ``Command.writes_to``)."""
+        out: list[str | None] = []
+        todo = [c for c in node.children if c.type in ("file_redirect", "heredoc_redirect")]
+        while todo:
+            r = todo.pop(0)
+            if r.type == "heredoc_redirect":  # ``cat <<EOF > out``: the file redirect sits inside
+                todo.extend(c for c in r.children if c.type == "file_redirect")
+                continue
+            op = next((c.type for c in r.children if not c.is_named), None)
+            dest = r.child_by_field_name("destination")
+            if op not in _WRITE_REDIRECTS or dest is None:
+                continue
+            if op in (">&", "<&"):
+                ds, de = self.span(dest)
+                if dest.type == "number" or self.text[ds:de] == "-":
+                    continue  # a descriptor copy (2>&1) or close (>&-), not a file
+            value = _word_value(dest, self.text, self.conv) if dest.type != "number" else self.text[slice(*self.span(dest))]
+            if value is not None and (value == "/dev" or value.startswith("/dev/")):
+                continue
+            out.append(value)
+        return tuple(out)
+
+    def add_command(self, node: Node, item: int, top: bool, redirected: bool, track_cd: bool = True,
+                    writes_to: tuple[str | None, ...] = ()) -> int:
         argv: list[Word] = []
         assigns: list[Word] = []
         t = node.type
@@ -303,7 +333,7 @@ class _Builder:
                 for arg in node.children_by_field_name("argument"):
                     argv.append(self.word(arg))
         s, e = self.span(node)
-        cmd = Command(tuple(argv), tuple(assigns), s, e, item, top, redirected, self.cwd)
+        cmd = Command(tuple(argv), tuple(assigns), s, e, item, top, redirected, self.cwd, writes_to)
         self.commands.append(cmd)
         if track_cd:
             self.track_cd(cmd)
@@ -327,8 +357,27 @@ class _Builder:
             return [self.add_command(node, item, top, False, track_cd)]
         if t == "redirected_statement":
             body = node.child_by_field_name("body")
+            targets = self.redirect_targets(node)
             if body is not None and body.type == "command":
-                return [self.add_command(body, item, False, True, track_cd)]
+                return [self.add_command(body, item, False, True, track_cd, targets)]
+            if targets and body is not None:
+                # ``{ a; b; } > f``, ``(cd x && tar c .) > f``: every command inside writes there. tree-sitter-bash
+                # hangs the redirect of ``a && b > f`` and ``a | b > f`` on the whole list or pipeline, where the
+                # shell gives it to the last part only
+                scope = body
+                while scope.type in ("list", "pipeline") and scope.named_children:
+                    scope = scope.named_children[-1]
+                lo, hi = self.span(scope)
+                first = len(self.commands)
+                got = self._collect_children(node, t, item, track_cd)
+                for k in range(first, len(self.commands)):
+                    c = self.commands[k]
+                    if lo <= c.start and c.end <= hi:
+                        self.commands[k] = replace(c, redirected=True, writes_to=c.writes_to + targets)
+                return got
+        return self._collect_children(node, t, item, track_cd)
+
+    def _collect_children(self, node: Node, t: str, item: int, track_cd: bool) -> list[int]:
         out: list[int] = []
         saved = self.cwd
         inner_track = track_cd and t not in ("pipeline", "command_substitution", "process_substitution")

@@ -446,3 +446,22 @@ def test_runtime_yarn_workspace(tmp_path: Path, cmd: str, program: tuple[str, ..
     rt = m.runtime
     assert rt is not None
     assert (rt.start.launcher, rt.start.program, rt.start.cwd) == ("yarn", program, cwd)
+
+
+@pytest.mark.parametrize(("script", "expected"), [
+    # a redirect makes a command that changes nothing by itself write the file it names
+    ("echo '{}' > config.json", [("echo", "fs", ["/app/config.json"])]),
+    ("echo x | tee /etc/app.conf", [("echo", "noop", []), ("tee", "fs", ["/etc/app.conf"])]),
+    ("pip freeze > requirements.lock", [("pip", None, ["/app/requirements.lock"])]),
+    ("find . -name '*.pyc' -delete", [("find", "fs", ["/app"])]),
+    ("find /srv /opt -type f -exec chmod 644 {} +", [("find", "fs", ["/srv", "/opt"])]),
+    ("find -delete", [("find", "fs", ["/app"])]),
+    ("find . -name '*.md' && ls > /dev/null", [("find", "noop", []), ("ls", "noop", [])]),
+])
+def test_run_writes_include_redirects_and_file_changing_finds(script: str, expected: list[tuple[str, str | None, list[str]]]) -> None:
+    m = model(f"FROM debian:12\nWORKDIR /app\nCOPY . .\nRUN {script}\n")
+    f = m.run(ins(m, "RUN"))
+    assert f is not None
+    got = [(a.tool, a.verb if expected[k][1] is not None else None, [w.path for w in a.writes if w.path is not None])
+           for k, a in enumerate(f.actions)]
+    assert got == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -239,3 +240,24 @@ def test_fast_path_takes_the_common_case() -> None:
     assert _fast_parse("apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists") is not None
     for text in ('echo "$X"', "a | b", "a > f", "if true; then x; fi", "rm -rf /x/*", "a\nb", "export A=1", "f() { x; }"):
         assert _fast_parse(text) is None, text
+
+
+@pytest.mark.parametrize(("src", "expected"), [
+    ("echo a > f 2>&1 >> 'g h' &> $X < in", [("echo", ("f", "g h", None))]),  # None: a path that expands something
+    ("echo z 2>/dev/null >|k", [("echo", ("k",))]),
+    ("ls >&2 && ls 2>&1 >&-", [("ls", ()), ("ls", ())]),  # descriptor copies and closes write no file
+    ("echo a >& file", [("echo", ("file",))]),
+    ("cat <<EOF > out\nx\nEOF", [("cat", ("out",))]),
+    ("{ echo b; cat x; } > grp", [("echo", ("grp",)), ("cat", ("grp",))]),
+    ("(cd x && tar c .) > out.tar", [("cd", ("out.tar",)), ("tar", ("out.tar",))]),
+    # tree-sitter-bash hangs these redirects on the whole list or pipeline; the shell gives them to the last part
+    ("x a && cat a > b 2>&1 && ls", [("x", ()), ("cat", ("b",)), ("ls", ())]),
+    ("echo a | tee b > c", [("echo", ()), ("tee", ("c",))]),
+    ("x && { y; z; } > f", [("x", ()), ("y", ("f",)), ("z", ("f",))]),
+    ("a || b >> log; c", [("a", ()), ("b", ("log",)), ("c", ())]),
+    ("echo plain", [("echo", ())]),
+])
+def test_output_redirects_name_the_files_they_write(src: str, expected: list[tuple[str, tuple[str | None, ...]]]) -> None:
+    s = parse_script(src)
+    assert s.ok
+    assert [(c.name, c.writes_to) for c in s.commands] == expected

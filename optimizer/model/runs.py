@@ -142,6 +142,7 @@ class Tool:
     subcommands: Mapping[str, str]
     writes: Mapping[str, Mapping[str, str]]
     network_verbs: frozenset[str]
+    changes_with: frozenset[str] = frozenset()  # words that make it change the folders it works on (find -delete)
 
 
 @cache
@@ -155,6 +156,7 @@ def _tools() -> tuple[Tool, ...]:
             names=names, then=tuple(t.get("then", ())), verb=t["verb"], network=bool(t.get("network")),
             compiles=bool(t.get("compiles")), subcommands=dict(t.get("subcommands", {})),
             writes={k: dict(v) for k, v in t.get("writes", {}).items()}, network_verbs=frozenset(t.get("network_verbs", ())),
+            changes_with=frozenset(t.get("changes_with", ())),
         ))
     # tools with "then" words first: python -m venv before a plain python entry
     return tuple(sorted(out, key=lambda t: -len(t.then)))
@@ -332,6 +334,23 @@ def _offline(inv: Invocation, env: Env) -> bool:
     return False
 
 
+def _redirect_writes(cmd: Command, cwd: str | None) -> tuple[Write, ...]:
+    """The files ``cmd``'s output redirections write (``Command.writes_to``), resolved against ``cwd``."""
+    return tuple(Write("fs", join_path(cwd, t) if t is not None else None, "a file a redirect writes") for t in cmd.writes_to)
+
+
+def _searched_folders(cmd: Command, cwd: str | None) -> tuple[Write, ...]:
+    """The folders ``find … -delete`` / ``-exec`` changes: the operands before its first expression word (``-name``,
+    ``(``, ``!``), or the working folder when there is none."""
+    out: list[Write] = []
+    for w in cmd.effective()[1:]:
+        v = w.value if w.value is not None else w.pattern
+        if v is not None and (v.startswith("-") or v in ("(", "!", ")")):
+            break
+        out.append(Write("fs", join_path(cwd, v) if v is not None else None, "a folder find changes files in"))
+    return tuple(out) or (Write("fs", cwd, "a folder find changes files in"),)
+
+
 def _fs_writes(cmd: Command, cwd: str | None, verb: str) -> tuple[Write, ...]:
     out: list[Write] = []
     args = cmd.effective()[1:]
@@ -408,6 +427,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
                     project = join_path(cwd, pv)
             venv = active_venv(cmd_env, cx.venvs)
             verb, writes = _writes(inv, verb, project, cmd_env, home, venv, cx.go_binary)
+            writes += _redirect_writes(cmd, cwd)
             pkgs = tuple(p for p in _positionals(m, inv.rest) if p is not None) if verb in ("install", "add", "global", "upgrade", "remove") else ()
             if m.id in ("pip", "uv-pip"):
                 pkgs = tuple(p for p in pkgs if not (p.startswith((".", "/")) or p == "-e"))
@@ -429,7 +449,9 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             continue
         verb = tool.verb
         writes: tuple[Write, ...] = ()
-        if tool.subcommands or tool.writes.get(tool.verb):
+        if tool.changes_with and any(w.value in tool.changes_with for w in cmd.effective()[1:]):
+            verb, writes = "fs", _searched_folders(cmd, cwd)
+        elif tool.subcommands or tool.writes.get(tool.verb):
             if tool.subcommands:
                 sub = next((w.value for w in cmd.effective()[1 + len(tool.then):]
                             if w.value and not w.value.startswith("-")), None)
@@ -453,6 +475,11 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             if p:
                 cx.venvs.add(p)
         network = tool.network or verb in tool.network_verbs
+        redirected = _redirect_writes(cmd, cwd)
+        if redirected:
+            writes += redirected
+            if verb == "noop":
+                verb = "fs"  # ``echo x > config.json`` creates the file it redirects to
         actions.append(Action(idx, cmd, tool.id or (cmd.name or "?"), "system", verb, cwd, cwd, (), (), writes, network,
                               True if tool.compiles else False, None, cmd_env, who, flags, lenv))
     return RunFacts(ins, script, editable, mounts, tuple(actions), tuple(unknown), ins.json)
