@@ -77,6 +77,34 @@ def copy_context_then(plan: Plan, artifacts: list[str]) -> None:
         plan.after_copies.append(c)
 
 
+def app_change(r: StageRead) -> Instruction | None:
+    """The first RUN that changes the app folder after the source arrived (``echo … > config.json``, ``chmod 600
+    key.pem``, ``sed -i``): the build context does not hold that change, the build stage does."""
+    if not r.app_changed:
+        return None
+    return next((ins for ins, path in r.fs_writes if inside_app(r, path)), None)
+
+
+def app_folder_or_context(r: StageRead, plan: Plan, artifacts: list[str], why: str) -> None:
+    """The app folder reaches the runtime beside the compiled ``artifacts`` (``why``: what reads it there).
+
+    From the build context as before (then the artifacts over it), or, when a RUN changed the folder after the
+    source arrived, whole from the build stage, which holds that change and the artifacts built into the folder."""
+    changed = app_change(r)
+    if changed is None:
+        copy_context_then(plan, artifacts)
+        plan.checks.append(f"the app folder is copied from the build context as before ({why})")
+        return
+    for c in artifacts:
+        if c in plan.copies:
+            plan.copies.remove(c)
+    plan.after_copies.extend(app_dir_copies(r, "{build}"))
+    # an artifact built into an app folder comes with it; one built elsewhere (-o /usr/local/bin/app) still needs its copy
+    plan.after_copies.extend(c for c in artifacts if not inside_app(r, c.split()[-1]))
+    plan.checks.append(f"the app folder comes whole from the build stage ({why}, and line {changed.start_line} changes files in it "
+                       "after the source arrived)")
+
+
 def command_text(r: StageRead, act_ins: Instruction, action: Action) -> str:
     """The command as written in its RUN."""
     f = r.m.run(act_ins)
@@ -266,7 +294,7 @@ def inside_app(r: StageRead, path: str) -> bool:
 
 
 __all__ = [
-    "add", "app_dir_copies", "check_user", "command_text", "image_of", "inside_app", "is_root", "native_packages", "owner_flag",
+    "add", "app_change", "app_dir_copies", "app_folder_or_context", "check_user", "command_text", "image_of", "inside_app", "is_root", "native_packages", "owner_flag",
     "runtime_packages", "start_programs", "start_tools", "strip_launcher",
 ]
 

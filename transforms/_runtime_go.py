@@ -23,7 +23,7 @@ import re
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.native import CgoFacts, go_cgo
 
-from ._runtime_common import add, check_user, copy_context_then, release, runtime_files, start_tools
+from ._runtime_common import add, app_folder_or_context, check_user, release, runtime_files, start_tools
 from ._runtime_stage_analysis import Blocked, StageRead
 from ._runtime_stage_edit import Plan
 
@@ -109,9 +109,8 @@ def plan(r: StageRead) -> Plan:
     p.copies.extend(binaries)
     why = runtime_files(r, "go", rel, (".go",))
     if why is not None:
-        copy_context_then(p, binaries)
+        app_folder_or_context(r, p, binaries, why)
         p.leaves = [x for x in p.leaves if x != "the sources"]  # the copy of the app folder brings them along
-        p.checks.append(f"the app folder is copied from the build context as before ({why})")
     _volumes(r, p, nonroot and not p.shell)
     start_tools(r, p, None)
     check_user(r, p)

@@ -15,7 +15,14 @@ from dockeropt.catalog.images import distroless_for, jre_for, lookup, parse_imag
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.runtime import launch_words
 
-from ._runtime_common import check_user, copy_context_then, runtime_files, runtime_packages, start_programs, start_tools
+from ._runtime_common import (
+    app_folder_or_context,
+    check_user,
+    runtime_files,
+    runtime_packages,
+    start_programs,
+    start_tools,
+)
 from ._runtime_stage_analysis import Blocked, StageRead
 from ._runtime_stage_edit import Plan
 
@@ -86,9 +93,9 @@ def plan(r: StageRead) -> Plan:
     why = runtime_files(r, "java", rel, (".java", ".kt"))
     reads = why is not None
     if reads:
-        copy_context_then(p, [jar_copy])
+        assert why is not None
+        app_folder_or_context(r, p, [jar_copy], why)
         p.leaves = [x for x in p.leaves if x != "the sources"]  # the copy of the app folder brings them along
-        p.checks.append(f"the app folder is copied from the build context as before ({why})")
     p.checks.append(f"only {jar} reaches the runtime; the app must not need the JDK ({', '.join(spec['jdk_only_programs'][:3])})")
     argv_cmd = tuple(argv) if argv is not None and st.cmd is not None else None
     dl = distroless_for("java", major, False) if major else None

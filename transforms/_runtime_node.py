@@ -38,7 +38,16 @@ from dockeropt.model.native import node_dependencies
 from dockeropt.model.project import node_project, yarn_flavour, yarn_linker
 from dockeropt.model.runtime import source_files
 
-from ._runtime_common import add, check_user, command_text, native_packages, owner_flag, runtime_packages, start_tools
+from ._runtime_common import (
+    add,
+    app_change,
+    check_user,
+    command_text,
+    native_packages,
+    owner_flag,
+    runtime_packages,
+    start_tools,
+)
 from ._runtime_stage_analysis import Act, Blocked, StageRead, under
 from ._runtime_stage_edit import ExtraStage, Plan
 
@@ -88,6 +97,10 @@ def plan(r: StageRead) -> Plan:
     ws_files: list[str] | None = None  # the workspace packages' package.json files the install reads
     if builds:
         reasons_source.append(f"line {builds[0].ins.start_line} builds")
+    changed = app_change(r)
+    if changed is not None:
+        # ``RUN echo … > config.json``, ``RUN chmod 600 key.pem`` after the source arrived: the context lacks that change
+        reasons_source.append(f"line {changed.start_line} changes files in it")
     if pkg is None:
         reasons_source.append("package.json could not be read")
     else:

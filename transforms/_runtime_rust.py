@@ -15,9 +15,9 @@ from dockeropt.model import ecosystems as eco
 
 from ._runtime_common import (
     add,
+    app_folder_or_context,
     check_user,
     command_text,
-    copy_context_then,
     runtime_files,
     runtime_packages,
     start_tools,
@@ -101,9 +101,8 @@ def plan(r: StageRead) -> Plan:
     _dependency_layer(r, p, b, rel, toml, pkg_name, spec)
     why = runtime_files(r, "rust", rel, (".rs",))
     if why is not None:
-        copy_context_then(p, [binary_copy])
+        app_folder_or_context(r, p, [binary_copy], why)
         p.leaves = [x for x in p.leaves if x != "the sources"]  # the copy of the app folder brings them along
-        p.checks.append(f"the app folder is copied from the build context as before ({why})")
     start_tools(r, p, None)
     check_user(r, p)
     return p
