@@ -352,9 +352,16 @@ def _stages_of(doc: Dockerfile, ch: Change, bounds: list[tuple[int, int, int]] |
     out: set[int] = set()
     if bounds is None:
         bounds = _stage_bounds(doc)
+    if not bounds:
+        return out
+    firsts = [a for a, _b, _i in bounds]
+    last = len(bounds) - 1
     for off in starts:
-        for a, b, i in bounds:
-            if a <= off < b or (off == b and i == len(bounds) - 1):
+        # stages do not overlap and come in order: only the last one starting at or before ``off`` can hold it
+        k = bisect.bisect_right(firsts, off) - 1
+        if k >= 0:
+            a, b, i = bounds[k]
+            if a <= off < b or (off == b and i == last):
                 out.add(i)
     return out
 

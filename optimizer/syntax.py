@@ -263,10 +263,18 @@ class Dockerfile:
                 return d
         return None
 
-    def stage_named(self, ref: str) -> Stage | None:
+    @cached_property
+    def _stage_names(self) -> dict[str, Stage]:
+        out: dict[str, Stage] = {}
         for st in self.stages:
-            if st.name is not None and st.name.lower() == ref.lower():
-                return st
+            if st.name is not None:
+                out.setdefault(st.name.lower(), st)  # the first stage of a name wins
+        return out
+
+    def stage_named(self, ref: str) -> Stage | None:
+        st = self._stage_names.get(ref.lower())
+        if st is not None:
+            return st
         if ref.isdigit():
             i = int(ref)
             if 0 <= i < len(self.stages):
