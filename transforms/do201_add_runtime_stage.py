@@ -60,7 +60,10 @@ class AddRuntimeStage(Pass):
           COPYs did (`.dockerignore`, which DO203 writes, keeps out what the
           image does not need). With a build step the original stage builds,
           prunes the dev dependencies, and the runtime copies the app folder
-          from it whole. `npm start`/`yarn start`/`pnpm start` become the
+          from it whole; so it does when a RUN changes the app folder after
+          the source arrived (`echo '{...}' > config.json`, `chmod 600
+          key.pem`, `sed -i`), a change the build context does not hold.
+          `npm start`/`yarn start`/`pnpm start` become the
           `node` command they run, unless the source reads a variable the
           launcher sets (`process.env.npm_package_version`): then the
           launcher stays. `npm start -w packages/api` (a workspace by path
@@ -88,7 +91,10 @@ class AddRuntimeStage(Pass):
           a Go release that ships its standard library precompiled (before
           1.20) keeps its cgo default on a glibc runtime, since
           `CGO_ENABLED=0` would compile the standard library on every cold
-          build; `go build` gets `-ldflags="-s -w"`.
+          build; `go build` gets `-ldflags="-s -w"`. When the source reads
+          files beside the binary (go, java, rust), the app folder comes
+          from the build context as before, or whole from the build stage
+          when a RUN changed it there.
         - java: the jar on the matching JRE, or distroless java for a plain
           `java -jar` (a start or HEALTHCHECK that runs a JDK-only tool
           such as `jcmd` keeps the JDK). rust: the release binary on distroless cc or Debian
