@@ -161,6 +161,7 @@ def _created_users(r: StageRead) -> set[str]:
 
 def start_tools(r: StageRead, plan: Plan, family: str | None) -> None:
     """Tools the CMD, ENTRYPOINT and HEALTHCHECK call that the runtime base lacks: installed there, or the split is declined."""
+    _image_tools(r, plan)
     missing = tools_missing_in_slim(family) if family else frozenset()
     for ins in (r.start.entrypoint, r.start.cmd, r.healthcheck):
         if ins is None:
@@ -177,6 +178,32 @@ def start_tools(r: StageRead, plan: Plan, family: str | None) -> None:
                 add(plan.packages, *pkgs)
                 plan.checks.append(f"{' '.join(pkgs)} {'is' if len(pkgs) == 1 else 'are'} installed for the `{base}` the {ins.keyword} runs")
     _source_tools(r, plan, missing)
+
+
+def _image_tools(r: StageRead, plan: Plan) -> None:
+    """``COPY --from=<image>`` of a program: one only the stage's RUNs use stays in the build stage (uv, composer);
+    one the start, the health check or the app's source uses (tini, a wget for the probe), or that no RUN uses, is
+    copied into the runtime as well, before the app (it changes rarely)."""
+    if not r.image_copies:
+        return
+    run_names = {a.command.name for _ins, f in r.m.stage_runs(r.node.index) for a in f.actions if a.command.name}
+    start_names = {posixpath.basename(n) for ins in (r.start.entrypoint, r.start.cmd, r.healthcheck) if ins is not None
+                   for n in _commands_of(ins)}
+    start_names |= {posixpath.basename(prog) for prog, _ in (r.m.runtime.started if r.m.runtime is not None else ())}
+    lines: list[str] = []
+    for ins, cf in r.image_copies:
+        names = {posixpath.basename(x.rstrip("/")) for s in cf.sources for x in (s, cf.target_of(s))}
+        if names & run_names and not names & start_names:
+            continue  # a build tool: the runtime does not run it
+        if cf.chown is not None and not re.fullmatch(r"\d+(:\d+)?", cf.chown):
+            raise Blocked(f"copies {', '.join(cf.sources)} from {cf.from_image} with --chown={cf.chown}, a user the runtime "
+                          f"base ({plan.base}) may not have", ins, "Write the --chown as numeric uid:gid")
+        lines.append(" ".join(ins.logical.text.split()))
+    plan.copies[:0] = lines
+    if lines:
+        images = ", ".join(dict.fromkeys(cf.from_image or "" for _i, cf in r.image_copies))
+        plan.checks.append(f"the copy from {images} also reaches the runtime" if len(lines) == 1 else
+                           f"the copies from {images} also reach the runtime")
 
 
 def _source_tools(r: StageRead, plan: Plan, missing: frozenset[str]) -> None:

@@ -109,7 +109,11 @@ class AddRuntimeStage(Pass):
         program the app's source starts by name (`exec.Command("git", ...)`,
         `subprocess.run(["git", ...])`, `execFileSync('git')`) that the
         runtime base lacks is installed there (a Go app that starts one runs
-        on Debian slim, not distroless), or the split is declined. Where
+        on Debian slim, not distroless), or the split is declined. A
+        program copied from another image (`COPY --from=<image>`) that only
+        the stage's RUNs use stays behind (uv, composer); any other (tini
+        for the ENTRYPOINT, a wget for the HEALTHCHECK) is copied into the
+        runtime too. Where
         the split would have to guess, a note names the line that blocks it
         and what to change.
 
