@@ -148,7 +148,10 @@ class Dockerignore(Pass):
         git, `node_modules` when no RUN installs it, tests when a RUN runs
         them, a file a manifest names (`readme = "README.md"`) or the app's
         source mentions, a token file an install reads (a note says how to
-        pass it as a build secret), and anything a `!` line re-includes.
+        pass it as a build secret), a `.env` file the app loads at run time
+        (its source uses dotenv, python-dotenv, godotenv…, or the start
+        command has `--env-file`: a note says how to pass the settings
+        instead), and anything a `!` line re-includes.
 
     Why:
         Docker sends the whole context to the builder before the first step;
@@ -176,8 +179,9 @@ class Dockerignore(Pass):
         Safe for everything the Dockerfile does not reference (checked as
         above). Documentation and tests are a separate fix marked review (the
         app might read one at run time); so are `.env` files and token files:
-        an app that reads `.env` at run time must now get those settings from
-        `docker run --env-file .env` or its orchestrator.
+        an app that reads `.env` at run time in a way dockeropt does not see
+        must now get those settings from `docker run --env-file .env` or its
+        orchestrator.
     """
 
     id = "DO203"
@@ -198,6 +202,12 @@ class Dockerignore(Pass):
             "{verb_s} {file} with {listed} ({amount}): `{copy}` copied them into the image, where anyone who pulls it can "
             "read the settings and secrets they hold. If the app reads them at run time, pass them with `docker run "
             "--env-file` or the orchestrator instead.",
+        ),
+        "env_loaded": Message(
+            "`{name}` goes into the image: the app loads it at run time",
+            "`{copy}` copies `{name}` into the image, where anyone who pulls it can read the settings and secrets it "
+            "holds, but {loader} loads it when the app starts, so leaving it out would change what the app runs with. "
+            "Pass the settings with `docker run --env-file {name}` or the orchestrator instead, then add `{name}` to {file}.",
         ),
         "token_needed": Message(
             "`{name}` with a registry token goes into the image",
@@ -377,10 +387,17 @@ class Dockerignore(Pass):
             for n in rules["tests"]:
                 if n in dirs and n not in needed:
                     add(n, n, "tests", "docs")
+        notes: list[Change] = []
+        loader: str | None | bool = False  # False: not looked for yet
         for n in names:
             if (n == ".env" or n.startswith(".env.")) and n not in _ENV_TEMPLATES and os.path.isfile(os.path.join(root, n)):
-                add(n, n, "environment file", "secret")
-        notes: list[Change] = []
+                if loader is False:
+                    loader = self._env_file_loader(m, bc, rules)
+                if loader is None:
+                    add(n, n, "environment file", "secret")
+                elif not bc.ignored(n):
+                    notes.append(self.say("env_loaded", at, name=n, copy=" ".join(at.line_text().split()), loader=loader,
+                                          file=".dockerignore"))
         for n, rx in rules["token_files"].items():
             if n not in names or n in dirs:
                 continue
@@ -411,6 +428,23 @@ class Dockerignore(Pass):
             elif stem and n.endswith(".md") and stem in blob and re.search(rf"['\"]{re.escape(stem)}['\"]", blob):
                 out.add(n)
         return out
+
+    @staticmethod
+    def _env_file_loader(m: ImageModel, bc: BuildContext, rules: dict) -> str | None:
+        """What reads a .env file at run time: a start command word (``node --env-file=.env``) or a source file that
+        loads one (dotenv, python-dotenv, godotenv; catalog ``env_file_loaders``); None when nothing shows."""
+        rt = m.runtime
+        if rt is not None:
+            words = (*(rt.start.argv or ()), *(rt.start.program or ()))
+            hit = next((w for w in words if any(w == x or w.startswith(x + "=") for x in rules["env_file_start_words"])), None)
+            if hit is not None:
+                return f"the start command (`{hit}`)"
+        rel = rt.app_context_dir if rt is not None and rt.app_context_dir else "."
+        patterns = [re.compile(rx, re.M) for rx in rules["env_file_loaders"]]
+        for path, text in source_files(bc, rel, (".js", ".ts", ".mjs", ".cjs", ".py", ".rb", ".go", ".php")):
+            if any(rx.search(text) for rx in patterns):
+                return path
+        return None
 
     @staticmethod
     def _token_reader(m: ImageModel, name: str) -> Instruction | None:
