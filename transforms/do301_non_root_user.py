@@ -119,7 +119,9 @@ class NonRootUser(Pass):
         the user owns after the fix (a folder created below /var/log, /var/lib,
         /var/cache or /run, such as /var/log/myapp, is the app's too). A private key a RUN writes there as root
         with mode 600 (`openssl req -keyout`, `openssl genrsa -out`,
-        `ssh-keygen -f`) is chowned too, or the app could not read it. Installs that went into root's private
+        `ssh-keygen -f`) is chowned too, or the app could not read it; so is
+        what a RUN there makes readable by its owner only (`chmod 600
+        key.pem`; after `chmod -R go-rwx secrets`, with `chown -R`). Installs that went into root's private
         home (mode 0700) are moved to a folder every user can read first:
         `pip install --user` through `PYTHONUSERBASE`, an npm global prefix
         under /root, a pipenv virtualenv (`PIPENV_VENV_IN_PROJECT=1`),
@@ -555,6 +557,8 @@ class NonRootUser(Pass):
                                 if w.path not in writable:
                                     writable.append(w.path)
         keys = [(k.path, k.instruction.start_line) for k in _private_outputs(m, body, writable)]  # private keys a RUN wrote there as root
+        # files a RUN leaves readable by their owner only (chmod 600): a chown hands them over too (a no-op for one a
+        # COPY with --chown brought)
         edits: list[Edit] = list(move_edits)
         chowned = False
         chowned_copies: set[int] = set()
@@ -569,6 +573,13 @@ class NonRootUser(Pass):
             edits.append(Edit.insert(kw_end, f" --chown={owner}"))  # right after the keyword, before any other flag
             chowned = True
             chowned_copies.add(ins.index)
+        found_hidden = [h for h in _hidden_from_others(m, body, writable) if all(h[0] != k for k, _ in keys)]
+        # a file a COPY that now gets --chown brings is the user's already
+        given = {cf.target_of(src) for ins in body if ins.index in chowned_copies and (cf := m.copy(ins)) is not None
+                 for src in cf.sources}
+        hidden = [(path, line) for path, line, rec in found_hidden
+                  if not rec and path not in made and path not in volumes and path not in given]
+        hidden_trees = [(path, line) for path, line, rec in found_hidden if rec]  # chmod -R: what it holds needs chown -R
         # folders that exist (root's) when USER takes effect are handed over with a non-recursive chown
         before = anchor.index + 1
         need = [d for d in writable if d in made or d in volumes or m.ownership.is_dir(final.index, d, before)]
@@ -578,11 +589,15 @@ class NonRootUser(Pass):
                 return self.say("no_chown", frm, dirs=", ".join(need), base=final.base_text)
             exist = all(d in made or m.ownership.is_dir(final.index, d, before) for d in need)
             mk = "" if exist else f"mkdir -p {' '.join(need)} && "
-            lines.append(f"RUN {mk}chown {owner} {' '.join(need + [k for k, _ in keys])}")
-        elif keys:
+            lines.append(f"RUN {mk}chown {owner} {' '.join(need + [k for k, _ in keys + hidden if k not in need])}")
+        elif keys or hidden:
             if not (final.image and final.image.has_shell):
-                return self.say("no_chown", frm, dirs=", ".join(k for k, _ in keys), base=final.base_text)
-            lines.append(f"RUN chown {owner} {' '.join(k for k, _ in keys)}")
+                return self.say("no_chown", frm, dirs=", ".join(k for k, _ in keys + hidden), base=final.base_text)
+            lines.append(f"RUN chown {owner} {' '.join(k for k, _ in keys + hidden)}")
+        if hidden_trees:
+            if not (final.image and final.image.has_shell):
+                return self.say("no_chown", frm, dirs=", ".join(k for k, _ in hidden_trees), base=final.base_text)
+            lines.append(f"RUN chown -R {owner} {' '.join(k for k, _ in hidden_trees)}")
         lines.append(f"USER {owner}")
         if user.create is not None:
             if anchor is frm:
@@ -631,6 +646,13 @@ class NonRootUser(Pass):
                            f"{'s' if len(keys) > 1 else ''} line{'s' if len({n for _, n in keys}) > 1 else ''} "
                            f"{', '.join(sorted({str(n) for _, n in keys}))} write{'' if len({n for _, n in keys}) > 1 else 's'} "
                            "as root with mode 600, which only its owner can read.")
+        if hidden or hidden_trees:
+            both = hidden + hidden_trees
+            lines_of = sorted({n for _, n in both})
+            owned_text += (f" The chown also gives {user.name} {', '.join(k for k, _ in both)}"
+                           f"{' (with what it holds)' if hidden_trees and not hidden else ''}, which line"
+                           f"{'s' if len(lines_of) > 1 else ''} {', '.join(map(str, lines_of))} "
+                           f"make{'' if len(lines_of) > 1 else 's'} readable by {'their' if len(both) > 1 else 'its'} owner only.")
         check = f" Note: {problems[0]}; check that the app does not write there." if problems else " Check that the app writes to no other folder."
         # EXPOSE lines and the port the start command, the source or ENV PORT makes the app listen on
         heard = [*(m.runtime.exposed if m.runtime else ()), *([m.runtime.listen] if m.runtime and m.runtime.listen else [])]
@@ -647,6 +669,33 @@ class _Key:
     instruction: Instruction
     program: str  # the command as the catalog names it (`openssl req`)
     handled: bool  # a chown or chmod in the stage names the path (the Dockerfile decides who reads it)
+
+
+def _hidden_from_others(m: ImageModel, body: list[Instruction], under: list[str]) -> list[tuple[str, int, bool]]:
+    """(path, line, recursive) of what a RUN of the stage chmods so that other users cannot read it (``chmod 600
+    key.pem``, ``chmod -R go-rwx secrets``), under one of the folders ``under``: a file a RUN made stays root's, so
+    under a new USER the app could not read it."""
+    out: list[tuple[str, int, bool]] = []
+    for ins in body:
+        facts = m.run(ins)
+        if facts is None:
+            continue
+        for a in facts.actions:
+            if a.verb != "chmod":
+                continue
+            every = [x.text for x in a.command.effective()[1:]]
+            recursive = any(w in ("-R", "--recursive") or re.fullmatch(r"-[a-zA-Z]*R[a-zA-Z]*", w) for w in every)
+            words = [w for w in every if not w.startswith("-") or _hides_from_others(w)]  # `-r` style modes: go-r is one
+            if len(words) < 2 or not _hides_from_others(words[0]):
+                continue
+            cwd = a.cwd or m.state(ins).workdir or "/"
+            for target in words[1:]:
+                if "$" in target or "*" in target:
+                    continue
+                path = posixpath.normpath(posixpath.join(cwd, target))
+                if any(_under(path, d) for d in under) and all(path != p for p, _, _ in out):
+                    out.append((path, ins.start_line, recursive))
+    return out
 
 
 def _private_outputs(m: ImageModel, body: list[Instruction], under: list[str]) -> list[_Key]:
