@@ -336,24 +336,10 @@ class NonRootUser(Pass):
         end = m.end_state(final.index)
         app = posixpath.normpath(end.workdir) if end.workdir and not _is_system(end.workdir) else None
         for n in m.chain(final.index)[::-1]:
-            for ins in n.stage.body:
-                facts = m.run(ins)
-                if facts is None:
-                    continue
-                for a in facts.actions:
-                    if a.verb != "chmod":
-                        continue
-                    words = [w.text for w in a.command.effective()[1:]]
-                    words = [w for w in words if not w.startswith("-")]
-                    if len(words) < 2 or not _hides_from_others(words[0]):
-                        continue
-                    for target in words[1:]:
-                        if "$" in target or "*" in target:
-                            continue  # a path dockeropt cannot place
-                        path = posixpath.normpath(posixpath.join(m.state(ins).workdir or "/", target))
-                        if app is not None and (path == app or path.startswith(app + "/")):
-                            continue  # the app folder: its copies get --chown to the new user
-                        return self.say("root_only", ins, line=ins.start_line, path=path, mode=words[0])
+            for h in _hidden_from_others(m, list(n.stage.body), ["/"]):
+                if app is not None and _under(h.path, app):
+                    continue  # the app folder: its copies get --chown to the new user, the fix hands the rest over
+                return self.say("root_only", h.instruction, line=h.instruction.start_line, path=h.path, mode=h.mode)
         for key in _private_outputs(m, final.stage.body, ["/"]):
             if app is not None and _under(key.path, app):
                 continue  # the app folder: DO301's chown hands it over
@@ -573,7 +559,8 @@ class NonRootUser(Pass):
             edits.append(Edit.insert(kw_end, f" --chown={owner}"))  # right after the keyword, before any other flag
             chowned = True
             chowned_copies.add(ins.index)
-        found_hidden = [h for h in _hidden_from_others(m, body, writable) if all(h[0] != k for k, _ in keys)]
+        found_hidden = [(h.path, h.instruction.start_line, h.recursive) for h in _hidden_from_others(m, body, writable)
+                        if all(h.path != k for k, _ in keys)]
         # a file a COPY that now gets --chown brings is the user's already
         given = {cf.target_of(src) for ins in body if ins.index in chowned_copies and (cf := m.copy(ins)) is not None
                  for src in cf.sources}
@@ -671,11 +658,19 @@ class _Key:
     handled: bool  # a chown or chmod in the stage names the path (the Dockerfile decides who reads it)
 
 
-def _hidden_from_others(m: ImageModel, body: list[Instruction], under: list[str]) -> list[tuple[str, int, bool]]:
-    """(path, line, recursive) of what a RUN of the stage chmods so that other users cannot read it (``chmod 600
-    key.pem``, ``chmod -R go-rwx secrets``), under one of the folders ``under``: a file a RUN made stays root's, so
-    under a new USER the app could not read it."""
-    out: list[tuple[str, int, bool]] = []
+@dataclass(frozen=True)
+class _Hidden:
+    path: str
+    instruction: Instruction
+    mode: str  # as written (600, go-rwx)
+    recursive: bool  # chmod -R: what the folder holds too
+
+
+def _hidden_from_others(m: ImageModel, body: list[Instruction], under: list[str]) -> list[_Hidden]:
+    """What a RUN of the stage chmods so that other users cannot read it (``chmod 600 key.pem``, ``chmod -R go-rwx
+    secrets``), under one of the folders ``under``: a file a RUN made stays root's, so under a new USER the app could
+    not read it."""
+    out: list[_Hidden] = []
     for ins in body:
         facts = m.run(ins)
         if facts is None:
@@ -693,8 +688,8 @@ def _hidden_from_others(m: ImageModel, body: list[Instruction], under: list[str]
                 if "$" in target or "*" in target:
                     continue
                 path = posixpath.normpath(posixpath.join(cwd, target))
-                if any(_under(path, d) for d in under) and all(path != p for p, _, _ in out):
-                    out.append((path, ins.start_line, recursive))
+                if any(_under(path, d) for d in under) and all(path != h.path for h in out):
+                    out.append(_Hidden(path, ins, words[0], recursive))
     return out
 
 
