@@ -187,8 +187,19 @@ def _image_tools(r: StageRead, plan: Plan) -> None:
     if not r.image_copies:
         return
     run_names = {a.command.name for _ins, f in r.m.stage_runs(r.node.index) for a in f.actions if a.command.name}
-    start_names = {posixpath.basename(n) for ins in (r.start.entrypoint, r.start.cmd, r.healthcheck) if ins is not None
-                   for n in _commands_of(ins)}
+    # what the runtime starts: the plan's CMD/ENTRYPOINT where it replaced them (`uv run app.py` -> `python app.py`)
+    starts: list[str] = []
+    if plan.cmd is not None:
+        starts += plan.cmd[:1] if isinstance(plan.cmd, list) else [c.name or "" for c in parse_script(plan.cmd).commands]
+    elif r.start.cmd is not None and not plan.drop_cmd:
+        starts += _commands_of(r.start.cmd)
+    if plan.entrypoint is not None:
+        starts += plan.entrypoint[:1]
+    elif r.start.entrypoint is not None and not plan.drop_entrypoint:
+        starts += _commands_of(r.start.entrypoint)
+    if r.healthcheck is not None:
+        starts += _commands_of(r.healthcheck)
+    start_names = {posixpath.basename(n) for n in starts if n}
     start_names |= {posixpath.basename(prog) for prog, _ in (r.m.runtime.started if r.m.runtime is not None else ())}
     lines: list[str] = []
     for ins, cf in r.image_copies:
