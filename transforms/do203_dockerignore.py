@@ -440,11 +440,15 @@ class Dockerignore(Pass):
             if hit is not None:
                 return f"the start command (`{hit}`)"
         rel = rt.app_context_dir if rt is not None and rt.app_context_dir else "."
-        patterns = [re.compile(rx, re.M) for rx in rules["env_file_loaders"]]
-        for path, text in source_files(bc, rel, (".js", ".ts", ".mjs", ".cjs", ".py", ".rb", ".go", ".php")):
-            if any(rx.search(text) for rx in patterns):
-                return path
-        return None
+        files = tuple(source_files(bc, rel, (".js", ".ts", ".mjs", ".cjs", ".py", ".rb", ".go", ".php")))
+        loaders = tuple(rules["env_file_loaders"])
+
+        def scan() -> str | None:
+            patterns = [re.compile(rx, re.M) for rx in loaders]
+            return next((path for path, text in files if any(rx.search(text) for rx in patterns)), None)
+
+        # every round and every LSP version asks again: the scan is kept per content, as the other source facts are
+        return bc.content_memo(("do203-env-loader", digest(files), loaders), scan)
 
     @staticmethod
     def _token_reader(m: ImageModel, name: str) -> Instruction | None:
