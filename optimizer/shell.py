@@ -300,7 +300,7 @@ class _Builder:
             dest = r.child_by_field_name("destination")
             if op not in _WRITE_REDIRECTS or dest is None:
                 continue
-            if op in (">&", "<&"):
+            if op == ">&":
                 ds, de = self.span(dest)
                 if dest.type == "number" or self.text[ds:de] == "-":
                     continue  # a descriptor copy (2>&1) or close (>&-), not a file

@@ -91,9 +91,7 @@ def plan(r: StageRead) -> Plan:
     p.copies.append(jar_copy)
     rel = r.context_dir(r.workdir or "/")
     why = runtime_files(r, "java", rel, (".java", ".kt"))
-    reads = why is not None
-    if reads:
-        assert why is not None
+    if why is not None:
         app_folder_or_context(r, p, [jar_copy], why)
         p.leaves = [x for x in p.leaves if x != "the sources"]  # the copy of the app folder brings them along
     p.checks.append(f"only {jar} reaches the runtime; the app must not need the JDK ({', '.join(spec['jdk_only_programs'][:3])})")

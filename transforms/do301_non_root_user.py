@@ -543,8 +543,6 @@ class NonRootUser(Pass):
                                 if w.path not in writable:
                                     writable.append(w.path)
         keys = [(k.path, k.instruction.start_line) for k in _private_outputs(m, body, writable)]  # private keys a RUN wrote there as root
-        # files a RUN leaves readable by their owner only (chmod 600): a chown hands them over too (a no-op for one a
-        # COPY with --chown brought)
         edits: list[Edit] = list(move_edits)
         chowned = False
         chowned_copies: set[int] = set()
@@ -559,9 +557,10 @@ class NonRootUser(Pass):
             edits.append(Edit.insert(kw_end, f" --chown={owner}"))  # right after the keyword, before any other flag
             chowned = True
             chowned_copies.add(ins.index)
+        # files a RUN leaves readable by their owner only (chmod 600): the chown hands them over too, except one a COPY
+        # that now gets --chown brings (the user's already)
         found_hidden = [(h.path, h.instruction.start_line, h.recursive) for h in _hidden_from_others(m, body, writable)
                         if all(h.path != k for k, _ in keys)]
-        # a file a COPY that now gets --chown brings is the user's already
         given = {cf.target_of(src) for ins in body if ins.index in chowned_copies and (cf := m.copy(ins)) is not None
                  for src in cf.sources}
         hidden = [(path, line) for path, line, rec in found_hidden
