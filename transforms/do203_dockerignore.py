@@ -14,7 +14,7 @@ from dockeropt.context import BuildContext, digest, is_ignored, parse_dockerigno
 from dockeropt.edits import Change, FileChange, Safety
 from dockeropt.model import ImageModel
 from dockeropt.model import ecosystems as eco
-from dockeropt.model.runtime import source_files
+from dockeropt.model.runtime import dependency_names, source_files
 from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.shell import parse_script
 from dockeropt.syntax import Dockerfile, Instruction
@@ -149,9 +149,13 @@ class Dockerignore(Pass):
         them, a file a manifest names (`readme = "README.md"`) or the app's
         source mentions, a token file an install reads (a note says how to
         pass it as a build secret), a `.env` file the app loads at run time
-        (its source uses dotenv, python-dotenv, godotenv…, or the start
-        command has `--env-file`: a note says how to pass the settings
-        instead), and anything a `!` line re-includes.
+        (its source uses dotenv, python-dotenv, godotenv…, the start
+        command has `--env-file`, or its manifests list a framework that
+        loads it by itself: Laravel, Symfony's Dotenv, dotenv-rails,
+        Next.js; a note says how to pass the settings instead), a `.env`
+        file a front-end build reads (Vite, Create React App, Vue CLI or
+        Nuxt in the manifests of a project a RUN runs a script of), and
+        anything a `!` line re-includes.
 
     Why:
         Docker sends the whole context to the builder before the first step;
@@ -208,6 +212,13 @@ class Dockerignore(Pass):
             "`{copy}` copies `{name}` into the image, where anyone who pulls it can read the settings and secrets it "
             "holds, but {loader} loads it when the app starts, so leaving it out would change what the app runs with. "
             "Pass the settings with `docker run --env-file {name}` or the orchestrator instead, then add `{name}` to {file}.",
+        ),
+        "env_build": Message(
+            "`{name}` stays in the build context: the build reads it",
+            "`{copy}` sends `{name}` to the build, and {loader} reads it while `{run}` runs, writing its values into "
+            "what the build produces, so leaving it out would change that output. Values a front-end build reads end "
+            "up in the bundle anyway: keep secrets out of `{name}`, pass build settings as build arguments, then add "
+            "`{name}` to {file}.",
         ),
         "token_needed": Message(
             "`{name}` with a registry token goes into the image",
@@ -388,7 +399,7 @@ class Dockerignore(Pass):
                 if n in dirs and n not in needed:
                     add(n, n, "tests", "docs")
         notes: list[Change] = []
-        loader: str | None | bool = False  # False: not looked for yet
+        loader: tuple[str, str | None] | None | bool = False  # False: not looked for yet
         for n in names:
             if (n == ".env" or n.startswith(".env.")) and n not in _ENV_TEMPLATES and os.path.isfile(os.path.join(root, n)):
                 if loader is False:
@@ -396,8 +407,13 @@ class Dockerignore(Pass):
                 if loader is None:
                     add(n, n, "environment file", "secret")
                 elif not bc.ignored(n):
-                    notes.append(self.say("env_loaded", at, name=n, copy=" ".join(at.line_text().split()), loader=loader,
-                                          file=".dockerignore"))
+                    who, build_run = loader
+                    copy = " ".join(at.line_text().split())
+                    if build_run is None:
+                        notes.append(self.say("env_loaded", at, name=n, copy=copy, loader=who, file=".dockerignore"))
+                    else:
+                        notes.append(self.say("env_build", at, name=n, copy=copy, loader=who, run=build_run,
+                                              file=".dockerignore"))
         for n, rx in rules["token_files"].items():
             if n not in names or n in dirs:
                 continue
@@ -430,15 +446,18 @@ class Dockerignore(Pass):
         return out
 
     @staticmethod
-    def _env_file_loader(m: ImageModel, bc: BuildContext, rules: dict) -> str | None:
-        """What reads a .env file at run time: a start command word (``node --env-file=.env``) or a source file that
-        loads one (dotenv, python-dotenv, godotenv; catalog ``env_file_loaders``); None when nothing shows."""
+    def _env_file_loader(m: ImageModel, bc: BuildContext, rules: dict) -> tuple[str, str | None] | None:
+        """What reads a .env file, as (who, the build step that reads it or None for the app at run time): a start
+        command word (``node --env-file=.env``), a source file that loads one (dotenv, python-dotenv, godotenv;
+        catalog ``env_file_loaders``), or a framework the app's manifests list that reads it without a call in the
+        app's source (Laravel, Next.js; Vite while a RUN runs a project script; catalog ``env_file_frameworks``).
+        None when nothing shows."""
         rt = m.runtime
         if rt is not None:
             words = (*(rt.start.argv or ()), *(rt.start.program or ()))
             hit = next((w for w in words if any(w == x or w.startswith(x + "=") for x in rules["env_file_start_words"])), None)
             if hit is not None:
-                return f"the start command (`{hit}`)"
+                return f"the start command (`{hit}`)", None
         rel = rt.app_context_dir if rt is not None and rt.app_context_dir else "."
         files = tuple(source_files(bc, rel, (".js", ".ts", ".mjs", ".cjs", ".py", ".rb", ".go", ".php")))
         loaders = tuple(rules["env_file_loaders"])
@@ -448,7 +467,31 @@ class Dockerignore(Pass):
             return next((path for path, text in files if any(rx.search(text) for rx in patterns)), None)
 
         # every round and every LSP version asks again: the scan is kept per content, as the other source facts are
-        return bc.content_memo(("do203-env-loader", digest(files), loaders), scan)
+        path = bc.content_memo(("do203-env-loader", digest(files), loaders), scan)
+        if path is not None:
+            return path, None
+        frameworks = rules["env_file_frameworks"]
+        deps = rt.dependencies if rt is not None else frozenset()
+        for f in frameworks:
+            if f["reads"] == "run" and f["package"] in deps:
+                return f"{f['label']} (`{f['package']}` in the app's manifests)", None
+        # a build step that runs one of the project's scripts (npm run build, npx vite build) reads it there
+        for ins in m.doc.instructions:
+            facts = m.run(ins)
+            if facts is None:
+                continue
+            for a in facts.actions:
+                if a.ecosystem != "node" or a.verb != "run" or not a.project:
+                    continue
+                folder = m.context_source(ins.stage_index, a.project, ins.index)
+                if folder is None:
+                    continue
+                found = dependency_names(bc, folder.strip("/") or ".")
+                f = next((f for f in frameworks if f["reads"] == "build" and f["package"] in found), None)
+                if f is not None:
+                    return (f"{f['label']} (`{f['package']}` in {posixpath.join(folder, 'package.json') if folder.strip('/.') else 'package.json'})",
+                            " ".join(w.text for w in a.command.argv))
+        return None
 
     @staticmethod
     def _token_reader(m: ImageModel, name: str) -> Instruction | None:

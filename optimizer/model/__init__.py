@@ -312,6 +312,7 @@ class ImageModel:
         src_protocols: dict[str, str] = {}
         started: list[tuple[str, str]] = []
         writes: list[tuple[str, str]] = []
+        deps: set[str] = set()
         if context is not None and app_dir is not None:
             deps = dependency_names(context, app_dir)
             frameworks = frameworks_of(deps)
@@ -359,7 +360,7 @@ class ImageModel:
         user = self.states[last.index].user if last.keyword != "USER" else end_state.user
         return RuntimeFacts(
             start, user, workdir, tuple(exposed), listen, protocol, reason, tuple(f["id"] for f in frameworks),
-            tuple(routes), tuple(health), tuple(volumes), app_dir, tuple(started), tuple(writes),
+            tuple(routes), tuple(health), tuple(volumes), app_dir, tuple(started), tuple(writes), frozenset(deps),
         )
 
     def _app_dir_from_parts(self, stage: int, workdir: str) -> str | None:

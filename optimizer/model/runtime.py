@@ -84,6 +84,7 @@ class RuntimeFacts:
     started: tuple[tuple[str, str], ...] = ()  # (program, source file): programs the app's source starts by name
     # (path as written, source file): files the app's source writes by a literal path (catalog writes_patterns)
     writes: tuple[tuple[str, str], ...] = ()
+    dependencies: frozenset[str] = frozenset()  # package names the app's manifests list (lower case)
 
     def probe_port_text(self, env: Env | None = None) -> str | None:
         """The port to probe as shell text: ``${PORT:-3000}`` when the app reads PORT, else the number."""
