@@ -152,7 +152,8 @@ class Dockerignore(Pass):
         (its source uses dotenv, python-dotenv, godotenv…, the start
         command has `--env-file`, or its manifests list a framework that
         loads it by itself: Laravel, Symfony's Dotenv, dotenv-rails,
-        Next.js; a note says how to pass the settings instead), a `.env`
+        Next.js, `flask run` with python-dotenv; a note says how to pass
+        the settings instead), a `.env`
         file a front-end build reads (Vite, Create React App, Vue CLI or
         Nuxt in the manifests of a project a RUN runs a script of), and
         anything a `!` line re-includes.
@@ -472,9 +473,14 @@ class Dockerignore(Pass):
             return path, None
         frameworks = rules["env_file_frameworks"]
         deps = rt.dependencies if rt is not None else frozenset()
+        program = tuple(posixpath.basename(w) for w in (rt.start.program or ())) if rt is not None else ()
         for f in frameworks:
-            if f["reads"] == "run" and f["package"] in deps:
-                return f"{f['label']} (`{f['package']}` in the app's manifests)", None
+            if f["reads"] != "run" or f["package"] not in deps:
+                continue
+            need = tuple(f.get("start_words", ()))
+            if need and not any(program[i:i + len(need)] == need for i in range(len(program))):
+                continue
+            return f"{f['label']} (`{f['package']}` in the app's manifests)", None
         # a build step that runs one of the project's scripts (npm run build, npx vite build) reads it there
         for ins in m.doc.instructions:
             facts = m.run(ins)
