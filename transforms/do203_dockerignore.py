@@ -14,6 +14,7 @@ from dockeropt.context import BuildContext, digest, is_ignored, parse_dockerigno
 from dockeropt.edits import Change, FileChange, Safety
 from dockeropt.model import ImageModel
 from dockeropt.model import ecosystems as eco
+from dockeropt.model.runs import Action
 from dockeropt.model.runtime import dependency_names, source_files
 from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.shell import parse_script
@@ -146,7 +147,8 @@ class Dockerignore(Pass):
         measured in the context. Never ignored: anything a COPY/ADD names, a
         path a RUN, CMD, ENTRYPOINT or ENV mentions, `.git` when a RUN calls
         git, `node_modules` when no RUN installs it, tests when a RUN runs
-        them, a file a manifest names (`readme = "README.md"`) or the app's
+        them, docs folders when a RUN builds a docs site whose generator
+        reads them by itself (mkdocs, Docusaurus), a file a manifest names (`readme = "README.md"`) or the app's
         source mentions, a token file an install reads (a note says how to
         pass it as a build secret), a `.env` file the app loads at run time
         (its source uses dotenv, python-dotenv, godotenv…, the start
@@ -392,8 +394,9 @@ class Dockerignore(Pass):
         if md and not any(n in needed or referenced(n) for n in md) and not bc.ignored(md[0]):
             size = sum(bc.memo(("do203-size", n), lambda n=n: walker.size(os.path.join(root, n)))[0] for n in md)
             out.append(_Candidate(rules["docs_glob"], md[0], "documentation", size, True, "docs"))
+        docs_built = any(n in dirs for n in rules["docs"]) and self._builds_docs(m, bc, rules["docs_builders"])
         for n in rules["docs"]:
-            if n in dirs and n not in needed:
+            if n in dirs and n not in needed and not docs_built:
                 add(n, n, "documentation", "docs")
         if not tests_run:
             for n in rules["tests"]:
@@ -482,22 +485,29 @@ class Dockerignore(Pass):
                 continue
             return f"{f['label']} (`{f['package']}` in the app's manifests)", None
         # a build step that runs one of the project's scripts (npm run build, npx vite build) reads it there
+        for a, folder, found in _script_runs(m, bc):
+            f = next((f for f in frameworks if f["reads"] == "build" and f["package"] in found), None)
+            if f is not None:
+                manifest = posixpath.join(folder, "package.json") if folder != "." else "package.json"
+                return f"{f['label']} (`{f['package']}` in {manifest})", " ".join(w.text for w in a.command.argv)
+        return None
+
+    @staticmethod
+    def _builds_docs(m: ImageModel, bc: BuildContext, builders: dict) -> bool:
+        """Does a RUN build a docs site whose generator reads the docs folder by itself (``mkdocs build``,
+        ``npm run build`` of a Docusaurus project; catalog ``docs_builders``)?"""
+        programs = set(builders["programs"])
         for ins in m.doc.instructions:
             facts = m.run(ins)
             if facts is None:
                 continue
             for a in facts.actions:
-                if a.ecosystem != "node" or a.verb != "run" or not a.project:
-                    continue
-                folder = m.context_source(ins.stage_index, a.project, ins.index)
-                if folder is None:
-                    continue
-                found = dependency_names(bc, folder.strip("/") or ".")
-                f = next((f for f in frameworks if f["reads"] == "build" and f["package"] in found), None)
-                if f is not None:
-                    return (f"{f['label']} (`{f['package']}` in {posixpath.join(folder, 'package.json') if folder.strip('/.') else 'package.json'})",
-                            " ".join(w.text for w in a.command.argv))
-        return None
+                words = [posixpath.basename(w.value) for w in a.command.effective()[:3] if w.value]
+                if words and (words[0] in programs or (len(words) > 2 and words[1] == "-m" and words[2] in programs)
+                              or (words[0] == "npx" and len(words) > 1 and words[1] in programs)):
+                    return True
+        packages = set(builders["packages"])
+        return any(packages & found for _a, _f, found in _script_runs(m, bc))
 
     @staticmethod
     def _token_reader(m: ImageModel, name: str) -> Instruction | None:
@@ -510,6 +520,22 @@ class Dockerignore(Pass):
             if any(a.ecosystem == eco_of and a.installs for a in f.actions):
                 return ins
         return None
+
+
+def _script_runs(m: ImageModel, bc: BuildContext) -> Iterable[tuple[Action, str, set[str]]]:
+    """RUN actions that run a script of a node project from the build context (``npm run build``, ``npx vite``):
+    (action, the project's context folder, the package names its manifests list)."""
+    for ins in m.doc.instructions:
+        facts = m.run(ins)
+        if facts is None:
+            continue
+        for a in facts.actions:
+            if a.ecosystem != "node" or a.verb != "run" or not a.project:
+                continue
+            folder = m.context_source(ins.stage_index, a.project, ins.index)
+            if folder is not None:
+                folder = folder.strip("/") or "."
+                yield a, folder, dependency_names(bc, folder)
 
 
 _WORD = re.compile(r"[\w.-]+")
