@@ -76,6 +76,35 @@ def test_dockerignore_keeps_git_for_git_describe(tmp_path: Path) -> None:
     assert "node_modules" in new and ".git" not in new.replace("(DO203)", "")
 
 
+PY_INSTALL = 'FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN pip install .\nCMD ["python", "-m", "svc"]\n'
+SCM = '[build-system]\nrequires = ["setuptools>=64", "setuptools-scm>=8"]\n\n[project]\nname = "svc"\ndynamic = ["version"]\n'
+
+
+def test_dockerignore_keeps_git_when_packaging_reads_the_version_from_it(tmp_path: Path) -> None:
+    # setuptools-scm reads the version from .git while pip builds the project: without .git the install fails
+    _blob(tmp_path / ".git" / "HEAD", 10)
+    _blob(tmp_path / ".github" / "ci.yml", 10)
+    (tmp_path / "pyproject.toml").write_text(SCM)
+    r = _fix(tmp_path, PY_INSTALL, ["DO203"])
+    new = r.files[".dockerignore"][1]
+    assert ".github" in new and ".git\n" not in new
+    # the same project with a static version: .git goes
+    (tmp_path / "pyproject.toml").write_text(SCM.replace(', "setuptools-scm>=8"', "").replace('dynamic = ["version"]', 'version = "1.0"'))
+    assert ".git\n" in _fix(tmp_path, PY_INSTALL, ["DO203"]).files[".dockerignore"][1]
+
+
+def test_dockerignore_keeps_git_for_a_package_script_that_calls_git(tmp_path: Path) -> None:
+    _blob(tmp_path / ".git" / "HEAD", 10)
+    _blob(tmp_path / "node_modules" / "a.js", 10)
+    (tmp_path / "package.json").write_text('{"scripts": {"build": "echo $(git rev-parse HEAD) > dist/rev"}}')
+    df = NODE.replace("RUN npm ci", "RUN npm ci && npm run build")
+    new = _fix(tmp_path, df, ["DO203"]).files[".dockerignore"][1]
+    assert "node_modules" in new and ".git" not in new.replace("(DO203)", "")
+    # a script that does not: .git goes
+    (tmp_path / "package.json").write_text('{"scripts": {"build": "tsc", "release": "git tag v1"}}')
+    assert ".git\n" in _fix(tmp_path, df, ["DO203"]).files[".dockerignore"][1]
+
+
 def test_dockerignore_never_ignores_what_is_copied_or_run(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("dist/\nbuild/\ntarget/\n")
     _blob(tmp_path / "dist" / "app.js", 50)

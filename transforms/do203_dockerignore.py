@@ -146,7 +146,8 @@ class Dockerignore(Pass):
         (`.npmrc`/`.pypirc` holding a token). The explanation gives the bytes
         measured in the context. Never ignored: anything a COPY/ADD names, a
         path a RUN, CMD, ENTRYPOINT or ENV mentions, `.git` when a RUN calls
-        git, `node_modules` when no RUN installs it, tests when a RUN runs
+        git, a package script it runs does, or a Python project it installs
+        takes its version from git (setuptools-scm, hatch-vcs…), `node_modules` when no RUN installs it, tests when a RUN runs
         them, docs folders when a RUN builds a docs site whose generator
         reads them by itself (mkdocs, Docusaurus), a file a manifest names (`readme = "README.md"`) or the app's
         source mentions, a token file an install reads (a note says how to
@@ -355,6 +356,8 @@ class Dockerignore(Pass):
         git_needed = any(a.tool == "git" or "git" in (a.command.name or "") or any(".git" in (w.value or w.text) for w in a.command.argv)
                          for a in actions) or any(m.run(i) is None or m.run(i).script is None for i in doc.instructions  # type: ignore[union-attr]
                                                   if i.keyword == "RUN" and "git" in i.args)
+        if ".git" in names and not git_needed:
+            git_needed = self._build_reads_git(m, bc, actions, rules["vcs_readers"])
         for n in rules["vcs"]:
             if n in names and not (n == ".git" and git_needed):
                 add(n, n, "version control")
@@ -491,6 +494,35 @@ class Dockerignore(Pass):
                 manifest = posixpath.join(folder, "package.json") if folder != "." else "package.json"
                 return f"{f['label']} (`{f['package']}` in {manifest})", " ".join(w.text for w in a.command.argv)
         return None
+
+    @staticmethod
+    def _build_reads_git(m: ImageModel, bc: BuildContext, actions: list[Action], readers: dict) -> bool:
+        """Does the build read .git without a RUN naming git? A Python install of a project whose packaging takes
+        its version from git (setuptools-scm, hatch-vcs…), or a package script a RUN runs that calls git
+        (catalog ``vcs_readers``)."""
+        if any(a.ecosystem == "python" and a.installs for a in actions):
+            rt = m.runtime
+            folders = {".", rt.app_context_dir or "."} if rt is not None else {"."}
+            rx = re.compile("|".join(readers["python_patterns"]))
+            for folder in folders:
+                for name in readers["python_manifests"]:
+                    text = bc.read_text(name if folder in (".", "") else posixpath.join(folder, name))
+                    if text and rx.search(text):
+                        return True
+        script_rx = re.compile(readers["script_pattern"])
+        for a, folder, _deps in _script_runs(m, bc):
+            pkg = bc.read_json_object(posixpath.join(folder, "package.json") if folder != "." else "package.json")
+            scripts = pkg.get("scripts") if pkg else None
+            if not isinstance(scripts, dict):
+                continue
+            words = [w.value for w in a.command.effective()[1:]]
+            after_run = next((words[i + 1] for i, w in enumerate(words[:-1]) if w in ("run", "run-script")), None)
+            name = after_run if after_run is not None else (words[0] if words and a.tool != "npx" else None)
+            # the script run, with its pre/post hooks; a name dockeropt cannot read: any script
+            texts = ([scripts.get(k) for k in (name, "pre" + name, "post" + name)] if name else list(scripts.values()))
+            if any(isinstance(v, str) and script_rx.search(v) for v in texts):
+                return True
+        return False
 
     @staticmethod
     def _builds_docs(m: ImageModel, bc: BuildContext, builders: dict) -> bool:
