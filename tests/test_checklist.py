@@ -118,6 +118,20 @@ def test_dockerignore_never_ignores_what_is_copied_or_run(tmp_path: Path) -> Non
     assert [ln for ln in new.splitlines() if not ln.startswith("#")] == ["build", "Dockerfile"]  # `npm run build` is a script name
 
 
+def test_dockerignore_keeps_a_build_output_the_build_does_not_make(tmp_path: Path) -> None:
+    # dist/ built on the host before `docker build` is what `npm start` runs: leaving it out broke the image
+    (tmp_path / ".gitignore").write_text("dist/\n")
+    _blob(tmp_path / "dist" / "index.js", 50)
+    _blob(tmp_path / "node_modules" / "a.js", 10)
+    (tmp_path / "package.json").write_text('{"scripts": {"start": "node dist/index.js"}}')
+    df = 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nRUN npm ci --omit=dev\nCMD ["npm", "start"]\n'
+    new = _fix(tmp_path, df, ["DO203"]).files[".dockerignore"][1]
+    assert [ln for ln in new.splitlines() if not ln.startswith("#")] == ["node_modules", "Dockerfile"]
+    # with a RUN that builds, the build makes dist/ again: the host's copy stays out
+    new = _fix(tmp_path, df.replace("npm ci --omit=dev", "npm ci && npm run build"), ["DO203"]).files[".dockerignore"][1]
+    assert "dist" in new.splitlines()
+
+
 def test_dockerignore_node_modules_kept_without_install(tmp_path: Path) -> None:
     _blob(tmp_path / "node_modules" / "a.js", 10)
     r = _fix(tmp_path, 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nCMD ["node", "server.js"]\n', ["DO203"])

@@ -25,6 +25,7 @@ _VENV_NAMES = (".venv", "venv", "env", ".virtualenv")
 _ALWAYS_OUTPUT = (".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox")
 # build outputs: ignored only when .gitignore says they are generated (a checked-in "build/" may be source)
 _BUILD_OUTPUTS = ("dist", "build", "target", "coverage", ".next", ".nuxt")
+_BUILD_VERBS = frozenset({"build", "run", "publish", "deploy"})  # model verbs of a RUN that makes build outputs
 _ENV_TEMPLATES = frozenset({".env.example", ".env.sample", ".env.template", ".env.dist", ".env.defaults"})
 _SCRIPT_RUNNERS = frozenset({"npm", "yarn", "pnpm", "make", "mvn", "mvnw", "gradle", "gradlew", "cargo", "go", "bun", "npx"})
 
@@ -140,7 +141,9 @@ class Dockerignore(Pass):
         compose files, `node_modules` (when the Dockerfile installs its own),
         virtualenvs (`.venv`, `venv`, folders with `pyvenv.cfg`), caches
         (`__pycache__`, `.pytest_cache`…), build outputs that `.gitignore`
-        marks as generated (`dist`, `build`, `target`, `coverage`); as a
+        marks as generated (`dist`, `build`, `target`, `coverage`) when a
+        RUN builds (a build tool or a package script: the build makes them
+        again; without one they are what the image runs); as a
         separate review fix, documentation (`*.md`, `docs/`) and test folders;
         and, as another review fix, `.env` files and registry credentials
         (`.npmrc`/`.pypirc` holding a token). The explanation gives the bytes
@@ -381,8 +384,11 @@ class Dockerignore(Pass):
                 size += s
                 complete = complete and ok
             out.append(_Candidate("**/__pycache__", pycache[0], "bytecode cache", size, complete))
+        # a build output the build does not make again is what the image runs (built on the host before
+        # `docker build`): only with a RUN that builds (a build tool, a package script) can it stay out
+        rebuilds = any(a.verb in _BUILD_VERBS for a in actions)
         for n in _BUILD_OUTPUTS:
-            if n in dirs and (is_ignored(gitignore, n) or is_ignored(gitignore, n + "/x")):
+            if rebuilds and n in dirs and (is_ignored(gitignore, n) or is_ignored(gitignore, n + "/x")):
                 add(n, n, "build output")
         docker_rx = re.compile(rules["docker_files_regex"])
         if out or current is not None:  # not worth a new .dockerignore alone: the builder reads the Dockerfile anyway
