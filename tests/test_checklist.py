@@ -132,6 +132,17 @@ def test_dockerignore_keeps_a_build_output_the_build_does_not_make(tmp_path: Pat
     assert "dist" in new.splitlines()
 
 
+def test_dockerignore_keeps_tests_a_run_runs(tmp_path: Path) -> None:
+    # without tests/, `python -m pytest` collects nothing and exits 5: the build fails
+    _blob(tmp_path / "tests" / "test_a.py", 40)
+    (tmp_path / "app.py").write_text("print(1)\n")
+    base = 'FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN {run}\nCMD ["python", "app.py"]\n'
+    for run in ("python -m pytest", "make test", "bundle exec rake test", "./gradlew check"):
+        assert not _fix(tmp_path, base.format(run=run), ["DO203"]).changed, run
+    new = _fix(tmp_path, base.format(run="make build"), ["DO203"]).files[".dockerignore"][1]
+    assert "tests" in new.splitlines()
+
+
 def test_dockerignore_node_modules_kept_without_install(tmp_path: Path) -> None:
     _blob(tmp_path / "node_modules" / "a.js", 10)
     r = _fix(tmp_path, 'FROM node:20-slim\nWORKDIR /app\nCOPY . .\nCMD ["node", "server.js"]\n', ["DO203"])

@@ -397,7 +397,7 @@ class Dockerignore(Pass):
                     add(n, n, "Docker build file")
         # documentation and tests: unless something names them
         needed = self._needed_names(m, bc, names, rules)
-        tests_run = any(a.verb == "test" or (a.command.name or "") in rules["test_commands"]
+        tests_run = any(a.verb == "test" or _runs_tests(a, rules)
                         or (a.ecosystem == "node" and "test" in [w.value for w in a.command.argv[1:3]]) for a in actions)
         md = [n for n in names if n not in dirs and fnmatch.fnmatch(n, rules["docs_glob"])]
         if md and not any(n in needed or referenced(n) for n in md) and not bc.ignored(md[0]):
@@ -558,6 +558,15 @@ class Dockerignore(Pass):
             if any(a.ecosystem == eco_of and a.installs for a in f.actions):
                 return ins
         return None
+
+
+def _runs_tests(a: Action, rules: dict) -> bool:
+    """Does the command run tests: a test command among its first words (``python -m pytest``, ``bundle exec
+    rspec``), or a runner with a test target (``make test``, ``./gradlew check``; catalog ``test_runners``)?"""
+    words = [posixpath.basename(w.value) for w in a.command.effective()[:4] if w.value]
+    if any(w in rules["test_commands"] for w in words):
+        return True
+    return bool(words) and words[0] in rules["test_runners"] and any(w in rules["test_targets"] for w in words[1:])
 
 
 def _script_runs(m: ImageModel, bc: BuildContext) -> Iterable[tuple[Action, str, set[str]]]:
