@@ -616,12 +616,12 @@ def run_smoke(docker: str, tag: str, spec: SmokeSpec, *, http_path: str | None =
 
 
 def _tree(folder: Path) -> dict[str, str]:
-    """relative path -> sha256 of every file under ``folder`` (no .git)."""
+    """relative path -> sha256 of every file under ``folder`` (.git included: a set-up may make it)."""
     import hashlib
 
     out: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        dirnames[:] = sorted(dirnames)
         for f in filenames:
             p = Path(dirpath) / f
             if p.is_file() and not p.is_symlink():
@@ -645,7 +645,8 @@ def run_setup(docker: str, folder: Path, spec: SmokeSpec, timeout: float = 900, 
     if cache_dir is not None:
         img = _run([docker, "image", "inspect", "--format", "{{.Id}}", spec.setup.image], timeout=60).stdout.strip()
         before = _tree(folder)
-        key = hashlib.sha256(json.dumps([img, spec.setup.cmd, sorted(before.items())]).encode()).hexdigest()[:24]
+        # "v2": outputs kept since .git is part of them (a set-up that runs git init)
+        key = hashlib.sha256(json.dumps(["v2", img, spec.setup.cmd, sorted(before.items())]).encode()).hexdigest()[:24]
         tar = cache_dir / f"{key}.tar"
         if img and tar.is_file():
             with tarfile.open(tar) as t:
@@ -675,7 +676,7 @@ def prepared_context(docker: str, context: Path, spec: SmokeSpec, into: Path, ca
     if spec.setup is None:
         return context
     dest = into / context.resolve().name
-    shutil.copytree(context, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    shutil.copytree(context, dest, symlinks=True)  # .git too: Docker sends it unless .dockerignore says otherwise
     run_setup(docker, dest, spec, cache_dir=cache_dir)
     return dest
 
@@ -850,7 +851,8 @@ class Measurement:
 def stage_context(context: Path, dockerfile: Path | None, text: str, into: Path) -> tuple[Path, Path]:
     """Copy ``context`` to ``into/ctx`` and write ``text`` as the Dockerfile; returns (context, dockerfile)."""
     ctx = into / "ctx"
-    shutil.copytree(context, ctx, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    # .git too: Docker sends it unless .dockerignore leaves it out, and a build may read it (setuptools-scm)
+    shutil.copytree(context, ctx, symlinks=True)
     rel: Path | None = None
     if dockerfile is not None:
         try:
