@@ -150,19 +150,19 @@ class Dockerignore(Pass):
         measured in the context. Never ignored: anything a COPY/ADD names, a
         path a RUN, CMD, ENTRYPOINT or ENV mentions, `.git` when a RUN calls
         git, a package script it runs does, or a Python project it installs
-        takes its version from git (setuptools-scm, hatch-vcs…), `node_modules` when no RUN installs it, tests when a RUN runs
-        them, docs folders when a RUN builds a docs site whose generator
-        reads them by itself (mkdocs, Docusaurus), a file a manifest names (`readme = "README.md"`) or the app's
-        source mentions, a token file an install reads (a note says how to
+        takes its version from git (setuptools-scm, hatch-vcs…),
+        `node_modules` when no RUN installs it, tests when a RUN runs them,
+        docs folders when a RUN builds a docs site whose generator reads
+        them by itself (mkdocs, Docusaurus), a file a manifest names
+        (`readme = "README.md"`) or the app's source mentions, a token file an install reads (a note says how to
         pass it as a build secret), a `.env` file the app loads at run time
         (its source uses dotenv, python-dotenv, godotenv…, the start
         command has `--env-file`, or its manifests list a framework that
         loads it by itself: Laravel, Symfony's Dotenv, dotenv-rails,
         Next.js, `flask run` with python-dotenv; a note says how to pass
-        the settings instead), a `.env`
-        file a front-end build reads (Vite, Create React App, Vue CLI or
-        Nuxt in the manifests of a project a RUN runs a script of), and
-        anything a `!` line re-includes.
+        the settings instead), a `.env` file a front-end build reads (Vite,
+        Create React App, Vue CLI or Nuxt in the manifests of a project a
+        RUN runs a script of), and anything a `!` line re-includes.
 
     Why:
         Docker sends the whole context to the builder before the first step;
@@ -356,11 +356,12 @@ class Dockerignore(Pass):
             lambda: {n for n in names if os.path.isdir(os.path.join(root, n)) and not os.path.islink(os.path.join(root, n))},
         )
         actions = [a for _ins, f in ((i, m.run(i)) for i in doc.instructions) if f is not None for a in f.actions]
+        script_runs = _ScriptRuns(m, bc)  # read on first use, by the .git, docs and .env checks below
         git_needed = any(a.tool == "git" or "git" in (a.command.name or "") or any(".git" in (w.value or w.text) for w in a.command.argv)
                          for a in actions) or any(m.run(i) is None or m.run(i).script is None for i in doc.instructions  # type: ignore[union-attr]
                                                   if i.keyword == "RUN" and "git" in i.args)
         if ".git" in names and not git_needed:
-            git_needed = self._build_reads_git(m, bc, actions, rules["vcs_readers"])
+            git_needed = self._build_reads_git(m, bc, actions, script_runs, rules["vcs_readers"])
         for n in rules["vcs"]:
             if n in names and not (n == ".git" and git_needed):
                 add(n, n, "version control")
@@ -403,7 +404,7 @@ class Dockerignore(Pass):
         if md and not any(n in needed or referenced(n) for n in md) and not bc.ignored(md[0]):
             size = sum(bc.memo(("do203-size", n), lambda n=n: walker.size(os.path.join(root, n)))[0] for n in md)
             out.append(_Candidate(rules["docs_glob"], md[0], "documentation", size, True, "docs"))
-        docs_built = any(n in dirs for n in rules["docs"]) and self._builds_docs(m, bc, rules["docs_builders"])
+        docs_built = any(n in dirs for n in rules["docs"]) and self._builds_docs(actions, script_runs, rules["docs_builders"])
         for n in rules["docs"]:
             if n in dirs and n not in needed and not docs_built:
                 add(n, n, "documentation", "docs")
@@ -416,7 +417,7 @@ class Dockerignore(Pass):
         for n in names:
             if (n == ".env" or n.startswith(".env.")) and n not in _ENV_TEMPLATES and os.path.isfile(os.path.join(root, n)):
                 if loader is False:
-                    loader = self._env_file_loader(m, bc, rules)
+                    loader = self._env_file_loader(m, bc, script_runs, rules)
                 if loader is None:
                     add(n, n, "environment file", "secret")
                 elif not bc.ignored(n):
@@ -459,7 +460,8 @@ class Dockerignore(Pass):
         return out
 
     @staticmethod
-    def _env_file_loader(m: ImageModel, bc: BuildContext, rules: dict) -> tuple[str, str | None] | None:
+    def _env_file_loader(m: ImageModel, bc: BuildContext, script_runs: _ScriptRuns,
+                         rules: dict) -> tuple[str, str | None] | None:
         """What reads a .env file, as (who, the build step that reads it or None for the app at run time): a start
         command word (``node --env-file=.env``), a source file that loads one (dotenv, python-dotenv, godotenv;
         catalog ``env_file_loaders``), or a framework the app's manifests list that reads it without a call in the
@@ -494,7 +496,7 @@ class Dockerignore(Pass):
                 continue
             return f"{f['label']} (`{f['package']}` in the app's manifests)", None
         # a build step that runs one of the project's scripts (npm run build, npx vite build) reads it there
-        for a, folder, found in _script_runs(m, bc):
+        for a, folder, found in script_runs.get():
             f = next((f for f in frameworks if f["reads"] == "build" and f["package"] in found), None)
             if f is not None:
                 manifest = posixpath.join(folder, "package.json") if folder != "." else "package.json"
@@ -502,7 +504,8 @@ class Dockerignore(Pass):
         return None
 
     @staticmethod
-    def _build_reads_git(m: ImageModel, bc: BuildContext, actions: list[Action], readers: dict) -> bool:
+    def _build_reads_git(m: ImageModel, bc: BuildContext, actions: list[Action], script_runs: _ScriptRuns,
+                         readers: dict) -> bool:
         """Does the build read .git without a RUN naming git? A Python install of a project whose packaging takes
         its version from git (setuptools-scm, hatch-vcs…), or a package script a RUN runs that calls git
         (catalog ``vcs_readers``)."""
@@ -516,7 +519,7 @@ class Dockerignore(Pass):
                     if text and rx.search(text):
                         return True
         script_rx = re.compile(readers["script_pattern"])
-        for a, folder, _deps in _script_runs(m, bc):
+        for a, folder, _deps in script_runs.get():
             pkg = bc.read_json_object(posixpath.join(folder, "package.json") if folder != "." else "package.json")
             scripts = pkg.get("scripts") if pkg else None
             if not isinstance(scripts, dict):
@@ -531,21 +534,17 @@ class Dockerignore(Pass):
         return False
 
     @staticmethod
-    def _builds_docs(m: ImageModel, bc: BuildContext, builders: dict) -> bool:
+    def _builds_docs(actions: list[Action], script_runs: _ScriptRuns, builders: dict) -> bool:
         """Does a RUN build a docs site whose generator reads the docs folder by itself (``mkdocs build``,
         ``npm run build`` of a Docusaurus project; catalog ``docs_builders``)?"""
         programs = set(builders["programs"])
-        for ins in m.doc.instructions:
-            facts = m.run(ins)
-            if facts is None:
-                continue
-            for a in facts.actions:
-                words = [posixpath.basename(w.value) for w in a.command.effective()[:3] if w.value]
-                if words and (words[0] in programs or (len(words) > 2 and words[1] == "-m" and words[2] in programs)
-                              or (words[0] == "npx" and len(words) > 1 and words[1] in programs)):
-                    return True
+        for a in actions:
+            words = [posixpath.basename(w.value) for w in a.command.effective()[:3] if w.value]
+            if words and (words[0] in programs or (len(words) > 2 and words[1] == "-m" and words[2] in programs)
+                          or (words[0] == "npx" and len(words) > 1 and words[1] in programs)):
+                return True
         packages = set(builders["packages"])
-        return any(packages & found for _a, _f, found in _script_runs(m, bc))
+        return any(packages & found for _a, _f, found in script_runs.get())
 
     @staticmethod
     def _token_reader(m: ImageModel, name: str) -> Instruction | None:
@@ -569,20 +568,30 @@ def _runs_tests(a: Action, rules: dict) -> bool:
     return bool(words) and words[0] in rules["test_runners"] and any(w in rules["test_targets"] for w in words[1:])
 
 
-def _script_runs(m: ImageModel, bc: BuildContext) -> Iterable[tuple[Action, str, set[str]]]:
+class _ScriptRuns:
     """RUN actions that run a script of a node project from the build context (``npm run build``, ``npx vite``):
-    (action, the project's context folder, the package names its manifests list)."""
-    for ins in m.doc.instructions:
-        facts = m.run(ins)
-        if facts is None:
-            continue
-        for a in facts.actions:
-            if a.ecosystem != "node" or a.verb != "run" or not a.project:
-                continue
-            folder = m.context_source(ins.stage_index, a.project, ins.index)
-            if folder is not None:
-                folder = folder.strip("/") or "."
-                yield a, folder, dependency_names(bc, folder)
+    (action, the project's context folder, the package names its manifests list); found on first use."""
+
+    def __init__(self, m: ImageModel, bc: BuildContext) -> None:
+        self._m, self._bc = m, bc
+        self._found: list[tuple[Action, str, set[str]]] | None = None
+
+    def get(self) -> list[tuple[Action, str, set[str]]]:
+        if self._found is None:
+            m = self._m
+            self._found = []
+            for ins in m.doc.instructions:
+                facts = m.run(ins)
+                if facts is None:
+                    continue
+                for a in facts.actions:
+                    if a.ecosystem != "node" or a.verb != "run" or not a.project:
+                        continue
+                    folder = m.context_source(ins.stage_index, a.project, ins.index)
+                    if folder is not None:
+                        folder = folder.strip("/") or "."
+                        self._found.append((a, folder, dependency_names(self._bc, folder)))
+        return self._found
 
 
 _WORD = re.compile(r"[\w.-]+")
