@@ -14,6 +14,7 @@ from dockeropt.context import BuildContext, digest, is_ignored, parse_dockerigno
 from dockeropt.edits import Change, FileChange, Safety
 from dockeropt.model import ImageModel
 from dockeropt.model import ecosystems as eco
+from dockeropt.model.deps import ContextView
 from dockeropt.model.runs import Action
 from dockeropt.model.runtime import dependency_names, source_files
 from dockeropt.rules import Message, Pass, PassContext, register
@@ -499,7 +500,7 @@ class Dockerignore(Pass):
         for a, folder, found in script_runs.get():
             f = next((f for f in frameworks if f["reads"] == "build" and f["package"] in found), None)
             if f is not None:
-                manifest = posixpath.join(folder, "package.json") if folder != "." else "package.json"
+                manifest = ContextView(bc, folder).path("package.json")
                 return f"{f['label']} (`{f['package']}` in {manifest})", " ".join(w.text for w in a.command.argv)
         return None
 
@@ -514,13 +515,14 @@ class Dockerignore(Pass):
             folders = {".", rt.app_context_dir or "."} if rt is not None else {"."}
             rx = re.compile("|".join(readers["python_patterns"]))
             for folder in folders:
+                view = ContextView(bc, folder)
                 for name in readers["python_manifests"]:
-                    text = bc.read_text(name if folder in (".", "") else posixpath.join(folder, name))
+                    text = view.read(name)
                     if text and rx.search(text):
                         return True
         script_rx = re.compile(readers["script_pattern"])
         for a, folder, _deps in script_runs.get():
-            pkg = bc.read_json_object(posixpath.join(folder, "package.json") if folder != "." else "package.json")
+            pkg = bc.read_json_object(ContextView(bc, folder).path("package.json"))
             scripts = pkg.get("scripts") if pkg else None
             if not isinstance(scripts, dict):
                 continue
