@@ -89,3 +89,62 @@ def test_no_pass_asks_another_pass() -> None:
         if "load_passes" in f.read_text(encoding="utf-8"):
             users.add(f.stem)
     assert not users, f"passes that run or consult other passes (declare Pass.after instead): {sorted(users)}"
+
+
+def _code_strings(path: Path) -> list[tuple[int, str]]:
+    """The string literals of a module that are not docstrings (documentation may quote anything)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docs.add(id(first.value))
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+# Knowledge that lives in the catalogs (optimizer/catalog/*.json) and nowhere in the code: (literal, how it is
+# matched, where it lives). Each of these was once written out in several modules that disagreed (issue 10).
+_CATALOG_ONLY = (
+    ("[A-Za-z0-9][A-Za-z0-9._-]*", "in", "the Python package-name pattern: ecosystems.json python package_name_regex"),
+    ("--requirement", "==", "pip's requirement flags: package_managers.json manifest_flags"),
+    ("--constraint", "==", "pip's constraint flags: package_managers.json manifest_flags"),
+    ("clean-install", "==", "npm's install verbs: package_managers.json verbs"),
+    ("isntall", "==", "npm's install verbs: package_managers.json verbs"),
+    ("apt-get install -y --no-install-recommends", "in", "how a new stage installs packages: package_managers.json install_line"),
+    ("apk add --no-cache ", "in", "how a new stage installs packages: package_managers.json install_line"),
+    ("pyvenv.cfg", "==", "what marks a virtualenv: ecosystems.json context virtualenvs"),
+    (".pytest_cache", "==", "tool caches of a build context: ecosystems.json context tool_caches"),
+    ("npm-shrinkwrap.json", "==", "npm's lockfiles: package_managers.json lockfiles"),
+)
+# modules that may hold a literal anyway, with why
+_CATALOG_ONLY_EXCEPT = {
+    ("npm-shrinkwrap.json", "transforms/do107_npm_install.py"),  # which of npm's two lockfiles `npm ci` prefers
+    ("npm-shrinkwrap.json", "optimizer/verify.py"),  # a face: lockfiles the verify command's fixtures carry
+}
+
+
+def test_catalog_knowledge_is_written_in_one_place() -> None:
+    bad = []
+    for f in sorted([*OPTIMIZER.rglob("*.py"), *TRANSFORMS.glob("*.py")]):
+        rel = f.relative_to(ROOT).as_posix()
+        for line, text in _code_strings(f):
+            for literal, how, where in _CATALOG_ONLY:
+                hit = literal in text if how == "in" else text == literal
+                if hit and (literal, rel) not in _CATALOG_ONLY_EXCEPT:
+                    bad.append(f"{rel}:{line} writes {literal!r} ({where})")
+    assert not bad, bad
+
+
+def test_one_mount_parser() -> None:
+    """`--mount=` flags are read and written by dockeropt.model.mounts only (messages may name them)."""
+    bad = []
+    for f in sorted([*OPTIMIZER.rglob("*.py"), *TRANSFORMS.glob("*.py")]):
+        rel = f.relative_to(ROOT).as_posix()
+        if rel == "optimizer/model/mounts.py":
+            continue
+        for line, text in _code_strings(f):
+            if text.startswith(("--mount", "type=cache", "type=bind", "type=secret", "type=tmpfs", "type=ssh")):
+                bad.append(f"{rel}:{line}: {text[:60]!r}")
+    assert not bad, bad

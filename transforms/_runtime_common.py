@@ -6,6 +6,7 @@ import json
 import posixpath
 import re
 
+from dockeropt.catalog import catalog
 from dockeropt.catalog.images import full_image_tools, lookup, tools_missing_in_slim
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.images import base_image
@@ -395,7 +396,7 @@ def without_packages(r: StageRead, ins: Instruction, names: set[str]) -> Instruc
         return ins
     cut: list[tuple[int, int]] = []
     for a in f.actions:
-        if a.tool not in ("apt", "apk") or a.verb != "install":
+        if a.tool not in catalog().runtime_stage_managers or a.verb != "install":
             continue
         for w in a.command.effective()[1:]:
             if w.value in names:

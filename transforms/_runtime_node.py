@@ -30,6 +30,7 @@ from __future__ import annotations
 import posixpath
 import re
 
+from dockeropt.catalog import catalog
 from dockeropt.catalog.images import current_version_tag, distroless_for, slim_variant
 from dockeropt.context import digest
 from dockeropt.model import ecosystems as eco
@@ -51,8 +52,11 @@ from ._runtime_common import (
 from ._runtime_stage_analysis import Act, Blocked, StageRead, under
 from ._runtime_stage_edit import ExtraStage, Plan
 
-_LOCKS = {"npm": ("package-lock.json", "npm-shrinkwrap.json"), "yarn-classic": ("yarn.lock",), "yarn-berry": ("yarn.lock",),
-          "pnpm": ("pnpm-lock.yaml",)}
+
+def _lockfiles(mgr: str) -> tuple[str, ...]:
+    """The lockfiles of package manager ``mgr`` (package_managers.json)."""
+    m = catalog().by_id.get(mgr)
+    return m.lockfiles if m is not None else ()
 
 
 def plan(r: StageRead) -> Plan:
@@ -359,20 +363,21 @@ def _prod_command(r: StageRead, a: Act, mgr: str, mspec: dict, omit: bool) -> st
     out = [w for w in words if not dev_rx.match(w)]
     if not omit:
         return " ".join(out)
-    if mgr == "npm":
+    legacy = mspec.get("legacy_omit")
+    if legacy is not None:  # npm: --production before the node version that brought --omit=dev
         major = int(r.info.major) if r.info is not None and r.info.major and r.info.major.isdigit() else 99
-        legacy = mspec["legacy_omit"]
         flag = legacy["flag"] if major < int(legacy["below_node"]) else legacy["omit"]
-    elif mgr == "yarn-classic":
-        flag = "--production"
-    elif mgr == "pnpm":
-        flag = "--prod"
+    elif mspec.get("omit_flag"):
+        flag = mspec["omit_flag"]
     else:
         return None
     # after the subcommand word (npm ci / yarn install / pnpm install), or after the program for a bare `yarn`
-    idx = next((i for i, w in enumerate(out) if w in ("install", "i", "ci", "clean-install", "add")), None)
+    man = catalog().by_id.get(mgr)
+    if man is None:
+        return None
+    idx = next((i for i, w in enumerate(out) if w in man.installs), None)
     if idx is None:
-        idx = next((i for i, w in enumerate(out) if posixpath.basename(w) in ("yarn", "yarnpkg")), None)
+        idx = next((i for i, w in enumerate(out) if any(p.matches_name(posixpath.basename(w)) for p in man.programs)), None)
     if idx is None:
         return None
     out.insert(idx + 1, flag)
@@ -425,7 +430,7 @@ def _with_deps_stage(r: StageRead, p: Plan, mgr: str, mspec: dict, idir: str, re
     if ctx is not None and not any(posixpath.basename(x) == "package.json" for x in files):
         raise Blocked(f"installs in {idir}, but package.json is not in the build context there", a.ins)
     if not files:
-        files = ["package.json", *(x for x in _LOCKS.get(mgr, ()))]
+        files = ["package.json", *_lockfiles(mgr)]
         p.checks.append("without a build context the manifests were guessed: package.json and the lockfile")
     ds.lines.append(f"COPY {' '.join(files)} ./")
     for w in ws_files:  # workspace packages: each package.json in its own folder, as the install reads them
@@ -459,7 +464,7 @@ def _install_output(r: StageRead, mspec: dict, mgr: str, rel: str | None, files:
     ctx = r.context
     if not out or ctx is None or rel is None or dirs or len(ws_files) > eco.spec("node")["install_output_workspaces_max"]:
         return None
-    plain = {posixpath.normpath(posixpath.join(rel, n)) for n in ("package.json", *_LOCKS.get(mgr, ()))}
+    plain = {posixpath.normpath(posixpath.join(rel, n)) for n in ("package.json", *_lockfiles(mgr))}
     if any(f not in plain for f in files):
         return None
     pkg = ctx.read_json_object(posixpath.join(rel, "package.json"))
@@ -483,7 +488,7 @@ def _manifests(r: StageRead, mgr: str, mspec: dict, rel: str | None) -> tuple[li
     ctx = r.context
     if ctx is None or rel is None:
         return [], []
-    names = ["package.json", *_LOCKS.get(mgr, ()), *mspec.get("config_files", ())]
+    names = ["package.json", *_lockfiles(mgr), *mspec.get("config_files", ())]
     files: list[str] = []
     dirs: list[str] = []
     for n in dict.fromkeys(names):

@@ -9,6 +9,7 @@ from the build stage, where composer's scripts may also have written.
 
 from __future__ import annotations
 
+from dockeropt.catalog import catalog
 from dockeropt.model import ecosystems as eco
 
 from ._runtime_common import check_user, owner_flag, start_tools, without_packages
@@ -41,7 +42,7 @@ def plan(r: StageRead) -> Plan:
             continue
         if any(a.action is x for a in r.acts for x in f.actions if a.action.tool == "composer"):
             continue
-        if all(a.tool in ("apt", "apk") or a.verb in ("noop", "system", "fs", "chmod", "chown") for a in f.actions):
+        if all(a.tool in catalog().runtime_stage_managers or a.verb in ("noop", "system", "fs", "chmod", "chown") for a in f.actions):
             if any(a.verb in ("fs", "chown", "chmod") for a in f.actions) and r.app_dirs and any(
                     w.path and any(w.path.startswith(d) for d in r.app_dirs) for a in f.actions for w in a.writes):
                 continue  # it changes the app folder, which comes from the build stage with that change

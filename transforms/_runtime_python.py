@@ -38,8 +38,6 @@ from ._runtime_common import (
 from ._runtime_stage_analysis import Act, Blocked, StageRead, under
 from ._runtime_stage_edit import ExtraStage, Plan
 
-_DEP_TOOLS = ("pip", "uv-pip", "poetry", "pipenv", "uv")
-
 
 def plan(r: StageRead) -> Plan | None:
     spec = eco.spec("python")
@@ -63,7 +61,7 @@ def plan(r: StageRead) -> Plan | None:
         if ac.verb in ("run",):
             raise Blocked(f"runs `{ac.tool} run` in the build; dockeropt cannot tell what it writes", a.ins,
                           "Run the command in the build stage of a hand-made split")
-        if ac.tool in _DEP_TOOLS and ac.installs:
+        if ac.manager is not None and ac.manager.ecosystem == "python" and ac.installs:  # pip, uv, poetry, pipenv
             dep_installs.append(a)
             continue
         if ac.verb in ("other", "config", "lock", "fetch", "clean", "remove"):
@@ -126,7 +124,7 @@ def plan(r: StageRead) -> Plan | None:
 def _pkg_name(spec: str) -> str:
     import re
 
-    m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+    m = re.match(rf"^({eco.package_name()})", spec)
     return re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else spec
 
 

@@ -16,20 +16,18 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
+from dockeropt.catalog import catalog
 from dockeropt.catalog.images import ImageInfo, lookup, parse_image
 from dockeropt.context import BuildContext
 from dockeropt.edits import Safety
 from dockeropt.model import CopyFacts, ImageModel, RunFacts, StageNode, User
 from dockeropt.model import ecosystems as eco
 from dockeropt.model.runs import Action
-from dockeropt.model.runtime import StartCommand
+from dockeropt.model.runtime import StartCommand, runtime_catalog
 from dockeropt.syntax import Instruction
 
 # instructions that describe how the image runs: they move to the runtime stage
 MOVED = ("CMD", "ENTRYPOINT", "EXPOSE", "HEALTHCHECK", "STOPSIGNAL", "VOLUME", "LABEL", "MAINTAINER", "USER")
-_SYSTEM_TOP = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "sys", "dev", "boot", "run", "var", "opt/conda"}
-_SCRATCH = ("/tmp", "/var/tmp", "/var/lib/apt/lists", "/var/cache/apt", "/var/cache/apk", "/var/cache/debconf", "/var/log")
-_SYSTEM_PMS = ("apt", "apk")
 
 
 class Blocked(Exception):
@@ -52,27 +50,26 @@ def is_system_path(p: str) -> bool:
     parts = [x for x in p.split("/") if x]
     if not parts:
         return True
+    system = runtime_catalog()["system_paths"]
     if parts[0] == "usr":
         if len(parts) >= 3 and parts[1] == "src":
             return False
-        if len(parts) >= 3 and parts[1] == "local" and parts[2] not in ("bin", "sbin", "lib", "include", "share", "etc", "man", "games", "libexec"):
+        if len(parts) >= 3 and parts[1] == "local" and parts[2] not in system["usr_local"]:
             return False
         return True
     if parts[0] == "var":
-        return len(parts) < 2 or parts[1] in ("lib", "cache", "log", "run", "tmp", "spool", "mail", "backups")
-    return parts[0] in _SYSTEM_TOP
+        return len(parts) < 2 or parts[1] in system["var"]
+    return parts[0] in system["top"]
 
 
 @cache
 def _setup_paths() -> tuple[str, ...]:
     """Paths the package managers' cache-mount set-up changes (catalog ``mount_setup``): nothing the runtime needs."""
-    from dockeropt.catalog import catalog
-
     return tuple(w for m in catalog().managers for w in m.mount_setup if w.startswith("/"))
 
 
 def is_scratch(p: str) -> bool:
-    return any(under(p, s) for s in _SCRATCH) or p in _setup_paths()
+    return any(under(p, s) for s in runtime_catalog()["scratch_paths"]) or p in _setup_paths()
 
 
 @dataclass
@@ -252,7 +249,7 @@ def _build_deps_ecosystem(m: ImageModel, node: StageNode, info: ImageInfo | None
         for a in f.actions:
             if a.tool in tools and a.installs:
                 return e  # a stage whose toolchain is a tool it runs (composer on a php image)
-            if not info.is_full and e in ("python", "node", "ruby") and a.tool in _SYSTEM_PMS and a.verb == "install" and any(eco.is_build_only(p) and not started & set(eco.package_tools(p)) for p in a.packages):
+            if not info.is_full and e in ("python", "node", "ruby") and a.tool in catalog().runtime_stage_managers and a.verb == "install" and any(eco.is_build_only(p) and not started & set(eco.package_tools(p)) for p in a.packages):
                 return e  # a slim or alpine base that installs compilers or -dev packages for native builds
     return None
 
@@ -309,14 +306,15 @@ def _run(r: StageRead, ins: Instruction) -> None:
 
 def _action(r: StageRead, ins: Instruction, f: RunFacts, a: Action, idx: int) -> str:
     v = a.verb
-    if v == "noop" or (a.tool in _SYSTEM_PMS and v in ("update-index", "clean")):
+    system = catalog().runtime_stage_managers
+    if v == "noop" or (a.tool in system and v in ("update-index", "clean")):
         return "noop"
-    if a.tool in _SYSTEM_PMS or a.ecosystem in ("deb", "alpine", "rpm"):
+    if a.tool in system or a.ecosystem in catalog().system_ecosystems:
         if v != "install":
             change = ("Drop the upgrade and build on a current tag of the base instead (it brings the updates to both stages), or split "
                       "the stage by hand" if v == "upgrade" else "Install the packages you need by name")
             raise Blocked(f"runs `{a.tool} {v}`, which a new runtime stage would have to repeat", ins, change)
-        if a.tool not in _SYSTEM_PMS:
+        if a.tool not in system:
             raise Blocked(f"installs system packages with {a.tool}, which dockeropt does not rebuild", ins)
         for p in a.packages:
             if p.startswith(("/", "./")):

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from dockeropt.analysis import leading_comment_start
+from dockeropt.catalog import catalog
 from dockeropt.edits import Edit, Safety
 from dockeropt.model import CopyFacts, ImageModel
 from dockeropt.model.style import Style
@@ -72,9 +73,6 @@ class Plan:
     checks: list[str] = field(default_factory=list)  # what the user should check
     safety: Safety = Safety.REVIEW
     follows_base: bool = True  # the runtime base derives from the build base's version (an ARG base must carry over)
-
-
-_KEEP_BEFORE_RUNS = re.compile(r"\b(PATH|HOME|SHELL|LANG|LC_[A-Z]+|DEBIAN_FRONTEND|APT_\w+|\w*_?[Pp][Rr][Oo][Xx][Yy]|NPM_CONFIG_\w+|npm_config_\w+|PIP_\w+)\b")
 
 
 def stage_names(m: ImageModel, r: StageRead) -> dict[str, str]:
@@ -225,14 +223,11 @@ def _runs_first(m: ImageModel, r: StageRead) -> bool:
     """May the runtime's package and user RUNs come before the carried ARG/ENV? Only when they cannot read them."""
     if any("$" in ins.args for ins in r.user_runs):
         return False
-    return not any(ins.keyword == "ENV" and _KEEP_BEFORE_RUNS.search(ins.args) for ins in r.carried)
+    return not any(ins.keyword == "ENV" and catalog().install_env.search(ins.args) for ins in r.carried)
 
 
 def _package_run(style: Style, pm: str | None, packages: list[str]) -> str:
-    if pm == "apk":
-        return style.line("RUN apk add --no-cache " + " ".join(packages))
-    return style.line("RUN apt-get update && apt-get install -y --no-install-recommends " + " ".join(packages)
-                      + " && rm -rf /var/lib/apt/lists/*")
+    return style.line("RUN " + catalog().by_id["apk" if pm == "apk" else "apt"].install_command(packages))
 
 
 def _context_copies(r: StageRead) -> list[Instruction]:

@@ -9,8 +9,6 @@ from dockeropt.model.caches import cache_folders, covered, tool_mount
 from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.syntax import Dockerfile
 
-_SETTINGS = ("PIP_NO_CACHE_DIR", "PIP_CACHE_DIR")
-
 
 @register
 class PipNoCache(Pass):
@@ -64,9 +62,10 @@ class PipNoCache(Pass):
                 edits: list[Edit] = []
                 for a in facts.by_tool("pip"):
                     inv = a.invocation
-                    if inv is None or a.verb != "install" or inv.has_flag("--no-cache-dir", "--cache-dir"):
+                    if inv is None or a.verb != "install":
                         continue
-                    if any(name in a.env for name in _SETTINGS):
+                    settled = inv.manager.hygiene or {}  # the install already says what to do with the cache
+                    if inv.has_flag(*settled.get("settled_by_flags", ())) or any(name in a.env for name in settled.get("settled_by_env", ())):
                         continue
                     folders = cache_folders(a)
                     if tool_mount(facts.mounts, folders) is not None:

@@ -11,9 +11,6 @@ from dockeropt.model import ImageModel, RunFacts
 from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.syntax import Dockerfile, Instruction
 
-# package-manager families whose consecutive RUNs merge: the system package managers
-_SYSTEM = ("deb", "alpine", "rpm")
-
 
 @cache
 def _manager_prefixes(manager_id: str) -> tuple[str, ...]:
@@ -52,7 +49,7 @@ def _family(facts: RunFacts) -> tuple[str, bool] | None:
                 cleanups.append(a)
                 continue
             return None
-        if mgr.ecosystem not in _SYSTEM or (family is not None and mgr.ecosystem != family):
+        if mgr.ecosystem not in catalog().system_ecosystems or (family is not None and mgr.ecosystem != family):
             return None
         family = mgr.ecosystem
         if a.invocation is None or a.invocation.subcommand is None or a.verb in ("unknown", "other"):

@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dockeropt.catalog.images import distroless_for, jre_for, lookup, slim_variant, tools_missing_in_slim
+from dockeropt.catalog import catalog
+from dockeropt.catalog.images import distroless_for, family_label, jre_for, lookup, slim_variant, tools_missing_in_slim
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.model import ImageModel, StageNode
 from dockeropt.model import ecosystems as eco
@@ -20,9 +21,7 @@ from dockeropt.syntax import Dockerfile, Instruction
 
 from ._runtime_common import base_text_for, start_programs
 
-_DISPLAY = {"node": "Node.js", "python": "Python", "ruby": "Ruby", "rust": "Rust", "openjdk": "OpenJDK"}
 _SCRIPT = re.compile(r"\.(sh|bash)$")
-_JAVA = ("eclipse-temurin", "openjdk", "amazoncorretto")
 
 
 @dataclass
@@ -143,7 +142,7 @@ class SlimBase(Pass):
         info = node.image.info
         if info is None or not info.tag_understood:
             return None
-        if info.family in _JAVA and info.flavor == "jdk":
+        if info.family in eco.spec("java")["image_families"] and info.flavor == "jdk":
             return self._jre(m, node, final, ctx)
         slim = slim_variant(node.base)
         if slim is None or slim == node.base:
@@ -396,14 +395,13 @@ class SlimBase(Pass):
         edits = [Edit.replace(rng[0], rng[1], ctx.config.mirror(text))]
         nl = m.doc.newline
         if install:
-            line = m.style.line("RUN apt-get update && apt-get install -y --no-install-recommends " + " ".join(install)
-                                + " && rm -rf /var/lib/apt/lists/*")
+            line = m.style.line("RUN " + catalog().by_id["apt"].install_command(install))
             end = frm.full_range.end
             prefix = "" if m.doc.text[end - 1 : end] == "\n" else nl
             edits.append(Edit.insert(end, prefix + line + (nl if prefix == "" else "")))
         if info.family == "debian":
             return self.say("slim_debian", frm, edits, Safety.REVIEW, base=node.base_text, slim=text)
-        display = _DISPLAY.get(info.family, info.family)
+        display = family_label(info.family)
         what = f"{display} {info.version}" if info.version else display
         if info.distro and info.os == "debian":
             what += f" on Debian {info.distro}"

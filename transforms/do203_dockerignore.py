@@ -22,13 +22,6 @@ from dockeropt.shell import parse_script
 from dockeropt.syntax import Dockerfile, Instruction
 
 _BUDGET = 200_000  # files and folders visited per check, at most (huge trees are capped)
-_VENV_NAMES = (".venv", "venv", "env", ".virtualenv")
-_ALWAYS_OUTPUT = (".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox")
-# build outputs: ignored only when .gitignore says they are generated (a checked-in "build/" may be source)
-_BUILD_OUTPUTS = ("dist", "build", "target", "coverage", ".next", ".nuxt")
-_BUILD_VERBS = frozenset({"build", "run", "publish", "deploy"})  # model verbs of a RUN that makes build outputs
-_ENV_TEMPLATES = frozenset({".env.example", ".env.sample", ".env.template", ".env.dist", ".env.defaults"})
-_SCRIPT_RUNNERS = frozenset({"npm", "yarn", "pnpm", "make", "mvn", "mvnw", "gradle", "gradlew", "cargo", "go", "bun", "npx"})
 
 
 @dataclass
@@ -93,8 +86,8 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-def _words(m: ImageModel, ins: Instruction) -> list[str]:
-    """Path-like words an instruction may read from its working folder."""
+def _words(m: ImageModel, ins: Instruction, runners: frozenset[str]) -> list[str]:
+    """Path-like words an instruction may read from its working folder (``runners``: catalog ``script_runners``)."""
     out: list[str] = []
     if ins.keyword == "RUN":
         facts = m.run(ins)
@@ -103,7 +96,7 @@ def _words(m: ImageModel, ins: Instruction) -> list[str]:
             out.extend(ins.args.split())
             return out
         for c in script.commands:
-            runner = c.name in _SCRIPT_RUNNERS
+            runner = c.name in runners
             for w in c.argv:
                 v = w.value if w.value is not None else w.text
                 if runner and "/" not in v:
@@ -317,6 +310,7 @@ class Dockerignore(Pass):
 
         sources: list[str] = []
         words: list[str] = []
+        runners = frozenset(rules["script_runners"])
         for ins in doc.instructions:
             cf = m.copy(ins)
             if ins.keyword in ("COPY", "ADD"):
@@ -325,7 +319,7 @@ class Dockerignore(Pass):
                 elif cf is None and ins.flag("from") is None:
                     sources.extend(w for w in ins.words[:-1])
                 continue
-            words.extend(_words(m, ins))
+            words.extend(_words(m, ins, runners))
 
         def referenced(path: str) -> bool:
             top = path.split("/", 1)[0]
@@ -368,12 +362,12 @@ class Dockerignore(Pass):
                 add(n, n, "version control")
         if "node_modules" in dirs and any(a.ecosystem == "node" and a.installs and a.verb != "global" for a in actions):
             add("node_modules", "node_modules", "installed node packages")
+        venvs = rules["virtualenvs"]
         for n in sorted(dirs):
-            if n in _VENV_NAMES or os.path.isfile(os.path.join(root, n, "pyvenv.cfg")):
-                if n in _VENV_NAMES and not os.path.isfile(os.path.join(root, n, "pyvenv.cfg")) and n == "env":
-                    continue  # "env" without pyvenv.cfg may be anything
+            marked = os.path.isfile(os.path.join(root, n, venvs["marker"]))
+            if marked or (n in venvs["names"] and n not in venvs["needs_marker"]):
                 add(n, n, "virtualenv")
-        for n in _ALWAYS_OUTPUT:
+        for n in rules["tool_caches"]:
             if n in dirs:
                 add(n, n, "cache")
         skip = frozenset(c.path for c in out)
@@ -388,8 +382,8 @@ class Dockerignore(Pass):
             out.append(_Candidate("**/__pycache__", pycache[0], "bytecode cache", size, complete))
         # a build output the build does not make again is what the image runs (built on the host before
         # `docker build`): only with a RUN that builds (a build tool, a package script) can it stay out
-        rebuilds = any(a.verb in _BUILD_VERBS for a in actions)
-        for n in _BUILD_OUTPUTS:
+        rebuilds = any(a.verb in rules["build_verbs"] for a in actions)
+        for n in rules["build_outputs"]:
             if rebuilds and n in dirs and (is_ignored(gitignore, n) or is_ignored(gitignore, n + "/x")):
                 add(n, n, "build output")
         docker_rx = re.compile(rules["docker_files_regex"])
@@ -416,7 +410,7 @@ class Dockerignore(Pass):
         notes: list[Change] = []
         loader: tuple[str, str | None] | None | bool = False  # False: not looked for yet
         for n in names:
-            if (n == ".env" or n.startswith(".env.")) and n not in _ENV_TEMPLATES and os.path.isfile(os.path.join(root, n)):
+            if (n == ".env" or n.startswith(".env.")) and n not in rules["env_templates"] and os.path.isfile(os.path.join(root, n)):
                 if loader is False:
                     loader = self._env_file_loader(m, bc, script_runs, rules)
                 if loader is None:

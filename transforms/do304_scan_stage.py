@@ -139,7 +139,7 @@ class ScanStage(Pass):
                         continue
                     if a.tool == "npm" and a.packages:
                         continue
-                    req = a.flag_value("-r", "--requirement") if a.tool == "pip" else None
+                    req = a.flag_value(*a.manager.requirement_flags) if a.tool == "pip" and a.manager is not None else None
                     if a.tool == "pip" and req is None:
                         continue
                     return node, a.tool, req, posixpath.normpath(a.cwd) if a.cwd else None

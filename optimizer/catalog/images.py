@@ -604,6 +604,12 @@ def full_image_tools() -> frozenset[str]:
     return frozenset(_data()["buildpack_full_tools"])
 
 
+def family_label(family: str) -> str:
+    """How explanations name the family's runtime (``label``: "Node.js"); the family's name when it has none."""
+    spec = _family_spec(family)
+    return str(spec.get("label", family)) if spec is not None else family
+
+
 def tools_missing_in_slim(family: str) -> frozenset[str]:
     """Commands the family's full image has that its slim variant lacks (empty: no slim variant, or no difference)."""
     spec = _family_spec(family)

@@ -12,7 +12,7 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,11 @@ class Program:
         if self.name is not None:
             return name == self.name
         return self.name_regex is not None and re.match(self.name_regex, name) is not None
+
+
+@cache
+def _manifest_line_regex(flags: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"^(" + "|".join(re.escape(f) for f in flags) + r")[\s=]*(\S+)")
 
 
 INSTALL_VERBS = frozenset({"install", "ci", "sync", "add", "upgrade", "global"})
@@ -132,6 +137,9 @@ class Manager:
     ca_package: str | None = None  # the package with the CA certificates
     hygiene: Mapping[str, Any] | None = None  # how the hygiene passes clean this manager's cache (clean command, folders)
     config_moves_cache: bool = False  # an earlier `<tool> config` may move the cache (bundle config set path)
+    manifest_flags: tuple[str, ...] = ()  # flags whose value names a file of packages to install (pip -r, -c)
+    requirement_flags: tuple[str, ...] = ()  # those of them that name the packages themselves (pip -r), not constraints
+    install_line: str | None = None  # the command a new stage installs packages with ({packages}: the names)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Manager:
@@ -183,7 +191,31 @@ class Manager:
             https_packages=t("https_packages"),
             ca_package=d.get("ca_package"),
             hygiene=d.get("hygiene"),
+            manifest_flags=tuple(f for kind in ("requirements", "constraints") for f in d.get("manifest_flags", {}).get(kind, ())),
+            requirement_flags=tuple(d.get("manifest_flags", {}).get("requirements", ())),
+            install_line=d.get("install_line"),
         )
+
+    def install_command(self, packages: Sequence[str]) -> str:
+        """The command that installs ``packages`` in a new stage (``install_line``); ValueError when there is none."""
+        if self.install_line is None:
+            raise ValueError(f"{self.id} has no install_line in package_managers.json")
+        return self.install_line.format(packages=" ".join(packages))
+
+    def manifest_flag_value(self, word: str) -> str | None:
+        """The file named by ``word`` when it is a manifest flag with its value attached (``-rX``, ``--requirement=X``)."""
+        for f in self.manifest_flags:
+            if f.startswith("--"):
+                if word.startswith(f + "=") and len(word) > len(f) + 1:
+                    return word[len(f) + 1 :]
+            elif len(f) == 2 and word.startswith(f) and len(word) > 2:
+                return word[2:]
+        return None
+
+    def manifest_line(self, line: str) -> str | None:
+        """The file a line of a requirements file includes (``-r base.txt``, ``--constraint=c.txt``), or None."""
+        mt = _manifest_line_regex(self.manifest_flags).match(line) if self.manifest_flags else None
+        return mt.group(2) if mt else None
 
     def verb(self, subcommand: str | None) -> str | None:
         """The verb kind of ``subcommand`` ("" = the bare command); None when not known."""
@@ -269,6 +301,9 @@ class Catalog:
             (re.compile(e["image_regex"]), dict(e.get("users", {})), e.get("default_user")) for e in data.get("image_users", ())
         ]
         self.root_default_images: frozenset[str] = frozenset(data.get("root_default_images", ()))
+        self.install_env: re.Pattern[str] = re.compile(data.get("install_env_regex", "(?!)"))  # ENV names installs read
+        self.system_ecosystems: frozenset[str] = frozenset(data.get("system_ecosystems", ()))  # deb, alpine, rpm
+        self.runtime_stage_managers: frozenset[str] = frozenset(data.get("runtime_stage_managers", ()))  # apt, apk
         self._by_name: dict[str, tuple[Manager, ...]] = {}
         self._by_words: dict[tuple[object, ...], tuple[tuple[Manager, int], ...]] = {}
 

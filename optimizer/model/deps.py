@@ -349,8 +349,6 @@ def local_spec(spec: str) -> bool:
     )
 
 
-_REQ_FLAGS = ("-r", "--requirement", "-c", "--constraint")
-_REQ_LINE = re.compile(r"^(-r|--requirement|-c|--constraint)[\s=]*(\S+)")
 
 
 def requirement_files(a: Action) -> tuple[list[str], str | None] | None:
@@ -366,15 +364,15 @@ def requirement_files(a: Action) -> tuple[list[str], str | None] | None:
         w = words[i]
         if w is None:
             return None  # an expansion: what is installed is not known
-        if w in _REQ_FLAGS:
+        if w in m.manifest_flags:
             if i + 1 >= len(words) or words[i + 1] is None:
                 return None
             found.append(words[i + 1] or "")
             i += 2
             continue
-        mt = re.match(r"^(-r|-c)(.+)$|^(--requirement|--constraint)=(.+)$", w)
-        if mt:
-            found.append(mt.group(2) or mt.group(4))
+        attached = m.manifest_flag_value(w)
+        if attached is not None:
+            found.append(attached)
             i += 1
             continue
         if w in ("-e", "--editable"):
@@ -423,9 +421,9 @@ def _requirements(a: Action, files: ContextView, label: str) -> DepInstall | Non
             line = raw.split(" #", 1)[0].strip()
             if not line or line.startswith("#"):
                 continue
-            mt = _REQ_LINE.match(line)
-            if mt:
-                queue.append(posixpath.normpath(posixpath.join(base, mt.group(2))))
+            included = a.manager.manifest_line(line)  # type: ignore[union-attr]
+            if included is not None:
+                queue.append(posixpath.normpath(posixpath.join(base, included)))
                 continue
             if line.startswith(("-e", "--editable")):
                 return DepInstall(a, label, "move", blocker=f"'{f}' installs a local project in editable mode, which needs the source")

@@ -29,6 +29,15 @@ def spec(ecosystem: str) -> dict[str, Any]:
     return _load("ecosystems.json")["ecosystems"].get(ecosystem, {})
 
 
+@cache
+def package_name(ecosystem: str = "python") -> str:
+    """The regular expression (no anchors, no groups) of a package name of ``ecosystem``: ``package_name_regex``.
+
+    Python's is a distribution name as requirement files, pyproject.toml and Pipfiles write it (PEP 508).
+    """
+    return str(spec(ecosystem)["package_name_regex"])
+
+
 def manifest_stages() -> dict[str, Any]:
     """How DO113 cuts dependency manifests down to what an install reads (``ecosystems.json`` ``manifest_stages``)."""
     return dict(_load("ecosystems.json")["manifest_stages"])

@@ -122,7 +122,9 @@ def _catalog_dep(eco: str, name: str, where: str, pm: str, from_source: bool) ->
 
 # --------------------------------------------------------------------------- python
 
-_REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+@cache
+def _req_name() -> re.Pattern[str]:
+    return re.compile(rf"^\s*({ecosystems.package_name()})")
 
 
 def python_dependencies(
@@ -158,7 +160,7 @@ def python_dependencies(
             for spec in _pyproject_deps(text):
                 specs.append((spec, rel))
         elif base == "Pipfile":
-            for m in re.finditer(r"""^\s*["']?([A-Za-z0-9][A-Za-z0-9._-]*)["']?\s*=""", _section(text, "packages"), re.M):
+            for m in re.finditer(rf"""^\s*["']?({ecosystems.package_name()})["']?\s*=""", _section(text, "packages"), re.M):
                 specs.append((m.group(1), rel))
         else:
             for raw in text.splitlines():
@@ -186,7 +188,7 @@ def python_dependencies(
         if s in (".", "..") or s.startswith(("./", "../", "/")) or s.endswith((".tar.gz", ".zip")) or "file:" in s:
             acc.unknown.append(f"{where} installs a local project ('{s}'), which may compile C extensions")
             continue
-        m = _REQ_NAME.match(s)
+        m = _req_name().match(s)
         if not m:
             continue
         extras = re.match(r"^\s*[A-Za-z0-9._-]+\s*\[([^\]]*)\]", s)
@@ -279,7 +281,7 @@ def _pyproject_deps(text: str) -> list[str]:
                     out.append(str(k))
         return out
     body = _section(text, "tool.poetry.dependencies")
-    out.extend(m.group(1) for m in re.finditer(r"""^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*=""", body, re.M) if m.group(1).lower() != "python")
+    out.extend(m.group(1) for m in re.finditer(rf"""^\s*({ecosystems.package_name()})\s*=""", body, re.M) if m.group(1).lower() != "python")
     m = re.search(r"^dependencies\s*=\s*\[(.*?)\]", _section(text, "project"), re.M | re.S)
     if m:
         out.extend(x for x in re.findall(r"""["']([^"']+)["']""", m.group(1)))

@@ -41,9 +41,6 @@ class Program:
     instruction: int | None = None  # the instruction that added it (None: the base image)
 
 
-_INSTALLERS = ("apt", "apk", "dnf", "yum", "microdnf", "pip", "uv-pip")
-
-
 def programs(m: ImageModel, stage: int) -> dict[str, Program]:
     """Programs the image of ``stage`` has at its end, by name."""
     data = _data()
@@ -67,12 +64,13 @@ def programs(m: ImageModel, stage: int) -> dict[str, Program]:
                     out.setdefault(name, Program(name, None, f"BusyBox {name}, which Alpine images have"))
     provides: dict[str, list[str]] = {k: v for k, v in data["package_programs"].items() if not k.startswith("_")}
     known = {p for names in provides.values() for p in names}
+    installers = frozenset(data["package_programs_managers"])
     for n in m.chain(stage)[::-1]:
         for ins in n.stage.body:
             facts = m.run(ins)
             if facts is not None:
                 for a in facts.actions:
-                    if a.tool in _INSTALLERS and a.verb in ("install", "upgrade", "remove"):
+                    if a.tool in installers and a.verb in ("install", "upgrade", "remove"):
                         for pkg in a.packages:
                             name = pkg.split("=", 1)[0].split(">", 1)[0].split("<", 1)[0]
                             for prog in provides.get(name, ()):

@@ -146,8 +146,21 @@ class Tool:
 
 
 @cache
-def _tools() -> tuple[Tool, ...]:
+def _tools_data() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(resources.files("dockeropt.catalog").joinpath("tools.json").read_text(encoding="utf-8"))
+    return data
+
+
+@cache
+def _user_switchers() -> tuple[frozenset[str], frozenset[str]]:
+    """(commands that run the rest as root unless told otherwise, commands that run it as a named user): tools.json."""
+    d = _tools_data()["user_switchers"]
+    return frozenset(d["to_root"]), frozenset(d["to_named"])
+
+
+@cache
+def _tools() -> tuple[Tool, ...]:
+    data = _tools_data()
     out = []
     for t in data["tools"]:
         names = frozenset(t["names"])
@@ -179,17 +192,16 @@ def match_tool(cmd: Command) -> Tool | None:
 
 # --------------------------------------------------------------------------- classification
 
-_SUDO = ("sudo", "su", "doas", "gosu", "su-exec")
-
-
 
 def command_user(cmd: Command, user: User) -> User:
     """Who ``cmd`` runs as: ``sudo cmd`` is root unless ``-u`` names someone else."""
     first = cmd.argv[0].value if cmd.argv else None
-    if first is None or posixpath.basename(first) not in _SUDO:
+    to_root, to_named = _user_switchers()
+    name = posixpath.basename(first) if first is not None else None
+    if name is None or (name not in to_root and name not in to_named):
         return user
     words = [w.value for w in cmd.argv]
-    if "-u" in words or "--user" in words or posixpath.basename(first) in ("gosu", "su-exec"):
+    if "-u" in words or "--user" in words or name in to_named:
         return User(None, None, None, None, None)
     return ROOT
 
@@ -213,24 +225,19 @@ def _positionals(m: Manager, rest: tuple[Any, ...]) -> list[str | None]:
     return out
 
 
-_PIP_FILE_FLAGS = ("-r", "--requirement", "-c", "--constraint")
-
-
 def _manifests(inv: Invocation, project: str | None, cwd: str | None) -> tuple[str, ...]:
     m = inv.manager
     out: list[str] = []
     words = [w.value for w in inv.command.effective()]
-    if m.ecosystem == "python" and m.id in ("pip", "uv-pip"):
+    if m.manifest_flags:  # pip, uv pip: the files named on the command line, and a local project's manifests
         for i, w in enumerate(words):
             if w is None:
                 continue
             val = None
-            if w in _PIP_FILE_FLAGS and i + 1 < len(words):
+            if w in m.manifest_flags and i + 1 < len(words):
                 val = words[i + 1]
             else:
-                for f in ("--requirement=", "--constraint="):
-                    if w.startswith(f):
-                        val = w[len(f):]
+                val = m.manifest_flag_value(w)
             if val:
                 p = join_path(cwd, val)
                 if p:

@@ -22,6 +22,7 @@ from importlib import resources
 from typing import Any, NamedTuple
 
 from dockeropt.context import BuildContext, digest
+from dockeropt.model import ecosystems
 from dockeropt.model.users import User
 from dockeropt.model.values import Env, expand, variables_in
 from dockeropt.shell import parse_script
@@ -455,7 +456,6 @@ def image_server(family: str | None, flavor: str | None) -> dict[str, Any] | Non
 
 # --------------------------------------------------------------------------- the app's source
 
-_SKIP_DIRS = frozenset({".git", "node_modules", ".venv", "venv", "__pycache__", "dist", "build", "target", "vendor", ".tox", "tests", "test", "spec", "__tests__"})
 _MAX_FILES = 1500
 _MAX_BYTES = 512 * 1024
 _MAX_TOTAL_BYTES = 32 << 20  # of all the source files' text together
@@ -492,6 +492,7 @@ def _sources(context: BuildContext, rel: str, exts: tuple[str, ...]) -> Iterator
 def _walk(context: BuildContext, rel: str) -> Iterator[str]:
     """Every file under ``rel`` the context shows, outside dependency, build and test folders, in walk order."""
     n = 0
+    skip = frozenset(ecosystems.context_rules()["not_source"])
     stack = [rel or "."]
     while stack:
         d = stack.pop()
@@ -500,7 +501,7 @@ def _walk(context: BuildContext, rel: str) -> Iterator[str]:
             if context.ignored(p):
                 continue
             if context.is_dir(p):
-                if name not in _SKIP_DIRS and not name.startswith("."):
+                if name not in skip and not name.startswith("."):
                     stack.append(p)
                 continue
             n += 1
@@ -522,15 +523,16 @@ def dependency_names(context: BuildContext, rel: str) -> set[str]:
             deps = pkg.get(key)
             if isinstance(deps, dict):
                 names.update(str(k).lower() for k in deps)
+    name = ecosystems.package_name("python")
     for n in context.listdir(rel or "."):
         if re.match(r"^requirements.*\.(txt|in)$", n) or n in ("constraints.txt",):
             text = context.read_text(path(n)) or ""
             for line in text.splitlines():
-                m = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+                m = re.match(rf"^\s*({name})", line)
                 if m and not line.lstrip().startswith("-"):
                     names.add(m.group(1).lower().replace("_", "-"))
-    for n, rx in (("pyproject.toml", r"""^\s*["']?([A-Za-z0-9][A-Za-z0-9._-]*)["']?\s*(?:[=<>~!\[;,"'@]|$)"""),
-                  ("Pipfile", r"""^\s*["']?([A-Za-z0-9][A-Za-z0-9._-]*)["']?\s*="""),
+    for n, rx in (("pyproject.toml", rf"""^\s*["']?({name})["']?\s*(?:[=<>~!\[;,"'@]|$)"""),
+                  ("Pipfile", rf"""^\s*["']?({name})["']?\s*="""),
                   ("Gemfile", r"""^\s*gem\s+["']([^"']+)["']"""),
                   ("pom.xml", r"""<artifactId>\s*([^<\s]+)\s*</artifactId>"""),
                   ("build.gradle", r"""['"][\w.-]+:([\w.-]+)(?::[^'"]*)?['"]"""),
@@ -542,7 +544,7 @@ def dependency_names(context: BuildContext, rel: str) -> set[str]:
     if py:
         # PEP 621 arrays, also written on one line: dependencies = ["flask==3.0.3", "gunicorn"]
         for block in re.finditer(r"""^\s*(?:dependencies|[A-Za-z0-9_-]+)\s*=\s*\[(.*?)\]""", py, re.M | re.S):
-            for q in re.finditer(r"""["']\s*([A-Za-z0-9][A-Za-z0-9._-]*)""", block.group(1)):
+            for q in re.finditer(rf"""["']\s*({name})""", block.group(1)):
                 names.add(q.group(1).lower().replace("_", "-"))
     comp = context.read_json_object(path("composer.json"))
     if comp:
