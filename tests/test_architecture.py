@@ -108,8 +108,9 @@ def _code_strings(path: Path) -> list[tuple[int, str]]:
 # matched, where it lives). Each of these was once written out in several modules that disagreed (issue 10).
 _CATALOG_ONLY = (
     ("[A-Za-z0-9][A-Za-z0-9._-]*", "in", "the Python package-name pattern: ecosystems.json python package_name_regex"),
-    ("--requirement", "==", "pip's requirement flags: package_managers.json manifest_flags"),
-    ("--constraint", "==", "pip's constraint flags: package_managers.json manifest_flags"),
+    ("--requirement", "in", "pip's requirement flags: package_managers.json manifest_flags"),
+    ("--constraint", "in", "pip's constraint flags: package_managers.json manifest_flags"),
+    ("--editable", "in", "pip's editable flags: package_managers.json editable_flags"),
     ("clean-install", "==", "npm's install verbs: package_managers.json verbs"),
     ("isntall", "==", "npm's install verbs: package_managers.json verbs"),
     ("apt-get install -y --no-install-recommends", "in", "how a new stage installs packages: package_managers.json install_line"),

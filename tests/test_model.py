@@ -465,3 +465,23 @@ def test_run_writes_include_redirects_and_file_changing_finds(script: str, expec
     got = [(a.tool, a.verb if expected[k][1] is not None else None, [w.path for w in a.writes if w.path is not None])
            for k, a in enumerate(f.actions)]
     assert got == expected
+
+
+def test_pip_requirement_files_in_every_spelling_are_manifests() -> None:
+    """-r X, -rX, --requirement=X and -c X are read from one catalog list (the classifier missed -rX before)."""
+    for run, want in (
+        ("pip install -r requirements.txt", ("/app/requirements.txt",)),
+        ("pip install -rrequirements.txt", ("/app/requirements.txt",)),
+        ("pip install --requirement=req/base.txt -c constraints.txt", ("/app/req/base.txt", "/app/constraints.txt")),
+        ("uv pip install --system -r requirements.txt", ("/app/requirements.txt",)),
+    ):
+        (a,) = _actions(f"FROM python:3.11\nWORKDIR /app\nRUN {run}\n")
+        assert a.manifests == want, run
+
+
+def test_pip_no_binary_compiles_and_local_paths_are_not_packages() -> None:
+    (a,) = _actions("FROM python:3.11\nWORKDIR /app\nRUN pip install --no-binary :all: ./lib flask\n")
+    assert a.compiles is True
+    assert a.packages == ("flask",)
+    (b,) = _actions("FROM python:3.11\nWORKDIR /app\nRUN pip install flask\n")
+    assert b.compiles is not True

@@ -145,7 +145,7 @@ def _dependencies(r: StageRead, installs: list[Act]):  # type: ignore[no-untyped
             elif rel is not None and ac.tool in ("pip", "uv-pip") and posixpath.basename(man) not in ("pyproject.toml", "setup.py", "setup.cfg"):
                 files.append(rel)  # a requirements file named on the command line that is not there: said so below
         named.extend(ac.packages)
-        nb = ac.flag_value("--no-binary")
+        nb = ac.flag_value(*ac.manager.source_build_flags) if ac.manager is not None and ac.manager.source_build_flags else None
         if nb:
             no_binary.update(x.strip().lower() for x in nb.split(","))
         with_dev = with_dev or ac.has_flag("--dev", "-d")

@@ -208,7 +208,7 @@ class SlimBase(Pass):
                 f.provided.update(eco.package_tools(p))
         if name in missing and name not in f.provided:
             f.needs.setdefault(name, where)
-        if a.tool in ("pip", "uv-pip") and a.installs and a.has_flag("--no-binary"):
+        if a.manager is not None and a.installs and a.manager.source_build_flags and a.has_flag(*a.manager.source_build_flags):
             f.blockers.append(f"{where} builds packages from source (--no-binary), which needs a compiler")
             return
         if a.compiles is True:
@@ -451,7 +451,7 @@ def _dependencies(m: ImageModel, node: StageNode, ins: Instruction, a: Action, c
                 unknown.append(f"it installs from {man}, which no COPY from the build context put there")
             if a.tool in ("pip", "uv-pip") and base in ("pyproject.toml", "setup.py", "setup.cfg"):
                 named.append("./")
-        nb = a.flag_value("--no-binary")
+        nb = a.flag_value(*a.manager.source_build_flags) if a.manager is not None and a.manager.source_build_flags else None
         no_binary = frozenset(x.strip().lower() for x in nb.split(",")) if nb else frozenset()
         if a.tool in ("pip", "uv-pip") and nb:
             return Dependencies(unknown=("it builds packages from source (--no-binary), which needs a compiler",))

@@ -11,6 +11,7 @@ from importlib import resources
 from typing import Any
 
 from dockeropt.analysis import leading_comment_start
+from dockeropt.catalog import catalog
 from dockeropt.edits import Change, Edit, Safety
 from dockeropt.model import ImageModel, StageNode
 from dockeropt.rules import Message, Pass, PassContext, register
@@ -26,6 +27,16 @@ def _data() -> dict[str, Any]:
 def _scanners() -> re.Pattern[str]:
     return re.compile(r"\b(" + "|".join(re.escape(s) for s in _data()["scanners"]) + r")\b")
 
+
+
+def _includes_or_editable(requirements: str) -> bool:
+    """Does a requirements file include other files (-r, -c) or install a local project (-e)? The scan copies it alone."""
+    pip = catalog().by_id["pip"]
+    for raw in requirements.splitlines():
+        line = raw.strip()
+        if pip.manifest_line(line) is not None or pip.editable_line(line):
+            return True
+    return False
 
 @register
 class ScanStage(Pass):
@@ -117,7 +128,7 @@ class ScanStage(Pass):
                 needed = audit.get("manifests") or [req or ""]
                 if cwd is None or any(not ctx.context.is_file(f) for f in needed):
                     return []  # the manifests are not where the install found them (or npm audit has no lockfile)
-                if eco == "pip" and re.search(r"^\s*(-r|--requirement|-c|--constraint|-e)\b", ctx.context.read_text(req or "") or "", re.M):
+                if eco == "pip" and _includes_or_editable(ctx.context.read_text(req or "") or ""):
                     return []
             manifests = audit.get("copy") or (req or "")
             lines += [f"FROM {m.graph.nodes[node.root].base} AS scan", "WORKDIR /scan", f"COPY {manifests} ./"]

@@ -140,6 +140,9 @@ class Manager:
     manifest_flags: tuple[str, ...] = ()  # flags whose value names a file of packages to install (pip -r, -c)
     requirement_flags: tuple[str, ...] = ()  # those of them that name the packages themselves (pip -r), not constraints
     install_line: str | None = None  # the command a new stage installs packages with ({packages}: the names)
+    installs_paths: bool = False  # a positional path installs a local project (pip install .)
+    editable_flags: tuple[str, ...] = ()  # flags that install a local project in editable mode (pip -e)
+    source_build_flags: tuple[str, ...] = ()  # flags that build packages from source (pip --no-binary)
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Manager:
@@ -194,6 +197,9 @@ class Manager:
             manifest_flags=tuple(f for kind in ("requirements", "constraints") for f in d.get("manifest_flags", {}).get(kind, ())),
             requirement_flags=tuple(d.get("manifest_flags", {}).get("requirements", ())),
             install_line=d.get("install_line"),
+            installs_paths=bool(d.get("installs_paths", False)),
+            editable_flags=t("editable_flags"),
+            source_build_flags=t("source_build_flags"),
         )
 
     def install_command(self, packages: Sequence[str]) -> str:
@@ -211,6 +217,18 @@ class Manager:
             elif len(f) == 2 and word.startswith(f) and len(word) > 2:
                 return word[2:]
         return None
+
+    def source_build_value(self, line: str) -> str | None:
+        """The value of a source-build option on a line of a requirements file (``--no-binary pkg,other``), or None."""
+        for f in self.source_build_flags:
+            mt = re.match(rf"^{re.escape(f)}[\s=]+(\S+)", line)
+            if mt:
+                return mt.group(1)
+        return None
+
+    def editable_line(self, line: str) -> bool:
+        """Does a line of a requirements file install a local project in editable mode (``-e .``)?"""
+        return bool(self.editable_flags) and line.startswith(self.editable_flags)
 
     def manifest_line(self, line: str) -> str | None:
         """The file a line of a requirements file includes (``-r base.txt``, ``--constraint=c.txt``), or None."""

@@ -375,7 +375,7 @@ def requirement_files(a: Action) -> tuple[list[str], str | None] | None:
             found.append(attached)
             i += 1
             continue
-        if w in ("-e", "--editable"):
+        if w in m.editable_flags:
             return found, "pip installs the project itself in editable mode (-e), which needs the source"
         if w in m.flags_with_value:
             i += 2
@@ -425,7 +425,7 @@ def _requirements(a: Action, files: ContextView, label: str) -> DepInstall | Non
             if included is not None:
                 queue.append(posixpath.normpath(posixpath.join(base, included)))
                 continue
-            if line.startswith(("-e", "--editable")):
+            if a.manager.editable_line(line):  # type: ignore[union-attr]
                 return DepInstall(a, label, "move", blocker=f"'{f}' installs a local project in editable mode, which needs the source")
             spec = line.split(";", 1)[0].strip()
             if local_spec(spec) or " @ file:" in line:

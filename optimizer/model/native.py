@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
+from dockeropt.catalog import catalog
 from dockeropt.context import BuildContext
 from dockeropt.model import ecosystems
 
@@ -138,6 +139,7 @@ def python_dependencies(
     """
     acc = _Acc()
     pm = _pm(package_manager)
+    pip = catalog().by_id["pip"]  # requirement files are pip's format, whoever installs them
     todo = list(files)
     seen: set[str] = set()
     specs: list[tuple[str, str]] = [(s, "the command line") for s in named]
@@ -167,20 +169,20 @@ def python_dependencies(
                 line = raw.split(" #", 1)[0].strip()
                 if not line or line.startswith("#"):
                     continue
-                m = re.match(r"^(-r|--requirement|-c|--constraint)[\s=]*(\S+)", line)
-                if m:
-                    todo.append(posixpath.normpath(posixpath.join(posixpath.dirname(rel), m.group(2))))
+                included = pip.manifest_line(line)
+                if included is not None:
+                    todo.append(posixpath.normpath(posixpath.join(posixpath.dirname(rel), included)))
                     continue
-                m = re.match(r"^--no-binary[\s=]+(\S+)", line)
-                if m:
-                    no_binary = no_binary | frozenset(_norm_py(x) for x in m.group(1).split(","))
+                built = pip.source_build_value(line)
+                if built is not None:
+                    no_binary = no_binary | frozenset(_norm_py(x) for x in built.split(","))
                     continue
-                if line.startswith("-") and not line.startswith(("-e", "--editable")):
+                if line.startswith("-") and not pip.editable_line(line):
                     continue
                 specs.append((line, rel))
     for spec, where in specs:
         s = spec.strip()
-        if s.startswith(("-e ", "--editable")):
+        if pip.editable_line(s) and (s.startswith("--") or s[2:3] == " "):  # -e PATH, --editable PATH
             s = s.split(None, 1)[1] if " " in s else ""
         if "git+" in s or s.startswith("git:"):
             acc.git.append(s)

@@ -244,7 +244,7 @@ def _manifests(inv: Invocation, project: str | None, cwd: str | None) -> tuple[s
                     out.append(p)
         pos = _positionals(m, inv.rest)
         for p in pos:
-            if p is not None and (p in (".", "./") or p.startswith(("./", "/")) or p == "-e"):
+            if p is not None and (p in (".", "./") or p.startswith(("./", "/"))):
                 q = join_path(cwd, p)
                 if q:
                     out.extend(posixpath.join(q, f) for f in m.manifests if f != "requirements.txt")
@@ -436,11 +436,11 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             verb, writes = _writes(inv, verb, project, cmd_env, home, venv, cx.go_binary)
             writes += _redirect_writes(cmd, cwd)
             pkgs = tuple(p for p in _positionals(m, inv.rest) if p is not None) if verb in ("install", "add", "global", "upgrade", "remove") else ()
-            if m.id in ("pip", "uv-pip"):
-                pkgs = tuple(p for p in pkgs if not (p.startswith((".", "/")) or p == "-e"))
+            if m.installs_paths:  # pip install . installs the project there, not a package by name
+                pkgs = tuple(p for p in pkgs if not p.startswith((".", "/")))
             network = inv.downloads and not _offline(inv, cmd_env)
             compiles: bool | None = None if inv.installs else False
-            if m.id in ("pip", "uv-pip") and inv.has_flag("--no-binary"):
+            if m.source_build_flags and inv.has_flag(*m.source_build_flags):
                 compiles = True
             actions.append(Action(idx, cmd, m.id, m.ecosystem, verb, cwd, project, pkgs, _manifests(inv, project, cwd),
                                   writes, network, compiles, inv, cmd_env, who, flags, lenv))
