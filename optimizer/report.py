@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import textwrap
 from collections.abc import Iterable
@@ -58,14 +59,17 @@ def split_lines(text: str) -> list[str]:
 DEFAULT_WIDTH = 96  # explanation wrapping when the output is not a terminal (stable for goldens and logs)
 
 
-def wrap_explanation(text: str, width: int = DEFAULT_WIDTH, indent: str = "    ") -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def wrap_explanation(text: str, width: int = DEFAULT_WIDTH, indent: str = "    ") -> tuple[str, ...]:
+    """``text`` wrapped to ``width``, one paragraph per input line (memoised: a file with thousands of
+    changes repeats the same few explanations, and ``textwrap`` is the slow part of the report)."""
     lines: list[str] = []
     width = max(width, len(indent) + 20)
     for para in text.strip().split("\n"):
         if not para.strip():
             continue
         lines.extend(textwrap.wrap(para.strip(), width=width, initial_indent=indent, subsequent_indent=indent))
-    return lines
+    return tuple(lines)
 
 
 def not_applied_reason(ch: Change) -> str | None:
