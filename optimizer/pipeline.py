@@ -57,20 +57,40 @@ class FixResult:
         return self.fixed != self.original or any(old != new for old, new in self.files.values())
 
 
-_BK_CACHE: collections.OrderedDict[str, tuple | str] = collections.OrderedDict()
+# text -> BuildKit's verdict: its commands as (line shift, commands of one piece) parts, or its one-line error
+_BK_CACHE: collections.OrderedDict[str, list[tuple[int, tuple]] | str] = collections.OrderedDict()
 
 
-def _buildkit_parse(text: str) -> tuple | str:
-    """BuildKit's commands for ``text``, or its one-line error (memoised: the Go parser is the hot path)."""
+def _buildkit_parts(text: str) -> list[tuple[int, tuple]] | str:
+    """BuildKit's commands for ``text`` as parts, each a line shift and commands numbered from that line,
+    or its one-line error (memoised: the Go parser is the hot path). Shifting every command of a large
+    file into one tuple costs more than the guard's use of them; ``_buildkit_parse`` assembles them."""
     got = _BK_CACHE.get(text)
     if got is not None:
         _BK_CACHE.move_to_end(text)  # least recently used goes first: the text being fixed stays
     else:
-        got = _buildkit_parse_chunked(text)
+        got = _buildkit_parse_chunked_parts(text)
         _BK_CACHE[text] = got
         if len(_BK_CACHE) > 16:
             _BK_CACHE.popitem(last=False)
     return got
+
+
+def _buildkit_parse(text: str) -> tuple | str:
+    """BuildKit's commands for ``text`` (line numbers in ``text``), or its one-line error."""
+    return _assemble(_buildkit_parts(text))
+
+
+def _assemble(parts: list[tuple[int, tuple]] | str) -> tuple | str:
+    if isinstance(parts, str):
+        return parts
+    out: list = []
+    for shift, cmds in parts:
+        if shift:
+            out.extend(c._replace(start_line=c.start_line + shift, end_line=c.end_line + shift) for c in cmds)
+        else:
+            out.extend(cmds)
+    return tuple(out)
 
 
 def _buildkit_parse_whole(text: str) -> tuple | str:
@@ -90,7 +110,9 @@ def _buildkit_parse_whole(text: str) -> tuple | str:
 # blank line may sit inside a continuation, a trailing escape continues the instruction).
 _BK_MAYBE_ESCAPE = re.compile(r"^[^\S\n]*\ufeff?[^\S\n]*#[^\S\n]*escape", re.I | re.M)
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_BK_CHUNKS: dict[str, tuple] = {}  # piece text -> its commands, lines counted from the piece's first line
+# piece text -> (base, its commands): a command's line in the piece is its start_line - base (the commands are
+# kept as the batch that parsed them numbered them, so storing them creates nothing)
+_BK_CHUNKS: dict[str, tuple[int, tuple]] = {}
 
 
 def _bk_pieces(text: str) -> list[tuple[int, str]] | None:
@@ -112,7 +134,12 @@ def _bk_pieces(text: str) -> list[tuple[int, str]] | None:
 
 
 def _buildkit_parse_chunked(text: str) -> tuple | str:
-    """What ``_buildkit_parse_whole(text)`` gives, parsing only the pieces of ``text`` not seen before.
+    """What ``_buildkit_parse_whole(text)`` gives, parsing only the pieces of ``text`` not seen before."""
+    return _assemble(_buildkit_parse_chunked_parts(text))
+
+
+def _buildkit_parse_chunked_parts(text: str) -> list[tuple[int, tuple]] | str:
+    """``_buildkit_parse_chunked`` as parts (see ``_buildkit_parts``).
 
     The fix loop changes a few instructions per round: the others are taken from earlier parses, and the
     new pieces go to BuildKit together, in one call. Any doubt (an error, a command crossing a cut) falls
@@ -120,13 +147,13 @@ def _buildkit_parse_chunked(text: str) -> tuple | str:
     """
     pieces = _bk_pieces(text)
     if pieces is None or len(pieces) == 1:
-        return _buildkit_parse_whole(text)
+        return _whole_parts(text)
     missing = [k for k, (_, piece) in enumerate(pieces) if piece not in _BK_CHUNKS]
     if missing:
         batch = "".join(pieces[k][1] for k in missing)
         got = _buildkit_parse_whole(batch)
         if isinstance(got, str):
-            return _buildkit_parse_whole(text)  # the whole text's own error message
+            return _whole_parts(text)  # the whole text's own error message
         starts: list[int] = []  # first line (1-based) of each missing piece in the batch
         line = 1
         for k in missing:
@@ -137,30 +164,33 @@ def _buildkit_parse_chunked(text: str) -> tuple | str:
             j = bisect.bisect_right(starts, c.start_line) - 1
             last = starts[j + 1] - 1 if j + 1 < len(starts) else line
             if j < 0 or c.end_line > last:
-                return _buildkit_parse_whole(text)
-            shift = starts[j] - 1
-            found[j].append(c._replace(start_line=c.start_line - shift, end_line=c.end_line - shift) if shift else c)
+                return _whole_parts(text)
+            found[j].append(c)
         if len(_BK_CHUNKS) > 200_000:
             _BK_CHUNKS.clear()
         for j, k in enumerate(missing):
-            _BK_CHUNKS[pieces[k][1]] = tuple(found[j])
-    out: list = []
+            _BK_CHUNKS[pieces[k][1]] = (starts[j] - 1, tuple(found[j]))
+    out: list[tuple[int, tuple]] = []
     for first, piece in pieces:
-        cmds = _BK_CHUNKS.get(piece)
-        if cmds is None:  # pragma: no cover - cleared between the two loops by another thread
-            return _buildkit_parse_whole(text)
-        if first:
-            out.extend(c._replace(start_line=c.start_line + first, end_line=c.end_line + first) for c in cmds)
-        else:
-            out.extend(cmds)
+        got_piece = _BK_CHUNKS.get(piece)
+        if got_piece is None:  # pragma: no cover - cleared between the two loops by another thread
+            return _whole_parts(text)
+        base, cmds = got_piece
+        if cmds:
+            out.append((first - base, cmds))
     if not out:
-        return _buildkit_parse_whole(text)
-    return tuple(out)
+        return _whole_parts(text)
+    return out
+
+
+def _whole_parts(text: str) -> list[tuple[int, tuple]] | str:
+    got = _buildkit_parse_whole(text)
+    return got if isinstance(got, str) else [(0, got)]
 
 
 def buildkit_error(text: str) -> str | None:
     """BuildKit's parse error for ``text``, or None when it parses."""
-    got = _buildkit_parse(text)
+    got = _buildkit_parts(text)
     return got if isinstance(got, str) else None
 
 
@@ -236,11 +266,11 @@ def _untouched_survive(old: str, new: str, edits: Sequence[Edit]) -> bool:
         a = idx.line_of(e.range.start) + 1
         b = idx.line_of(max(e.range.end - 1, e.range.start)) + 1
         touched.append((a, b))
-    old_cmds = _buildkit_parse(old)
-    new_parsed = _buildkit_parse(new)
-    if isinstance(old_cmds, str) or isinstance(new_parsed, str):
+    old_parts = _buildkit_parts(old)
+    new_parts = _buildkit_parts(new)
+    if isinstance(old_parts, str) or isinstance(new_parts, str):
         return False
-    new_cmds = collections.Counter(c.original for c in new_parsed)
+    new_cmds = collections.Counter(c.original for _shift, cmds in new_parts for c in cmds)
     # touched line spans merged and sorted: a command is touched when a span reaches into it
     spans: list[list[int]] = []
     for a, b in sorted(touched):
@@ -249,13 +279,14 @@ def _untouched_survive(old: str, new: str, edits: Sequence[Edit]) -> bool:
         else:
             spans.append([a, b])
     firsts = [sp[0] for sp in spans]
-    for c in old_cmds:
-        i = bisect.bisect_right(firsts, c.end_line) - 1
-        if i >= 0 and spans[i][1] >= c.start_line:
-            continue
-        if new_cmds[c.original] <= 0:
-            return False
-        new_cmds[c.original] -= 1
+    for shift, cmds in old_parts:
+        for c in cmds:
+            i = bisect.bisect_right(firsts, c.end_line + shift) - 1
+            if i >= 0 and spans[i][1] >= c.start_line + shift:
+                continue
+            if new_cmds[c.original] <= 0:
+                return False
+            new_cmds[c.original] -= 1
     return True
 
 
@@ -379,15 +410,18 @@ def hold_dependents(
     if not after and not any(ch.waits_for for ch in changes):
         return changes, []
     bounds = _stage_bounds(doc)
+    # only the rules someone waits for can hold anything back
+    followed = {r for rs in after.values() for r in rs} | {r for ch in changes if ch.waits_for for r in ch.waits_for}
     pending: dict[str, set[int]] = {}
     for ch in changes:
-        if ch.fix is not None and ch.fix.safety >= min_safety and _fix_key(ch) not in banned:
+        if ch.rule_id in followed and ch.fix is not None and ch.fix.safety >= min_safety and _fix_key(ch) not in banned:
             pending.setdefault(ch.rule_id, set()).update(_stages_of(doc, ch, bounds))
     out: list[Change] = []
     held: list[str] = []
     for ch in changes:
         first = after.get(ch.rule_id) if ch.waits_for is None else set(ch.waits_for)
-        if first and any(pending.get(r, set()) & _stages_of(doc, ch, bounds) for r in first):
+        if first and any(r in pending for r in first) and any(
+                pending.get(r, set()) & _stages_of(doc, ch, bounds) for r in first):
             if ch.rule_id not in held:
                 held.append(ch.rule_id)
             continue
