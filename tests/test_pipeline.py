@@ -171,3 +171,41 @@ def test_global_ignore_leaves_the_file_alone(text: str) -> None:
     if not _loadable(ignored):
         return
     assert fix_text(ignored).fixed == ignored
+
+
+def test_gc_pause_hands_survivors_to_the_permanent_generation() -> None:
+    """After a run the collector is back on, and what survived it is frozen (not walked by the next
+    collection) until the next run, which unfreezes it; objects someone else froze are left alone."""
+    import gc
+
+    from dockeropt import pipeline
+
+    gc.unfreeze()
+    pipeline._GC_FROZE = False
+    gc.enable()
+    try:
+        with pipeline.gc_paused():
+            assert not gc.isenabled()
+            with pipeline.gc_paused():  # nested runs share the pause
+                pass
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0 and pipeline._GC_FROZE
+        with pipeline.gc_paused():
+            assert gc.get_freeze_count() == 0  # moved back: a later full collection sees them again
+        gc.unfreeze()
+        pipeline._GC_FROZE = False
+        gc.freeze()  # someone else's frozen objects
+        with pipeline.gc_paused():
+            pass
+        assert not pipeline._GC_FROZE
+        with pipeline.gc_paused():
+            assert gc.get_freeze_count() > 0  # theirs stay frozen
+        gc.disable()
+        with pipeline.gc_paused():
+            pass
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.unfreeze()
+        pipeline._GC_FROZE = False
+        gc.enable()
