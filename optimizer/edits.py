@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 
 from dockeropt.source import TextRange
@@ -98,6 +98,18 @@ class Change:
     notes: tuple[str, ...] = field(default=())
     waits_for: tuple[str, ...] | None = None  # rules whose fixes land first (None: the pass's own ``after``)
 
+    def evolve(self, **fields: object) -> Change:
+        """A copy with ``fields`` changed: ``dataclasses.replace`` without re-running ``__init__`` (the
+        pipeline re-positions every change of every round; nothing here needs validating)."""
+        unknown = set(fields) - _CHANGE_FIELDS
+        if unknown:
+            raise TypeError(f"Change has no field {sorted(unknown)[0]!r}")
+        new = object.__new__(Change)
+        d = new.__dict__
+        d.update(self.__dict__)
+        d.update(fields)
+        return new
+
     @property
     def safety(self) -> Safety | None:
         return self.fix.safety if self.fix else None
@@ -105,6 +117,9 @@ class Change:
     @property
     def safety_label(self) -> str:
         return self.fix.safety.label if self.fix else "display-only"
+
+
+_CHANGE_FIELDS = frozenset(f.name for f in fields(Change))
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:

@@ -339,7 +339,7 @@ def run_passes(
         for ch in found:
             if pragmas.suppresses(ch, doc):
                 continue
-            ch = replace(ch, line=doc.lines.line_of(ch.range.start) + 1)
+            ch = ch.evolve(line=doc.lines.line_of(ch.range.start) + 1)
             if ch.fix is not None and pragmas.lines:
                 ch = _keep_pragmas_in_place(ch, doc, pragmas)
                 if held is not None and ch.notes and ch.notes[-1].startswith(_PRAGMA_HOLD):
@@ -496,8 +496,8 @@ def _fix_text(text: str, ctx: PassContext | None, passes: Sequence[Pass] | None)
             cite = lambda s: cite_original_lines(  # noqa: E731
                 s, doc.lines.line_starts, doc.text, tracker.origin, lambda o: orig_lines.line_of(o) + 1)
             title, expl = cite(title), cite(expl)
-        return replace(ch, line=orig_lines.line_of(start) + 1, range=TextRange(start, end), title=title,
-                       explanation=expl)
+        return ch.evolve(line=orig_lines.line_of(start) + 1, range=TextRange(start, end), title=title,
+                         explanation=expl)
 
     for iteration in range(ctx.config.max_iterations + 1):
         doc = first_doc if first_doc is not None else parse(current)
@@ -618,8 +618,11 @@ def _reported_fixes(applied: list[Change], where: list[int], rounds: list[int], 
 
     for gi, g in enumerate(groups):
         # the earliest change carries the group: the later ones edited the text it inserted
-        reported = sorted({where[m] for m in g.members},
-                          key=lambda j: (first_round[j], applied[j].line, applied[j].rule_id, j))
+        if len(g.members) == 1:
+            reported = [where[g.members[0]]]
+        else:
+            reported = sorted({where[m] for m in g.members},
+                              key=lambda j: (first_round[j], applied[j].line, applied[j].rule_id, j))
         carrier = reported[0]
         own: tuple[Edit, ...] = g.edits
         if tracker.ok and all(rounds[m] == 0 for m in g.members):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import dockerfile as buildkit
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from dockeropt.config import Config
@@ -209,3 +210,15 @@ def test_gc_pause_hands_survivors_to_the_permanent_generation() -> None:
         gc.unfreeze()
         pipeline._GC_FROZE = False
         gc.enable()
+
+
+def test_change_evolve_is_replace() -> None:
+    from dataclasses import replace
+
+    from dockeropt.source import TextRange
+
+    ch = Change("DO999", "demo", "t", "e", TextRange(0, 1), None, 3, ("n",))
+    assert ch.evolve(line=7, title="u") == replace(ch, line=7, title="u")
+    assert ch.line == 3 and ch.title == "t"  # the original is untouched
+    with pytest.raises(TypeError):
+        ch.evolve(lines=1)
