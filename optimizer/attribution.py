@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -434,6 +435,10 @@ class Tracker:
 
 # ----------------------------------------------------------------------------- line citations
 
+# "line 12", "lines 3, 4 and 9": what cite_original_lines rewrites
+LINE_CITATION = re.compile(r"\b([Ll]ines?) (\d+(?:(?:, ?| and )\d+)*)\b")
+
+
 def cite_original_lines(text: str, line_starts: Sequence[int], current: str, origin, original_line) -> str:
     """Rewrite ``line N`` / ``lines N, M`` of ``text`` (numbers of ``current``) to the original's numbering.
 
@@ -442,7 +447,6 @@ def cite_original_lines(text: str, line_starts: Sequence[int], current: str, ori
     dockeropt's output is not cited by number (its number means nothing in the user's file): it
     becomes "a line dockeropt adds".
     """
-    import re
 
     if "line" not in text and "Line" not in text:
         return text
@@ -482,7 +486,7 @@ def cite_original_lines(text: str, line_starts: Sequence[int], current: str, ori
         head = ("line " if len(mapped) == 1 else "lines ") + ", ".join(map(str, mapped))
         return head + (f" and {added}" if added else "")
 
-    return re.sub(r"\b([Ll]ines?) (\d+(?:(?:, ?| and )\d+)*)\b", sub, text)
+    return LINE_CITATION.sub(sub, text)
 
 
 @dataclass(frozen=True)

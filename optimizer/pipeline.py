@@ -20,7 +20,7 @@ import contextlib
 import gc
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -46,15 +46,45 @@ class FixResult:
     notes: list[Change] = field(default_factory=list)  # about the final text: display-only findings, fixes held back
     errors: list[str] = field(default_factory=list)  # internal errors: a pass crashed or a fix was dropped
     warnings: list[tuple[int, str]] = field(default_factory=list)  # about the input: (line, message), e.g. pragmas
-    fixes: list[ChangeFix] = field(default_factory=list)  # per applied change: its own edits against the original
     files: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # other files: path -> (old, new)
     converged: bool = True
     nonconverged_rules: list[str] = field(default_factory=list)
     iterations: int = 0
 
+    # per applied change, its own edits against the original (``fixes``): worked out on first use, since only
+    # quick fixes and the JSON/SARIF reports read them (a diff does not)
+    _fixes: list[ChangeFix] | None = field(default=None, repr=False, compare=False)
+    _make_fixes: Callable[[], list[ChangeFix]] | None = field(default=None, repr=False, compare=False)
+    _fixes_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
     @property
     def changed(self) -> bool:
         return self.fixed != self.original or any(old != new for old, new in self.files.values())
+
+    @property
+    def fixes(self) -> list[ChangeFix]:
+        """Per applied change (parallel to ``applied``): its own edits against the original text."""
+        if self._fixes is None:
+            with self._fixes_lock:
+                if self._fixes is None:
+                    make, self._make_fixes = self._make_fixes, None
+                    self._fixes = make() if make is not None else []
+        return self._fixes
+
+    @fixes.setter
+    def fixes(self, value: list[ChangeFix]) -> None:
+        self._fixes, self._make_fixes = value, None
+
+    def __getstate__(self) -> dict[str, object]:  # bulk workers send results to the parent process
+        state = dict(self.__dict__)
+        state["_fixes"] = self.fixes
+        state["_make_fixes"] = None
+        del state["_fixes_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._fixes_lock = threading.Lock()
 
 
 # text -> BuildKit's verdict: its commands as (line shift, commands of one piece) parts, or its one-line error
@@ -462,7 +492,7 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
 
 
 def _fix_text(text: str, ctx: PassContext | None, passes: Sequence[Pass] | None) -> FixResult:
-    from dockeropt.attribution import ChangeFix, Tracker, cite_original_lines
+    from dockeropt.attribution import LINE_CITATION, ChangeFix, Tracker, cite_original_lines
 
     ctx = ctx or PassContext()
     first_doc: Dockerfile | None = load(text)
@@ -475,6 +505,14 @@ def _fix_text(text: str, ctx: PassContext | None, passes: Sequence[Pass] | None)
     current = text
     min_safety = ctx.config.min_safety
     tracker = Tracker(text)
+    # each applied round (text before, (change id, edits), text after), given to the tracker only when
+    # someone needs provenance: a title citing line numbers, or the per-change fixes
+    untracked: list[tuple[str, list[tuple[int, tuple]], str]] = []
+
+    def tracked() -> Tracker:
+        while untracked:
+            tracker.apply(*untracked.pop(0))
+        return tracker
     raw: list[Change] = []  # every applied change, lines in the original
     raw_round: list[int] = []
     raw_files: list[tuple[str, ...]] = []
@@ -492,9 +530,9 @@ def _fix_text(text: str, ctx: PassContext | None, passes: Sequence[Pass] | None)
         start = to_original(ch.range.start)
         end = max(start, to_original(ch.range.end)) if ch.range.end > ch.range.start else start
         title, expl = ch.title, ch.explanation
-        if maps and ("line" in title or "line" in expl or "Line" in title or "Line" in expl):
+        if maps and (LINE_CITATION.search(title) or LINE_CITATION.search(expl)):
             cite = lambda s: cite_original_lines(  # noqa: E731
-                s, doc.lines.line_starts, doc.text, tracker.origin, lambda o: orig_lines.line_of(o) + 1)
+                s, doc.lines.line_starts, doc.text, tracked().origin, lambda o: orig_lines.line_of(o) + 1)
             title, expl = cite(title), cite(expl)
         return ch.evolve(line=orig_lines.line_of(start) + 1, range=TextRange(start, end), title=title,
                          explanation=expl)
@@ -566,13 +604,15 @@ def _fix_text(text: str, ctx: PassContext | None, passes: Sequence[Pass] | None)
                 result.files[fc.path] = (old_text, fc.text)
                 if ctx.context is not None:
                     ctx.context.set_overlay(fc.path, fc.text)
-        tracker.apply(current, round_ids, new)
+        untracked.append((current, round_ids, new))
         maps.append(OffsetMap(edits, current))
         current = new
     result.fixed = current
     result.applied, where = _dedupe(raw)
     result.notes, _ = _dedupe(final_notes)
-    result.fixes = _reported_fixes(result.applied, where, raw_round, raw_files, raw_edits, tracker, current, ChangeFix)
+    applied_now, fixed_now = list(result.applied), current
+    result._make_fixes = lambda: _reported_fixes(applied_now, where, raw_round, raw_files, raw_edits, tracked(),
+                                                 fixed_now, ChangeFix)
     return result
 
 

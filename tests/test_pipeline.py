@@ -222,3 +222,16 @@ def test_change_evolve_is_replace() -> None:
     assert ch.line == 3 and ch.title == "t"  # the original is untouched
     with pytest.raises(TypeError):
         ch.evolve(lines=1)
+
+
+def test_per_change_fixes_are_worked_out_on_first_use_and_survive_pickling() -> None:
+    import pickle
+
+    text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN apt-get update && apt-get install -y curl\nCMD npm start\n"
+    r = fix_text(text)
+    assert r.applied and r._fixes is None  # a diff never pays for the attribution
+    sent = pickle.loads(pickle.dumps(r))  # bulk workers send results to the parent: fixes go with them
+    assert len(r.fixes) == len(r.applied) and sent.fixes == r.fixes and sent.applied == r.applied
+    from dockeropt.edits import apply_edits
+
+    assert apply_edits(text, [e for fx in r.fixes for e in fx.edits]) == r.fixed
