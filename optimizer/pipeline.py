@@ -262,6 +262,8 @@ _GC_LOCK = threading.Lock()
 _GC_HOLDERS = 0  # fix runs (threads) inside gc_paused
 _GC_RESTORE = False  # re-enable the collector when the last one leaves
 _GC_FROZE = False  # the objects alive when the last run left are in the collector's permanent generation
+_GC_RUNS = 0  # runs that froze their survivors since the last full collection
+_GC_FULL_EVERY = 32  # then one run ends with a full collection (cycles evicted from the memo caches go)
 
 
 @contextlib.contextmanager
@@ -277,10 +279,12 @@ def gc_paused() -> Iterator[None]:
     When it comes back, everything still alive (the result, the memo caches) has never been looked at by
     the collector, so its next collection would walk all of it at once (0.16 s after a 2,000-RUN fix,
     0.7 s after a 1 MiB one). Those objects go to the collector's permanent generation instead
-    (``gc.freeze()``, only when nothing else froze objects); the next run moves them back to the oldest
-    generation (``gc.unfreeze()``), so cycles among them are still collected by a later full collection.
+    (``gc.freeze()``, only when nothing else froze objects); the next run moves them back
+    (``gc.unfreeze()``), and every ``_GC_FULL_EVERY``-th run ends with a full collection instead, so
+    cycles among them (memo entries the bounded caches dropped) are still freed in a long-lived process
+    (the LSP server, a bulk worker). A one-file CLI run never pays for a collection.
     """
-    global _GC_HOLDERS, _GC_RESTORE, _GC_FROZE
+    global _GC_HOLDERS, _GC_RESTORE, _GC_FROZE, _GC_RUNS
     with _GC_LOCK:
         if _GC_HOLDERS == 0:
             _GC_RESTORE = gc.isenabled()
@@ -295,10 +299,16 @@ def gc_paused() -> Iterator[None]:
         with _GC_LOCK:
             _GC_HOLDERS -= 1
             if _GC_HOLDERS == 0 and _GC_RESTORE:
-                if gc.get_freeze_count() == 0:
-                    gc.freeze()
-                    _GC_FROZE = True
-                gc.enable()
+                if _GC_RUNS >= _GC_FULL_EVERY:
+                    _GC_RUNS = 0
+                    gc.enable()
+                    gc.collect()
+                else:
+                    if gc.get_freeze_count() == 0:
+                        gc.freeze()
+                        _GC_FROZE = True
+                        _GC_RUNS += 1
+                    gc.enable()
 
 
 def _untouched_survive(old: str, new: str, edits: Sequence[Edit]) -> bool:

@@ -183,6 +183,7 @@ def test_gc_pause_hands_survivors_to_the_permanent_generation() -> None:
 
     gc.unfreeze()
     pipeline._GC_FROZE = False
+    pipeline._GC_RUNS = 0
     gc.enable()
     try:
         with pipeline.gc_paused():
@@ -206,9 +207,21 @@ def test_gc_pause_hands_survivors_to_the_permanent_generation() -> None:
         with pipeline.gc_paused():
             pass
         assert not gc.isenabled()  # off before, off after
+        gc.enable()
+        gc.unfreeze()
+        pipeline._GC_FROZE = False
+        pipeline._GC_RUNS = pipeline._GC_FULL_EVERY - 1
+        with pipeline.gc_paused():
+            pass
+        assert pipeline._GC_FROZE and pipeline._GC_RUNS == pipeline._GC_FULL_EVERY
+        with pipeline.gc_paused():
+            pass
+        # every so many runs a full collection instead: nothing frozen, counter restarted
+        assert gc.get_freeze_count() == 0 and not pipeline._GC_FROZE and pipeline._GC_RUNS == 0
     finally:
         gc.unfreeze()
         pipeline._GC_FROZE = False
+        pipeline._GC_RUNS = 0
         gc.enable()
 
 
