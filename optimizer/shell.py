@@ -15,6 +15,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Any
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
@@ -149,6 +150,9 @@ class Script:
     items: tuple[Item, ...]
     commands: tuple[Command, ...]
     error: str | None = None
+    # facts derived from the script's content alone (dockeropt.model.runs), computed on first use: a script is
+    # parsed once per text and shared by every RUN, round and rebuild with that text, and so are they
+    derived: dict[object, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def set_e(self) -> bool:

@@ -364,6 +364,16 @@ class Catalog:
         unknown); it picks variants such as yarn classic/berry. Without it, a
         variant with ``variant_unless_files`` (the default flavour) is chosen.
         """
+        found = self.match_candidates(cmd)
+        return _pick_variants(found, has_file) if found else found
+
+    def pick_variants(self, found: list[Invocation], has_file: Callable[[str], bool | None] | None) -> list[Invocation]:
+        """The last step of :meth:`match`: one variant of each manager among ``match_candidates``."""
+        return _pick_variants(found, has_file)
+
+    def match_candidates(self, cmd: Command) -> list[Invocation]:
+        """What :meth:`match` chooses from: every invocation naming the program with the most words, variants
+        of one manager (yarn classic and berry) side by side; it never asks the build context."""
         eff = cmd.effective()
         if not eff or eff[0].value is None:
             return []
@@ -375,8 +385,7 @@ class Catalog:
         if not found:
             return []
         longest = max(i.program_words for i in found)
-        found = [i for i in found if i.program_words == longest]
-        return _pick_variants(found, has_file)
+        return [i for i in found if i.program_words == longest]
 
     def match_one(self, cmd: Command, has_file: Callable[[str], bool | None] | None = None) -> Invocation | None:
         found = self.match(cmd, has_file)

@@ -31,6 +31,8 @@ from dockeropt.model.values import Env, Var, expand, join_path
 from dockeropt.shell import Command, RunScript, Script, analysis_script, run_script
 from dockeropt.syntax import Instruction
 
+_USER_SWITCH = "runs.user_switch"  # Action.derived: _user_switch of its command
+
 
 @dataclass(frozen=True, slots=True)
 class Write:
@@ -69,14 +71,21 @@ class Action:
     def rebased(self, env: Env, user: User, instruction: int) -> Action:
         """The same action in another state with the same content (the model reuses classifications across
         rounds; instruction indexes in ``env`` must be the current ones)."""
-        local = dict(self.local_env)
-        cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
-                                unreadable=instruction if "?" in local else None) if local else env
+        if self.local_env:
+            local = dict(self.local_env)
+            cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
+                                    unreadable=instruction if "?" in local else None)
+        else:
+            cmd_env = env
+        switch = self.derived.get(_USER_SWITCH)
+        if switch is None:
+            switch = self.derived[_USER_SWITCH] = _user_switch(self.command)
         # dataclasses.replace re-runs __init__ over every field; this is a hot path (every RUN, every round)
         new = object.__new__(Action)
-        new.__dict__.update(self.__dict__)
-        object.__setattr__(new, "env", cmd_env)
-        object.__setattr__(new, "user", command_user(self.command, user))
+        d = new.__dict__
+        d.update(self.__dict__)
+        d["env"] = cmd_env
+        d["user"] = _switched_user(switch, user)
         return new
 
     @property
@@ -195,13 +204,27 @@ def match_tool(cmd: Command) -> Tool | None:
 
 def command_user(cmd: Command, user: User) -> User:
     """Who ``cmd`` runs as: ``sudo cmd`` is root unless ``-u`` names someone else."""
+    return _switched_user(_user_switch(cmd), user)
+
+
+def _user_switch(cmd: Command) -> int:
+    """How ``cmd`` changes the user it runs as (a fact of its words alone): 0 not at all, 1 to a named user
+    (not known), 2 to root."""
     first = cmd.argv[0].value if cmd.argv else None
     to_root, to_named = _user_switchers()
     name = posixpath.basename(first) if first is not None else None
     if name is None or (name not in to_root and name not in to_named):
-        return user
+        return 0
     words = [w.value for w in cmd.argv]
     if "-u" in words or "--user" in words or name in to_named:
+        return 1
+    return 2
+
+
+def _switched_user(switch: int, user: User) -> User:
+    if switch == 0:
+        return user
+    if switch == 1:
         return User(None, None, None, None, None)
     return ROOT
 
@@ -403,6 +426,37 @@ def active_venv(env: Env, venvs: set[str]) -> str | None:
     return None
 
 
+class _Shape:
+    """What ``classify_run`` reads of one command of a script that depends on the script alone (not on the state
+    or the build context), kept in ``Script.derived``."""
+
+    __slots__ = ("lenv", "script_vars", "unreadable", "user_switch", "flags", "found", "pick", "tool")
+
+    def __init__(self, script: Script, idx: int, cmd: Command) -> None:
+        local = script.env_before(idx)
+        self.lenv: tuple[tuple[str, str | None], ...] = tuple(local.items())
+        self.script_vars = {k: Var(v, "script") for k, v in local.items() if k != "?"}
+        self.unreadable = "?" in local
+        self.user_switch = _user_switch(cmd)
+        self.flags = tuple(w.value for w in cmd.effective()[1:] if w.value is not None and w.value.startswith("-"))
+        # Catalog.match without its last step, which may ask the build context (yarn classic or berry): needed
+        # only when two variants of one manager match
+        found = catalog().match_candidates(cmd)
+        self.found: list[Invocation] = found
+        self.pick = len({i.manager.variant_of or i.manager.id for i in found}) != len(found)
+        self.tool = match_tool(cmd) if not found else None
+
+
+def _shapes(script: Script) -> tuple[_Shape, ...]:
+    got = script.derived.get(_SHAPES)
+    if got is None:
+        got = script.derived[_SHAPES] = tuple(_Shape(script, i, c) for i, c in enumerate(script.commands))
+    return got  # type: ignore[no-any-return]
+
+
+_SHAPES = "runs.shapes"
+
+
 def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir: str | None, cx: _Context) -> RunFacts:
     """The facts of one RUN given the state it runs in."""
     script = analysis_script(ins, doc_text)
@@ -413,16 +467,15 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
         return RunFacts(ins, script, editable, mounts, (), (), ins.json)
     actions: list[Action] = []
     unknown: list[Command] = []
-    for idx, cmd in enumerate(script.commands):
-        local = script.env_before(idx)
-        lenv = tuple(local.items())
-        cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
-                                unreadable=ins.index if "?" in local else None)
+    for idx, (cmd, sh) in enumerate(zip(script.commands, _shapes(script))):
+        lenv = sh.lenv
+        cmd_env = env.with_vars(sh.script_vars, unreadable=ins.index if sh.unreadable else None) if lenv else env
         cwd = workdir if cmd.cwd is None else (None if cmd.cwd == "?" else join_path(workdir, cmd.cwd))
-        who = command_user(cmd, user)
+        who = _switched_user(sh.user_switch, user)
         home = cmd_env.value("HOME") if "HOME" in cmd_env else who.home
-        flags = tuple(w.value for w in cmd.effective()[1:] if w.value is not None and w.value.startswith("-"))
-        invs = catalog().match(cmd, cx.has_file)
+        flags = sh.flags
+        found = sh.found
+        invs = catalog().pick_variants(found, cx.has_file) if sh.pick else found
         if invs:
             inv = invs[0]
             m = inv.manager
@@ -449,7 +502,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
                     if w.path:
                         cx.venvs.add(w.path)
             continue
-        tool = match_tool(cmd)
+        tool = sh.tool
         if tool is None:
             unknown.append(cmd)
             actions.append(Action(idx, cmd, cmd.name or "?", "unknown", "unknown", cwd, cwd, (), (), (), False, None, None, cmd_env, who, flags, lenv))
