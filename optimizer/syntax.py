@@ -571,24 +571,26 @@ def _relocated(t: Instruction, start: int, line: int, leading: tuple[Trivia, ...
     inner = t.inner_trivia
     if inner and (d or dl):
         inner = tuple(Trivia(v.kind, TextRange(v.range.start + d, v.range.end + d), v.text, v.line + dl) for v in inner)
-    return Instruction(
-        keyword=t.keyword,
-        keyword_raw=t.keyword_raw,
-        range=TextRange(t.range.start + d, t.range.end + d),
-        full_range=TextRange(start, t.full_range.end + d),
-        start_line=line,
-        end_line=t.end_line + dl,
-        flags=flags,
-        args=t.args,
-        args_start=t.args_start,
-        logical=logical,
-        json=t.json,
-        exec_args=t.exec_args,
-        heredocs=(),
-        leading_trivia=leading,
-        inner_trivia=inner,
-        text=text,
-    )
+    # the fields of ``t`` with the moved ones replaced: what Instruction(...) would make, without running its
+    # frozen __init__ over all nineteen fields (this is the hot path of every re-parse); ``words`` (a cached
+    # property of args and exec_args, which do not change) comes along when ``t`` has it
+    new = object.__new__(Instruction)
+    fields = new.__dict__
+    fields.update(t.__dict__)
+    fields["range"] = TextRange(t.range.start + d, t.range.end + d)
+    fields["full_range"] = TextRange(start, t.full_range.end + d)
+    fields["start_line"] = line
+    fields["end_line"] = t.end_line + dl
+    fields["flags"] = flags
+    fields["logical"] = logical
+    fields["heredocs"] = ()
+    fields["leading_trivia"] = leading
+    fields["inner_trivia"] = inner
+    fields["text"] = text
+    fields["index"] = -1
+    fields["stage_index"] = -1
+    fields["onbuild"] = None
+    return new
 
 
 class _Parser:
