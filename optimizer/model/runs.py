@@ -496,7 +496,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             if m.source_build_flags and inv.has_flag(*m.source_build_flags):
                 compiles = True
             actions.append(Action(idx, cmd, m.id, m.ecosystem, verb, cwd, project, pkgs, _manifests(inv, project, cwd),
-                                  writes, network, compiles, inv, cmd_env, who, flags, lenv))
+                                  writes, network, compiles, inv, cmd_env, who, flags, lenv, {_USER_SWITCH: sh.user_switch}))
             if verb == "venv":
                 for w in writes:
                     if w.path:
@@ -505,7 +505,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
         tool = sh.tool
         if tool is None:
             unknown.append(cmd)
-            actions.append(Action(idx, cmd, cmd.name or "?", "unknown", "unknown", cwd, cwd, (), (), (), False, None, None, cmd_env, who, flags, lenv))
+            actions.append(Action(idx, cmd, cmd.name or "?", "unknown", "unknown", cwd, cwd, (), (), (), False, None, None, cmd_env, who, flags, lenv, {_USER_SWITCH: sh.user_switch}))
             continue
         verb = tool.verb
         writes: tuple[Write, ...] = ()
@@ -541,5 +541,5 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             if verb == "noop":
                 verb = "fs"  # ``echo x > config.json`` creates the file it redirects to
         actions.append(Action(idx, cmd, tool.id or (cmd.name or "?"), "system", verb, cwd, cwd, (), (), writes, network,
-                              True if tool.compiles else False, None, cmd_env, who, flags, lenv))
+                              True if tool.compiles else False, None, cmd_env, who, flags, lenv, {_USER_SWITCH: sh.user_switch}))
     return RunFacts(ins, script, editable, mounts, tuple(actions), tuple(unknown), ins.json)

@@ -270,13 +270,15 @@ def _apply(
                 copy_images.append(ref)
         return state
     if kw == "RUN":
-        for m in mounts_of(ins):
-            f = m.from_
-            if f:
-                src = _stage_ref(doc, expand(f, env) or f, ins.stage_index)
-                if src is not None:
-                    copies.append(src)
-        if not _MAY_CREATE_ACCOUNTS.search(ins.text):
+        # only a mount whose text says "from" can name a stage (keys are read case-blind): the others are not parsed
+        if any(f.name == "mount" and f.value is not None and "from" in f.value.lower() for f in ins.flags):
+            for m in mounts_of(ins):
+                f = m.from_
+                if f:
+                    src = _stage_ref(doc, expand(f, env) or f, ins.stage_index)
+                    if src is not None:
+                        copies.append(src)
+        if "add" not in ins.text or not _MAY_CREATE_ACCOUNTS.search(ins.text):
             return state  # no useradd/adduser/groupadd/addgroup: no accounts to read
         script = analysis_script(ins, doc.text)
         if script is None or not script.ok:

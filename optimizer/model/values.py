@@ -77,10 +77,17 @@ class Env(Mapping[str, Var]):
         return v
 
     def _flat(self) -> dict[str, Var]:
+        """Every variable in effect (this layer's own dict when there is no parent; else a new dict)."""
         if self._parent is None:
             return self._vars
-        out = dict(self._parent._flat())
-        out.update(self._vars)
+        layers: list[dict[str, Var]] = []
+        e: Env = self
+        while e._parent is not None:
+            layers.append(e._vars)
+            e = e._parent
+        out = dict(e._vars)
+        for layer in reversed(layers):
+            out.update(layer)
         return out
 
     def __getitem__(self, name: str) -> Var:
@@ -132,7 +139,9 @@ class Env(Mapping[str, Var]):
             return self
         ur = unreadable if unreadable is not None else self.unreadable
         if self._depth >= self._FLATTEN:
-            flat = dict(self._flat())
+            flat = self._flat()
+            if flat is self._vars:
+                flat = dict(flat)
             flat.update(updates)
             return Env(flat, self.base_known, ur)
         return Env(updates, self.base_known, ur, parent=self)
