@@ -119,8 +119,14 @@ class LogicalLine:
 
     def physical(self, start: int, end: int) -> TextRange:
         """The document range covering logical ``text[start:end]``."""
-        if start >= len(self.text):
+        n = len(self.text)
+        if start >= n:
             return TextRange(self.end_offset, self.end_offset)
+        if len(self.seg_starts) == 1:  # one piece (no continuation): offsets are a shift of the logical ones
+            shift = self.seg_offsets[0] - self.seg_starts[0]
+            if end <= start:
+                return TextRange(shift + start, shift + start)
+            return TextRange(shift + start, shift + end if end <= n else self.end_offset)
         s = self.offset(start)
         if end <= start:
             return TextRange(s, s)

@@ -19,7 +19,7 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -92,8 +92,8 @@ class Action:
     def installs(self) -> bool:
         return self.verb in INSTALL_VERBS
 
-    @property
-    def manager(self) -> Manager | None:
+    @cached_property
+    def manager(self) -> Manager | None:  # read by every pass, for every action: kept after the first time
         return self.invocation.manager if self.invocation is not None else None
 
     def has_flag(self, *names: str) -> bool:
