@@ -194,9 +194,11 @@ class Script:
         return out
 
 
-def _word_value(node: Node, text: str, conv: _Conv) -> str | None:
+def _word_value(node: Node, text: str, conv: _Conv, raw: str | None = None) -> str | None:
+    """The literal value of a word node (``raw``: its text, when the caller has it)."""
     t = node.type
-    raw = text[conv(node.start_byte) : conv(node.end_byte)]
+    if raw is None:
+        raw = text[conv(node.start_byte) : conv(node.end_byte)]
     if t in ("word", "number"):
         if "$" in raw or "`" in raw:
             return None
@@ -266,16 +268,20 @@ class _Builder:
     def __init__(self, text: str) -> None:
         self.text = text
         self.conv = _Conv(text)
+        self.ascii = self.conv.ascii
         self.commands: list[Command] = []
         self.items: list[Item] = []
         self.cwd: str | None = None
 
     def span(self, node: Node) -> tuple[int, int]:
+        if self.ascii:  # byte offsets are character offsets
+            return node.start_byte, node.end_byte
         return self.conv(node.start_byte), self.conv(node.end_byte)
 
     def word(self, node: Node) -> Word:
         s, e = self.span(node)
-        return Word(self.text[s:e], _word_value(node, self.text, self.conv), s, e)
+        raw = self.text[s:e]
+        return Word(raw, _word_value(node, self.text, self.conv, raw), s, e)
 
     def assignment(self, node: Node) -> Word:
         """``NAME=value`` as a word whose value is ``NAME=<literal>`` (None when not literal)."""

@@ -19,9 +19,9 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from dockeropt.catalog import Invocation, catalog
 from dockeropt.catalog.packages import INSTALL_VERBS, Manager, WriteRule
@@ -31,7 +31,32 @@ from dockeropt.model.values import Env, Var, expand, join_path
 from dockeropt.shell import Command, RunScript, Script, analysis_script, run_script
 from dockeropt.syntax import Instruction
 
+_T = TypeVar("_T")
 _USER_SWITCH = "runs.user_switch"  # Action.derived: _user_switch of its command
+
+
+class _kept(Generic[_T]):  # noqa: N801 - used as a decorator, like functools.cached_property
+    """``functools.cached_property`` without the lock Python 3.11 takes on every first read (a race only computes
+    the same value twice)."""
+
+    def __init__(self, f: Callable[[Any], _T]) -> None:
+        self.f = f
+        self.name = f.__name__
+        self.__doc__ = f.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, cls: type | None = None) -> _kept[_T]: ...
+    @overload
+    def __get__(self, obj: object, cls: type | None = None) -> _T: ...
+
+    def __get__(self, obj: object | None, cls: type | None = None) -> _T | _kept[_T]:
+        if obj is None:
+            return self
+        v = obj.__dict__[self.name] = self.f(obj)
+        return v
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +117,7 @@ class Action:
     def installs(self) -> bool:
         return self.verb in INSTALL_VERBS
 
-    @cached_property
+    @_kept
     def manager(self) -> Manager | None:  # read by every pass, for every action: kept after the first time
         return self.invocation.manager if self.invocation is not None else None
 
