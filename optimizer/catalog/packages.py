@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from dockeropt.shell import Command, Word
 
@@ -22,6 +22,33 @@ _DATA = Path(__file__).resolve().parent / "package_managers.json"
 
 # env value None = set, but to something dockeropt cannot know (an expansion)
 Env = Mapping[str, "str | None"]
+
+
+_T = TypeVar("_T")
+
+
+class kept(Generic[_T]):  # noqa: N801 - used as a decorator, like functools.cached_property
+    """``functools.cached_property`` without the lock Python 3.11 takes on every first read (a race only computes
+    the same value twice). For facts of frozen catalog objects read on hot paths."""
+
+    def __init__(self, f: Callable[[Any], _T]) -> None:
+        self.f = f
+        self.name = f.__name__
+        self.__doc__ = f.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, cls: type | None = None) -> kept[_T]: ...
+    @overload
+    def __get__(self, obj: object, cls: type | None = None) -> _T: ...
+
+    def __get__(self, obj: object | None, cls: type | None = None) -> _T | kept[_T]:
+        if obj is None:
+            return self
+        v = obj.__dict__[self.name] = self.f(obj)
+        return v
 
 
 @dataclass(frozen=True)
@@ -285,16 +312,26 @@ class Invocation:
 
     def has_flag(self, *flags: str) -> bool:
         """Does the command carry one of ``flags`` (``--flag`` or ``--flag=value``)?"""
-        for w in self.command.effective():
-            v = w.value
-            if v is None:
-                continue
-            for f in flags:
-                if v == f or (f.startswith("--") and v.startswith(f + "=")):
-                    return True
-                if f.startswith("-D") and v.startswith(f):
-                    return True
+        values, dashed = self._words
+        for f in flags:
+            if f in values:
+                return True
+            if f.startswith("--"):
+                with_value = f + "="
+                for v in dashed:
+                    if v.startswith(with_value):
+                        return True
+            if f.startswith("-D"):
+                for v in dashed:
+                    if v.startswith(f):
+                        return True
         return False
+
+    @kept
+    def _words(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The literal words of the command, and those of them that start with a dash (what has_flag reads)."""
+        values = tuple(w.value for w in self.command.effective() if w.value is not None)
+        return values, tuple(v for v in values if v.startswith("-"))
 
     def flag_words(self, *flags: str) -> list[Word]:
         out = []

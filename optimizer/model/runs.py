@@ -21,42 +21,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
-from typing import Any, Generic, TypeVar, overload
+from typing import Any
 
 from dockeropt.catalog import Invocation, catalog
-from dockeropt.catalog.packages import INSTALL_VERBS, Manager, WriteRule
+from dockeropt.catalog.packages import INSTALL_VERBS, Manager, WriteRule, kept
 from dockeropt.model.mounts import Mount, mounts_of
 from dockeropt.model.users import ROOT, User
 from dockeropt.model.values import Env, Var, expand, join_path
 from dockeropt.shell import Command, RunScript, Script, analysis_script, run_script
 from dockeropt.syntax import Instruction
 
-_T = TypeVar("_T")
 _USER_SWITCH = "runs.user_switch"  # Action.derived: _user_switch of its command
 
 
-class _kept(Generic[_T]):  # noqa: N801 - used as a decorator, like functools.cached_property
-    """``functools.cached_property`` without the lock Python 3.11 takes on every first read (a race only computes
-    the same value twice)."""
-
-    def __init__(self, f: Callable[[Any], _T]) -> None:
-        self.f = f
-        self.name = f.__name__
-        self.__doc__ = f.__doc__
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, obj: None, cls: type | None = None) -> _kept[_T]: ...
-    @overload
-    def __get__(self, obj: object, cls: type | None = None) -> _T: ...
-
-    def __get__(self, obj: object | None, cls: type | None = None) -> _T | _kept[_T]:
-        if obj is None:
-            return self
-        v = obj.__dict__[self.name] = self.f(obj)
-        return v
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +94,7 @@ class Action:
     def installs(self) -> bool:
         return self.verb in INSTALL_VERBS
 
-    @_kept
+    @kept
     def manager(self) -> Manager | None:  # read by every pass, for every action: kept after the first time
         return self.invocation.manager if self.invocation is not None else None
 
@@ -482,6 +459,26 @@ def _shapes(script: Script) -> tuple[_Shape, ...]:
 _SHAPES = "runs.shapes"
 
 
+def _action(
+    index: int, command: Command, tool: str, ecosystem: str, verb: str, cwd: str | None, project: str | None,
+    packages: tuple[str, ...], manifests: tuple[str, ...], writes: tuple[Write, ...], network: bool,
+    compiles: bool | None, invocation: Invocation | None, env: Env, user: User, flags: tuple[str, ...],
+    local_env: tuple[tuple[str, str | None], ...], derived: dict[object, Any],
+) -> Action:
+    """``Action(...)`` with every field given, without its frozen __init__ (one object.__setattr__ per field:
+    2.9 against 1.0 us); the same object, field for field."""
+    a = _new_object(Action)
+    a.__dict__.update(
+        index=index, command=command, tool=tool, ecosystem=ecosystem, verb=verb, cwd=cwd, project=project,
+        packages=packages, manifests=manifests, writes=writes, network=network, compiles=compiles,
+        invocation=invocation, env=env, user=user, flags=flags, local_env=local_env, derived=derived,
+    )
+    return a
+
+
+_new_object = object.__new__
+
+
 def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir: str | None, cx: _Context) -> RunFacts:
     """The facts of one RUN given the state it runs in."""
     script = analysis_script(ins, doc_text)
@@ -520,7 +517,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             compiles: bool | None = None if inv.installs else False
             if m.source_build_flags and inv.has_flag(*m.source_build_flags):
                 compiles = True
-            actions.append(Action(idx, cmd, m.id, m.ecosystem, verb, cwd, project, pkgs, _manifests(inv, project, cwd),
+            actions.append(_action(idx, cmd, m.id, m.ecosystem, verb, cwd, project, pkgs, _manifests(inv, project, cwd),
                                   writes, network, compiles, inv, cmd_env, who, flags, lenv, {_USER_SWITCH: sh.user_switch}))
             if verb == "venv":
                 for w in writes:
@@ -530,7 +527,7 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
         tool = sh.tool
         if tool is None:
             unknown.append(cmd)
-            actions.append(Action(idx, cmd, cmd.name or "?", "unknown", "unknown", cwd, cwd, (), (), (), False, None, None, cmd_env, who, flags, lenv, {_USER_SWITCH: sh.user_switch}))
+            actions.append(_action(idx, cmd, cmd.name or "?", "unknown", "unknown", cwd, cwd, (), (), (), False, None, None, cmd_env, who, flags, lenv, {_USER_SWITCH: sh.user_switch}))
             continue
         verb = tool.verb
         writes: tuple[Write, ...] = ()
@@ -565,6 +562,6 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             writes += redirected
             if verb == "noop":
                 verb = "fs"  # ``echo x > config.json`` creates the file it redirects to
-        actions.append(Action(idx, cmd, tool.id or (cmd.name or "?"), "system", verb, cwd, cwd, (), (), writes, network,
+        actions.append(_action(idx, cmd, tool.id or (cmd.name or "?"), "system", verb, cwd, cwd, (), (), writes, network,
                               True if tool.compiles else False, None, cmd_env, who, flags, lenv, {_USER_SWITCH: sh.user_switch}))
     return RunFacts(ins, script, editable, mounts, tuple(actions), tuple(unknown), ins.json)

@@ -242,14 +242,20 @@ def _expand(text: str, env: Mapping[str, str | None] | Env, home: str | None, ti
 
 def _matching_brace(s: str, open_at: int) -> int:
     depth = 0
-    for j in range(open_at, len(s)):
-        if s[j] == "{":
+    j = open_at
+    while True:  # brace to brace (str.find), not character by character
+        close = s.find("}", j)
+        if close == -1:
+            raise _Unknown
+        opening = s.find("{", j, close)
+        if opening != -1:
             depth += 1
-        elif s[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return j
-    raise _Unknown
+            j = opening + 1
+            continue
+        depth -= 1
+        if depth == 0:
+            return close
+        j = close + 1
 
 
 def join_path(cwd: str | None, path: str) -> str | None:
