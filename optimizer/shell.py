@@ -72,6 +72,9 @@ class Command:
     # kept in slots, not a dict per command, so the garbage collector has nothing more to track
     _effective: tuple[Word, ...] | None = field(default=None, compare=False, hash=False, repr=False)
     _name: str | None | bool = field(default=False, compare=False, hash=False, repr=False)  # False: not yet
+    # what the image model derives from the command's words alone (dockeropt.model.runs), on first use; not copied
+    # by dataclasses.replace (the facts point back at the command)
+    facts: Any = field(default=None, init=False, compare=False, hash=False, repr=False)
 
     @property
     def words(self) -> list[str | None]:
@@ -264,6 +267,18 @@ class _Conv:
         return b if self.ascii else self.table[b]
 
 
+def _cwd_after(cmd: Command, cwd: str | None) -> str | None:
+    """The working folder after ``cmd`` (see ``Command.cwd``): a ``cd`` changes it for the commands after it."""
+    if cmd.name == "cd":
+        args = [a for a in cmd.args if a != "--"]
+        if len(args) == 1 and args[0] is not None and cwd != "?":
+            if args[0].startswith("/"):
+                return posixpath.normpath(args[0])
+            return posixpath.normpath(posixpath.join(cwd or ".", args[0]))
+        return "?"
+    return cwd
+
+
 class _Builder:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -351,15 +366,7 @@ class _Builder:
 
     def track_cd(self, cmd: Command) -> None:
         """A ``cd`` changes the working folder of the commands after it."""
-        if cmd.name == "cd":
-            args = [a for a in cmd.args if a != "--"]
-            if len(args) == 1 and args[0] is not None and self.cwd != "?":
-                if args[0].startswith("/"):
-                    self.cwd = posixpath.normpath(args[0])
-                else:
-                    self.cwd = posixpath.normpath(posixpath.join(self.cwd or ".", args[0]))
-            else:
-                self.cwd = "?"
+        self.cwd = _cwd_after(cmd, self.cwd)
 
     def collect(self, node: Node, item: int, top: bool, track_cd: bool = True) -> list[int]:
         t = node.type
@@ -473,27 +480,42 @@ def _fast_parse(text: str) -> Script | None:
             groups[-1].append((tok, m.start(), m.end()))
     if not groups[-1]:
         return None if len(groups) > 1 else Script(text, True, (), ())
-    b = _Builder(text)
     items: list[Item] = []
+    commands: list[Command] = []
+    cwd: str | None = None
     for idx, (words, op) in enumerate(zip(groups, ops)):
-        assigns: list[Word] = []
-        i = 0
-        while i < len(words) and _ASSIGNMENT.match(words[i][0]):
-            w, s0, e0 = words[i]
-            assigns.append(Word(w, w, s0, e0))
-            i += 1
-        argv = words[i:]
-        if argv and (argv[0][0] in _NOT_PLAIN_NAMES or argv[0][0].startswith(("-", "=")) or not _PLAIN_NAME.fullmatch(argv[0][0])):
-            return None
-        if not argv and len(assigns) != 1:
-            return None  # several bare assignments: tree-sitter's shape differs
         start, end = words[0][1], words[-1][2]
-        cmd = Command(tuple(Word(w, w, s0, e0) for w, s0, e0 in argv), tuple(assigns), start, end, idx,
-                      True, False, b.cwd)
-        b.commands.append(cmd)
-        b.track_cd(cmd)
-        items.append(Item(start, end, op, (len(b.commands) - 1,), bool(argv)))
-    return Script(text, True, tuple(items), tuple(b.commands))
+        key = (text[start:end], start, idx, cwd, op)
+        got = _PLAIN_GROUPS.get(key)
+        if got is None:
+            assigns: list[Word] = []
+            i = 0
+            while i < len(words) and _ASSIGNMENT.match(words[i][0]):
+                w, s0, e0 = words[i]
+                assigns.append(Word(w, w, s0, e0))
+                i += 1
+            argv = words[i:]
+            if argv and (argv[0][0] in _NOT_PLAIN_NAMES or argv[0][0].startswith(("-", "=")) or not _PLAIN_NAME.fullmatch(argv[0][0])):
+                return None
+            if not argv and len(assigns) != 1:
+                return None  # several bare assignments: tree-sitter's shape differs
+            cmd = Command(tuple(Word(w, w, s0, e0) for w, s0, e0 in argv), tuple(assigns), start, end, idx,
+                          True, False, cwd)
+            got = (cmd, Item(start, end, op, (idx,), bool(argv)), _cwd_after(cmd, cwd))
+            if len(_PLAIN_GROUPS) >= 65536:
+                _PLAIN_GROUPS.clear()
+            _PLAIN_GROUPS[key] = got
+        cmd, item, cwd = got
+        commands.append(cmd)
+        items.append(item)
+    return Script(text, True, tuple(items), tuple(commands))
+
+
+# one command of a plain script (its text from first to last word, its offset and index, the folder earlier ``cd``s
+# left, the operator before it) -> its Command, its Item and the folder after it. RUN lines repeat the same commands
+# at the same offsets (``rm -f ... && apt-get update && ...``); the objects are immutable and shared, and so are the
+# facts computed on them on first use (Command.effective, name; the model's Command.facts)
+_PLAIN_GROUPS: dict[tuple[str, int, int, str | None, str | None], tuple[Command, Item, str | None]] = {}
 
 
 @lru_cache(maxsize=65536)

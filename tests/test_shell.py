@@ -261,3 +261,22 @@ def test_output_redirects_name_the_files_they_write(src: str, expected: list[tup
     s = parse_script(src)
     assert s.ok
     assert [(c.name, c.writes_to) for c in s.commands] == expected
+
+
+def test_fast_path_shares_repeated_commands_only_where_they_are_the_same() -> None:
+    # dockeropt.shell._PLAIN_GROUPS: one Command for the same words at the same offset, index and folder
+    a = _fast_parse("apt-get update && apt-get install -y a")
+    b = _fast_parse("apt-get update && apt-get install -y b")
+    assert a is not None and b is not None
+    assert a.commands[0] is b.commands[0] and a.items[0] is b.items[0]
+    assert a.commands[1] != b.commands[1]
+    c = _fast_parse("cd /x && make")
+    d = _fast_parse("cd /y && make")
+    assert c is not None and d is not None
+    assert (c.commands[1].cwd, d.commands[1].cwd) == ("/x", "/y")
+    e = _fast_parse("make; make")
+    f = _fast_parse("make && make")
+    assert e is not None and f is not None
+    assert (e.items[1].op_before, f.items[1].op_before) == (";", "&&")
+    for got in (a, b, c, d, e, f):
+        assert got == _tree_sitter_parse(got.text)

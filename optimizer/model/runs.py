@@ -428,6 +428,31 @@ def active_venv(env: Env, venvs: set[str]) -> str | None:
     return None
 
 
+class _Words:
+    """What ``classify_run`` reads of a command that depends on its words alone, kept in ``Command.facts`` (plain
+    commands repeated across RUN lines are one object, see dockeropt.shell._PLAIN_GROUPS)."""
+
+    __slots__ = ("user_switch", "flags", "found", "pick", "tool")
+
+    def __init__(self, cmd: Command) -> None:
+        self.user_switch = _user_switch(cmd)
+        self.flags = tuple(w.value for w in cmd.effective()[1:] if w.value is not None and w.value.startswith("-"))
+        # Catalog.match without its last step, which may ask the build context (yarn classic or berry): needed
+        # only when two variants of one manager match
+        found = catalog().match_candidates(cmd)
+        self.found: list[Invocation] = found
+        self.pick = len({i.manager.variant_of or i.manager.id for i in found}) != len(found)
+        self.tool = match_tool(cmd) if not found else None
+
+
+def _words(cmd: Command) -> _Words:
+    got = cmd.facts
+    if not isinstance(got, _Words):
+        got = _Words(cmd)
+        object.__setattr__(cmd, "facts", got)
+    return got
+
+
 class _Shape:
     """What ``classify_run`` reads of one command of a script that depends on the script alone (not on the state
     or the build context), kept in ``Script.derived``."""
@@ -439,14 +464,12 @@ class _Shape:
         self.lenv: tuple[tuple[str, str | None], ...] = tuple(local.items())
         self.script_vars = {k: Var(v, "script") for k, v in local.items() if k != "?"}
         self.unreadable = "?" in local
-        self.user_switch = _user_switch(cmd)
-        self.flags = tuple(w.value for w in cmd.effective()[1:] if w.value is not None and w.value.startswith("-"))
-        # Catalog.match without its last step, which may ask the build context (yarn classic or berry): needed
-        # only when two variants of one manager match
-        found = catalog().match_candidates(cmd)
-        self.found: list[Invocation] = found
-        self.pick = len({i.manager.variant_of or i.manager.id for i in found}) != len(found)
-        self.tool = match_tool(cmd) if not found else None
+        w = _words(cmd)
+        self.user_switch = w.user_switch
+        self.flags = w.flags
+        self.found = w.found
+        self.pick = w.pick
+        self.tool = w.tool
 
 
 def _shapes(script: Script) -> tuple[_Shape, ...]:
