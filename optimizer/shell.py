@@ -448,7 +448,8 @@ class _Builder:
 # redirections, pipes, globs, comments or newlines) parses the same without tree-sitter
 # (checked whole, one character or operator at a time: no nested repetition, so no backtracking blow-up)
 _PLAIN_SCRIPT = re.compile(r"(?:[A-Za-z0-9_./:=+@%,^\- \t]|&&|\|\||;)*")
-_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9_./:=+@%,^\-]+|&&|\|\||;")  # its tokens (blanks between them)
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:=+@%,^\-]+")  # its words (blanks between them)
+_PLAIN_OPERATOR = re.compile(r"(&&|\|\||;)")  # and the operators between its commands
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_./+\-]+")  # tree-sitter-bash rejects some names (`x@1`, `a:b` after `A=1`)
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 # words tree-sitter reads as syntax or as declaration commands, not as a plain command name
@@ -466,28 +467,26 @@ def _fast_parse(text: str) -> Script | None:
     """
     if _PLAIN_SCRIPT.fullmatch(text) is None:
         return None
-    groups: list[list[tuple[str, int, int]]] = [[]]
-    ops: list[str | None] = [None]
-    # the script is plain: its tokens are the matches of _PLAIN_TOKEN, with only blanks between them
-    for m in _PLAIN_TOKEN.finditer(text):
-        tok = m.group(0)
-        if tok in ("&&", "||", ";"):
-            if not groups[-1]:
-                return None
-            groups.append([])
-            ops.append(tok)
-        else:
-            groups[-1].append((tok, m.start(), m.end()))
-    if not groups[-1]:
-        return None if len(groups) > 1 else Script(text, True, (), ())
+    # the script is plain: commands of words (with only blanks between them) joined by operators
+    parts = _PLAIN_OPERATOR.split(text)  # command, operator, command, ..., command
+    if len(parts) == 1 and not parts[0].strip(" \t"):
+        return Script(text, True, (), ())
     items: list[Item] = []
     commands: list[Command] = []
     cwd: str | None = None
-    for idx, (words, op) in enumerate(zip(groups, ops)):
-        start, end = words[0][1], words[-1][2]
-        key = (text[start:end], start, idx, cwd, op)
+    op: str | None = None
+    pos = 0
+    for k in range(0, len(parts), 2):
+        part = parts[k]
+        group = part.strip(" \t")
+        if not group:
+            return None  # an operator with no command before or after it
+        start = pos + len(part) - len(part.lstrip(" \t"))
+        idx = k // 2
+        key = (group, start, idx, cwd, op)
         got = _PLAIN_GROUPS.get(key)
         if got is None:
+            words = [(m.group(0), start + m.start(), start + m.end()) for m in _PLAIN_WORD.finditer(group)]
             assigns: list[Word] = []
             i = 0
             while i < len(words) and _ASSIGNMENT.match(words[i][0]):
@@ -499,6 +498,7 @@ def _fast_parse(text: str) -> Script | None:
                 return None
             if not argv and len(assigns) != 1:
                 return None  # several bare assignments: tree-sitter's shape differs
+            end = start + len(group)
             cmd = Command(tuple(Word(w, w, s0, e0) for w, s0, e0 in argv), tuple(assigns), start, end, idx,
                           True, False, cwd)
             got = (cmd, Item(start, end, op, (idx,), bool(argv)), _cwd_after(cmd, cwd))
@@ -508,6 +508,10 @@ def _fast_parse(text: str) -> Script | None:
         cmd, item, cwd = got
         commands.append(cmd)
         items.append(item)
+        pos += len(part)
+        if k + 1 < len(parts):
+            op = parts[k + 1]
+            pos += len(op)
     return Script(text, True, tuple(items), tuple(commands))
 
 
