@@ -107,7 +107,11 @@ class Command:
         got = self._name
         if got is False:
             eff = self.effective()
-            got = None if not eff or eff[0].value is None else posixpath.basename(eff[0].value)
+            if not eff or eff[0].value is None:
+                got = None
+            else:
+                v = eff[0].value
+                got = v[v.rfind("/") + 1 :]  # posixpath.basename of a str
             object.__setattr__(self, "_name", got)
         return got  # type: ignore[return-value]
 

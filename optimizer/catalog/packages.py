@@ -414,7 +414,7 @@ class Catalog:
         eff = cmd.effective()
         if not eff or eff[0].value is None:
             return []
-        name = posixpath.basename(eff[0].value)
+        name: str = cmd.name  # type: ignore[assignment]  # posixpath.basename(eff[0].value), kept on the command
         found: list[Invocation] = []
         for m, n in self._programs(name, tuple(w.value for w in eff[1:3])):
             sub, rest = _subcommand(m, eff[n:])

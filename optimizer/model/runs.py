@@ -190,15 +190,29 @@ def match_tool(cmd: Command) -> Tool | None:
     eff = cmd.effective()
     if not eff or eff[0].value is None:
         return None
-    name = posixpath.basename(eff[0].value)
+    name = cmd.name  # posixpath.basename(eff[0].value)
     full = eff[0].value
-    for t in _tools():
-        if name not in t.names and full not in t.names:
-            continue
+    by_name = _tools_by_name()
+    found = by_name.get(name, ())  # type: ignore[arg-type]
+    if full != name:
+        found = tuple(sorted(set(found) | set(by_name.get(full, ()))))
+    tools = _tools()
+    for i in found:  # the tools called that, in catalog order
+        t = tools[i]
         if t.then and [w.value for w in eff[1 : 1 + len(t.then)]] != list(t.then):
             continue
         return t
     return None
+
+
+@cache
+def _tools_by_name() -> dict[str, tuple[int, ...]]:
+    """Each name a tool is called by -> the positions in ``_tools()`` of the tools called that."""
+    out: dict[str, list[int]] = {}
+    for i, t in enumerate(_tools()):
+        for n in t.names:
+            out.setdefault(n, []).append(i)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 # --------------------------------------------------------------------------- classification
@@ -214,7 +228,7 @@ def _user_switch(cmd: Command) -> int:
     (not known), 2 to root."""
     first = cmd.argv[0].value if cmd.argv else None
     to_root, to_named = _user_switchers()
-    name = posixpath.basename(first) if first is not None else None
+    name = first[first.rfind("/") + 1 :] if first is not None else None  # posixpath.basename
     if name is None or (name not in to_root and name not in to_named):
         return 0
     words = [w.value for w in cmd.argv]
