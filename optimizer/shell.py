@@ -453,6 +453,9 @@ class _Builder:
 # (checked whole, one character or operator at a time: no nested repetition, so no backtracking blow-up)
 _PLAIN_SCRIPT = re.compile(r"(?:[A-Za-z0-9_./:=+@%,^\- \t]|&&|\|\||;)*")
 _PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:=+@%,^\-]+")  # its words (blanks between them)
+# the same with ``*`` in words (globs: see _fast_parse_globbed)
+_GLOB_SCRIPT = re.compile(r"(?:[A-Za-z0-9_./:=+@%,^*\- \t]|&&|\|\||;)*")
+_GLOB_WORD = re.compile(r"[A-Za-z0-9_./:=+@%,^*\-]+")
 _PLAIN_OPERATOR = re.compile(r"(&&|\|\||;)")  # and the operators between its commands
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_./+\-]+")  # tree-sitter-bash rejects some names (`x@1`, `a:b` after `A=1`)
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
@@ -471,6 +474,19 @@ def _fast_parse(text: str) -> Script | None:
     """
     if _PLAIN_SCRIPT.fullmatch(text) is None:
         return None
+    return _plain_parse(text, _PLAIN_WORD)
+
+
+def _fast_parse_globbed(text: str) -> Script | None:
+    """:func:`_fast_parse` for a script that would be plain but for ``*`` in arguments (``rm -rf /var/lib/apt/lists/*``):
+    such a word is a glob, its value None, as tree-sitter gives it (tests/test_shell.py checks it). None when the
+    script is not of that kind (a ``*`` in a command name or an assignment goes to tree-sitter)."""
+    if "*" not in text or _GLOB_SCRIPT.fullmatch(text) is None:
+        return None
+    return _plain_parse(text, _GLOB_WORD)
+
+
+def _plain_parse(text: str, word_re: re.Pattern[str]) -> Script | None:
     # the script is plain: commands of words (with only blanks between them) joined by operators
     parts = _PLAIN_OPERATOR.split(text)  # command, operator, command, ..., command
     if len(parts) == 1 and not parts[0].strip(" \t"):
@@ -490,21 +506,25 @@ def _fast_parse(text: str) -> Script | None:
         key = (group, start, idx, cwd, op)
         got = _PLAIN_GROUPS.get(key)
         if got is None:
-            words = [(m.group(0), start + m.start(), start + m.end()) for m in _PLAIN_WORD.finditer(group)]
+            words = [(m.group(0), start + m.start(), start + m.end()) for m in word_re.finditer(group)]
             assigns: list[Word] = []
             i = 0
             while i < len(words) and _ASSIGNMENT.match(words[i][0]):
                 w, s0, e0 = words[i]
+                if "*" in w:
+                    return None  # a glob in an assignment
                 assigns.append(Word(w, w, s0, e0))
                 i += 1
             argv = words[i:]
+            if word_re is _GLOB_WORD and any(w.startswith("=") for w, _, _ in argv):
+                return None  # tree-sitter reads ``== *`` as a test's pattern
             if argv and (argv[0][0] in _NOT_PLAIN_NAMES or argv[0][0].startswith(("-", "=")) or not _PLAIN_NAME.fullmatch(argv[0][0])):
                 return None
             if not argv and len(assigns) != 1:
                 return None  # several bare assignments: tree-sitter's shape differs
             end = start + len(group)
-            cmd = Command(tuple(Word(w, w, s0, e0) for w, s0, e0 in argv), tuple(assigns), start, end, idx,
-                          True, False, cwd)
+            cmd = Command(tuple(Word(w, None if "*" in w else w, s0, e0) for w, s0, e0 in argv), tuple(assigns),
+                          start, end, idx, True, False, cwd)
             got = (cmd, Item(start, end, op, (idx,), bool(argv)), _cwd_after(cmd, cwd))
             if len(_PLAIN_GROUPS) >= 65536:
                 _PLAIN_GROUPS.clear()
@@ -530,6 +550,8 @@ _PLAIN_GROUPS: dict[tuple[str, int, int, str | None, str | None], tuple[Command,
 def parse_script(text: str) -> Script:
     """Parse a shell script (the text after RUN's flags)."""
     fast = _fast_parse(text)
+    if fast is None:
+        fast = _fast_parse_globbed(text)
     if fast is not None:
         return fast
     return _tree_sitter_parse(text)
