@@ -416,11 +416,11 @@ class Catalog:
             return []
         name: str = cmd.name  # type: ignore[assignment]  # posixpath.basename(eff[0].value), kept on the command
         found: list[Invocation] = []
-        for m, n in self._programs(name, tuple(w.value for w in eff[1:3])):
+        for m, n in self._programs(name, tuple([w.value for w in eff[1:3]])):
             sub, rest = _subcommand(m, eff[n:])
             found.append(Invocation(m, cmd, sub, rest, n))
-        if not found:
-            return []
+        if len(found) < 2:
+            return found
         longest = max(i.program_words for i in found)
         return [i for i in found if i.program_words == longest]
 

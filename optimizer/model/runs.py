@@ -19,7 +19,7 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -267,11 +267,12 @@ def _positionals(m: Manager, rest: tuple[Any, ...]) -> list[str | None]:
 def _manifests(inv: Invocation, project: str | None, cwd: str | None) -> tuple[str, ...]:
     m = inv.manager
     out: list[str] = []
-    words = [w.value for w in inv.command.effective()]
     if m.manifest_flags:  # pip, uv pip: the files named on the command line, and a local project's manifests
+        words = [w.value for w in inv.command.effective()]
+        dashed = _all_dashed(m.manifest_flags)
         for i, w in enumerate(words):
-            if w is None:
-                continue
+            if w is None or (dashed and not w.startswith("-")):
+                continue  # (a word without a dash is neither a manifest flag nor one with its value attached)
             val = None
             if w in m.manifest_flags and i + 1 < len(words):
                 val = words[i + 1]
@@ -290,9 +291,18 @@ def _manifests(inv: Invocation, project: str | None, cwd: str | None) -> tuple[s
         return tuple(dict.fromkeys(out))
     if project is None:
         return ()
-    for f in (*m.manifests, *m.lockfiles):
-        out.append(posixpath.normpath(posixpath.join(project, f)))
-    return tuple(dict.fromkeys(out))
+    return _project_files(m.manifests, m.lockfiles, project)
+
+
+@lru_cache(maxsize=256)
+def _all_dashed(flags: tuple[str, ...]) -> bool:
+    return all(f.startswith("-") for f in flags)
+
+
+@lru_cache(maxsize=4096)
+def _project_files(manifests: tuple[str, ...], lockfiles: tuple[str, ...], project: str) -> tuple[str, ...]:
+    """A manager's manifests and lockfiles in ``project`` (memoised: the same few folders, every command)."""
+    return tuple(dict.fromkeys(posixpath.normpath(posixpath.join(project, f)) for f in (*manifests, *lockfiles)))
 
 
 def _rule_applies(rule: WriteRule, inv: Invocation, verb: str, env: Env, venv: str | None) -> bool | None:
@@ -450,12 +460,12 @@ class _Words:
 
     def __init__(self, cmd: Command) -> None:
         self.user_switch = _user_switch(cmd)
-        self.flags = tuple(w.value for w in cmd.effective()[1:] if w.value is not None and w.value.startswith("-"))
+        self.flags = tuple([w.value for w in cmd.effective()[1:] if w.value is not None and w.value.startswith("-")])
         # Catalog.match without its last step, which may ask the build context (yarn classic or berry): needed
         # only when two variants of one manager match
         found = catalog().match_candidates(cmd)
         self.found: list[Invocation] = found
-        self.pick = len({i.manager.variant_of or i.manager.id for i in found}) != len(found)
+        self.pick = len(found) > 1 and len({i.manager.variant_of or i.manager.id for i in found}) != len(found)
         self.tool = match_tool(cmd) if not found else None
 
 
