@@ -313,16 +313,20 @@ def _read_assignments_uncached(keyword: str, args: str) -> list[Assignment] | No
         if "=" not in first[0]:
             value = first[1].strip() if len(first) > 1 else ""
             return [Assignment(first[0], value)]
-    try:
-        lexer = shlex.shlex(args, posix=True)
-        lexer.whitespace_split = True
-        lexer.escape = "\\"
-        lexer.escapedquotes = '"'
-        words = list(lexer)
-    except ValueError:
-        return None
+    if _UNQUOTED.fullmatch(args):
+        # no quotes, escapes, comments or line breaks: shlex would split at the blanks, and the words are as written
+        words = raw_words = args.split()
+    else:
+        try:
+            lexer = shlex.shlex(args, posix=True)
+            lexer.whitespace_split = True
+            lexer.escape = "\\"
+            lexer.escapedquotes = '"'
+            words = list(lexer)
+        except ValueError:
+            return None
+        raw_words = _raw_words(args)
     out: list[Assignment] = []
-    raw_words = _raw_words(args)
     for idx, w in enumerate(words):
         name, eq, value = w.partition("=")
         if not _NAME.fullmatch(name):
@@ -339,6 +343,9 @@ def _read_assignments_uncached(keyword: str, args: str) -> list[Assignment] | No
         else:
             out.append(Assignment(name, value))
     return out
+
+
+_UNQUOTED = re.compile(r"[^'\"\\#\s]+(?:[ \t]+[^'\"\\#\s]+)*")  # words of no quote, backslash or # between blanks
 
 
 def _raw_words(args: str) -> list[str]:
