@@ -97,10 +97,16 @@ class Env(Mapping[str, Var]):
         return v
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._get(name) is not None
+        if not isinstance(name, str):
+            return False
+        if self._vars.get(name) is not None:  # this layer first, without a call (passes ask this a lot)
+            return True
+        return self._parent is not None and self._get(name) is not None
 
     def get(self, name: str, default: Var | None = None) -> Var | None:  # type: ignore[override]
-        v = self._get(name)
+        v = self._vars.get(name)
+        if v is None and self._parent is not None:
+            v = self._get(name)
         return default if v is None else v
 
     def __iter__(self) -> Iterator[str]:
@@ -114,7 +120,9 @@ class Env(Mapping[str, Var]):
 
     def value(self, name: str) -> str | None:
         """The literal value of ``name``; "" when certainly unset; None when not knowable."""
-        v = self._get(name)
+        v = self._vars.get(name)
+        if v is None and self._parent is not None:
+            v = self._get(name)
         if v is not None:
             return v.value
         if self.unreadable is not None or not self.base_known:
