@@ -430,11 +430,12 @@ class Catalog:
 
     def is_cache_clean(self, cmd: Command, manager: Manager) -> bool:
         """Is ``cmd`` one of ``manager``'s cache-cleaning commands (``npm cache clean --force``)?"""
-        words = [w.value for w in cmd.effective()]
-        if not words or words[0] is None:
+        eff = cmd.effective()
+        if not eff or eff[0].value is None or not manager.cache_clean_commands:
             return False
-        words[0] = posixpath.basename(words[0])
-        positional = [w for w in words if w is None or not w.startswith("-")]
+        name: str = cmd.name  # type: ignore[assignment]  # posixpath.basename of the first word
+        positional = [name] if not name.startswith("-") else []
+        positional += [w.value for w in eff[1:] if w.value is None or not w.value.startswith("-")]
         for pattern in manager.cache_clean_commands:
             if len(positional) >= len(pattern) and tuple(positional[: len(pattern)]) == pattern:
                 return True

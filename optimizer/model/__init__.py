@@ -88,6 +88,7 @@ class ImageModel:
     _apt_lists: dict[int, list[int]] = field(default_factory=dict, repr=False)
     # answers of pure lookups on this model (dockeropt.model.project.context_copy), keyed by their arguments
     _lookups: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+    _stage_runs: dict[int, list[tuple[Instruction, RunFacts]]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ building
 
@@ -167,10 +168,12 @@ class ImageModel:
         return [n, *(self.graph[i] for i in n.ancestors)]
 
     def stage_runs(self, stage: int) -> Iterator[tuple[Instruction, RunFacts]]:
-        for ins in self.graph[stage].stage.body:
-            f = self.runs.get(ins.index)
-            if f is not None:
-                yield ins, f
+        got = self._stage_runs.get(stage)
+        if got is None:  # listed on first use: passes ask for every stage's RUNs again and again
+            got = self._stage_runs[stage] = [
+                (ins, f) for ins in self.graph[stage].stage.body if (f := self.runs.get(ins.index)) is not None
+            ]
+        return iter(got)
 
     def later_runs(self, ins: Instruction) -> Iterator[Instruction]:
         """RUNs executed on top of ``ins``'s result: later in its stage, then in stages built FROM it."""
