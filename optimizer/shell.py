@@ -15,6 +15,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import Any
 
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
@@ -71,6 +72,9 @@ class Command:
     # kept in slots, not a dict per command, so the garbage collector has nothing more to track
     _effective: tuple[Word, ...] | None = field(default=None, compare=False, hash=False, repr=False)
     _name: str | None | bool = field(default=False, compare=False, hash=False, repr=False)  # False: not yet
+    # what the image model derives from the command's words alone (dockeropt.model.runs), on first use; not copied
+    # by dataclasses.replace (the facts point back at the command)
+    facts: Any = field(default=None, init=False, compare=False, hash=False, repr=False)
 
     @property
     def words(self) -> list[str | None]:
@@ -103,7 +107,11 @@ class Command:
         got = self._name
         if got is False:
             eff = self.effective()
-            got = None if not eff or eff[0].value is None else posixpath.basename(eff[0].value)
+            if not eff or eff[0].value is None:
+                got = None
+            else:
+                v = eff[0].value
+                got = v[v.rfind("/") + 1 :]  # posixpath.basename of a str
             object.__setattr__(self, "_name", got)
         return got  # type: ignore[return-value]
 
@@ -149,6 +157,9 @@ class Script:
     items: tuple[Item, ...]
     commands: tuple[Command, ...]
     error: str | None = None
+    # facts derived from the script's content alone (dockeropt.model.runs), computed on first use: a script is
+    # parsed once per text and shared by every RUN, round and rebuild with that text, and so are they
+    derived: dict[object, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def set_e(self) -> bool:
@@ -190,9 +201,11 @@ class Script:
         return out
 
 
-def _word_value(node: Node, text: str, conv: _Conv) -> str | None:
+def _word_value(node: Node, text: str, conv: _Conv, raw: str | None = None) -> str | None:
+    """The literal value of a word node (``raw``: its text, when the caller has it)."""
     t = node.type
-    raw = text[conv(node.start_byte) : conv(node.end_byte)]
+    if raw is None:
+        raw = text[conv(node.start_byte) : conv(node.end_byte)]
     if t in ("word", "number"):
         if "$" in raw or "`" in raw:
             return None
@@ -258,20 +271,36 @@ class _Conv:
         return b if self.ascii else self.table[b]
 
 
+def _cwd_after(cmd: Command, cwd: str | None) -> str | None:
+    """The working folder after ``cmd`` (see ``Command.cwd``): a ``cd`` changes it for the commands after it."""
+    if cmd.name == "cd":
+        args = [a for a in cmd.args if a != "--"]
+        if len(args) == 1 and args[0] is not None and cwd != "?":
+            if args[0].startswith("/"):
+                return posixpath.normpath(args[0])
+            return posixpath.normpath(posixpath.join(cwd or ".", args[0]))
+        return "?"
+    return cwd
+
+
 class _Builder:
     def __init__(self, text: str) -> None:
         self.text = text
         self.conv = _Conv(text)
+        self.ascii = self.conv.ascii
         self.commands: list[Command] = []
         self.items: list[Item] = []
         self.cwd: str | None = None
 
     def span(self, node: Node) -> tuple[int, int]:
+        if self.ascii:  # byte offsets are character offsets
+            return node.start_byte, node.end_byte
         return self.conv(node.start_byte), self.conv(node.end_byte)
 
     def word(self, node: Node) -> Word:
         s, e = self.span(node)
-        return Word(self.text[s:e], _word_value(node, self.text, self.conv), s, e)
+        raw = self.text[s:e]
+        return Word(raw, _word_value(node, self.text, self.conv, raw), s, e)
 
     def assignment(self, node: Node) -> Word:
         """``NAME=value`` as a word whose value is ``NAME=<literal>`` (None when not literal)."""
@@ -341,15 +370,7 @@ class _Builder:
 
     def track_cd(self, cmd: Command) -> None:
         """A ``cd`` changes the working folder of the commands after it."""
-        if cmd.name == "cd":
-            args = [a for a in cmd.args if a != "--"]
-            if len(args) == 1 and args[0] is not None and self.cwd != "?":
-                if args[0].startswith("/"):
-                    self.cwd = posixpath.normpath(args[0])
-                else:
-                    self.cwd = posixpath.normpath(posixpath.join(self.cwd or ".", args[0]))
-            else:
-                self.cwd = "?"
+        self.cwd = _cwd_after(cmd, self.cwd)
 
     def collect(self, node: Node, item: int, top: bool, track_cd: bool = True) -> list[int]:
         t = node.type
@@ -431,7 +452,11 @@ class _Builder:
 # redirections, pipes, globs, comments or newlines) parses the same without tree-sitter
 # (checked whole, one character or operator at a time: no nested repetition, so no backtracking blow-up)
 _PLAIN_SCRIPT = re.compile(r"(?:[A-Za-z0-9_./:=+@%,^\- \t]|&&|\|\||;)*")
-_PLAIN_TOKEN = re.compile(r"[A-Za-z0-9_./:=+@%,^\-]+|&&|\|\||;")  # its tokens (blanks between them)
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_./:=+@%,^\-]+")  # its words (blanks between them)
+# the same with ``*`` in words (globs: see _fast_parse_globbed)
+_GLOB_SCRIPT = re.compile(r"(?:[A-Za-z0-9_./:=+@%,^*\- \t]|&&|\|\||;)*")
+_GLOB_WORD = re.compile(r"[A-Za-z0-9_./:=+@%,^*\-]+")
+_PLAIN_OPERATOR = re.compile(r"(&&|\|\||;)")  # and the operators between its commands
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_./+\-]+")  # tree-sitter-bash rejects some names (`x@1`, `a:b` after `A=1`)
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 # words tree-sitter reads as syntax or as declaration commands, not as a plain command name
@@ -449,47 +474,84 @@ def _fast_parse(text: str) -> Script | None:
     """
     if _PLAIN_SCRIPT.fullmatch(text) is None:
         return None
-    groups: list[list[tuple[str, int, int]]] = [[]]
-    ops: list[str | None] = [None]
-    # the script is plain: its tokens are the matches of _PLAIN_TOKEN, with only blanks between them
-    for m in _PLAIN_TOKEN.finditer(text):
-        tok = m.group(0)
-        if tok in ("&&", "||", ";"):
-            if not groups[-1]:
-                return None
-            groups.append([])
-            ops.append(tok)
-        else:
-            groups[-1].append((tok, m.start(), m.end()))
-    if not groups[-1]:
-        return None if len(groups) > 1 else Script(text, True, (), ())
-    b = _Builder(text)
+    return _plain_parse(text, _PLAIN_WORD)
+
+
+def _fast_parse_globbed(text: str) -> Script | None:
+    """:func:`_fast_parse` for a script that would be plain but for ``*`` in arguments (``rm -rf /var/lib/apt/lists/*``):
+    such a word is a glob, its value None, as tree-sitter gives it (tests/test_shell.py checks it). None when the
+    script is not of that kind (a ``*`` in a command name or an assignment goes to tree-sitter)."""
+    if "*" not in text or _GLOB_SCRIPT.fullmatch(text) is None:
+        return None
+    return _plain_parse(text, _GLOB_WORD)
+
+
+def _plain_parse(text: str, word_re: re.Pattern[str]) -> Script | None:
+    # the script is plain: commands of words (with only blanks between them) joined by operators
+    parts = _PLAIN_OPERATOR.split(text)  # command, operator, command, ..., command
+    if len(parts) == 1 and not parts[0].strip(" \t"):
+        return Script(text, True, (), ())
     items: list[Item] = []
-    for idx, (words, op) in enumerate(zip(groups, ops)):
-        assigns: list[Word] = []
-        i = 0
-        while i < len(words) and _ASSIGNMENT.match(words[i][0]):
-            w, s0, e0 = words[i]
-            assigns.append(Word(w, w, s0, e0))
-            i += 1
-        argv = words[i:]
-        if argv and (argv[0][0] in _NOT_PLAIN_NAMES or argv[0][0].startswith(("-", "=")) or not _PLAIN_NAME.fullmatch(argv[0][0])):
-            return None
-        if not argv and len(assigns) != 1:
-            return None  # several bare assignments: tree-sitter's shape differs
-        start, end = words[0][1], words[-1][2]
-        cmd = Command(tuple(Word(w, w, s0, e0) for w, s0, e0 in argv), tuple(assigns), start, end, idx,
-                      True, False, b.cwd)
-        b.commands.append(cmd)
-        b.track_cd(cmd)
-        items.append(Item(start, end, op, (len(b.commands) - 1,), bool(argv)))
-    return Script(text, True, tuple(items), tuple(b.commands))
+    commands: list[Command] = []
+    cwd: str | None = None
+    op: str | None = None
+    pos = 0
+    for k in range(0, len(parts), 2):
+        part = parts[k]
+        group = part.strip(" \t")
+        if not group:
+            return None  # an operator with no command before or after it
+        start = pos + len(part) - len(part.lstrip(" \t"))
+        idx = k // 2
+        key = (group, start, idx, cwd, op)
+        got = _PLAIN_GROUPS.get(key)
+        if got is None:
+            words = [(m.group(0), start + m.start(), start + m.end()) for m in word_re.finditer(group)]
+            assigns: list[Word] = []
+            i = 0
+            while i < len(words) and _ASSIGNMENT.match(words[i][0]):
+                w, s0, e0 = words[i]
+                if "*" in w:
+                    return None  # a glob in an assignment
+                assigns.append(Word(w, w, s0, e0))
+                i += 1
+            argv = words[i:]
+            if word_re is _GLOB_WORD and any(w.startswith("=") for w, _, _ in argv):
+                return None  # tree-sitter reads ``== *`` as a test's pattern
+            if argv and (argv[0][0] in _NOT_PLAIN_NAMES or argv[0][0].startswith(("-", "=")) or not _PLAIN_NAME.fullmatch(argv[0][0])):
+                return None
+            if not argv and len(assigns) != 1:
+                return None  # several bare assignments: tree-sitter's shape differs
+            end = start + len(group)
+            cmd = Command(tuple(Word(w, None if "*" in w else w, s0, e0) for w, s0, e0 in argv), tuple(assigns),
+                          start, end, idx, True, False, cwd)
+            got = (cmd, Item(start, end, op, (idx,), bool(argv)), _cwd_after(cmd, cwd))
+            if len(_PLAIN_GROUPS) >= 65536:
+                _PLAIN_GROUPS.clear()
+            _PLAIN_GROUPS[key] = got
+        cmd, item, cwd = got
+        commands.append(cmd)
+        items.append(item)
+        pos += len(part)
+        if k + 1 < len(parts):
+            op = parts[k + 1]
+            pos += len(op)
+    return Script(text, True, tuple(items), tuple(commands))
+
+
+# one command of a plain script (its text from first to last word, its offset and index, the folder earlier ``cd``s
+# left, the operator before it) -> its Command, its Item and the folder after it. RUN lines repeat the same commands
+# at the same offsets (``rm -f ... && apt-get update && ...``); the objects are immutable and shared, and so are the
+# facts computed on them on first use (Command.effective, name; the model's Command.facts)
+_PLAIN_GROUPS: dict[tuple[str, int, int, str | None, str | None], tuple[Command, Item, str | None]] = {}
 
 
 @lru_cache(maxsize=65536)
 def parse_script(text: str) -> Script:
     """Parse a shell script (the text after RUN's flags)."""
     fast = _fast_parse(text)
+    if fast is None:
+        fast = _fast_parse_globbed(text)
     if fast is not None:
         return fast
     return _tree_sitter_parse(text)

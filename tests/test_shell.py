@@ -261,3 +261,63 @@ def test_output_redirects_name_the_files_they_write(src: str, expected: list[tup
     s = parse_script(src)
     assert s.ok
     assert [(c.name, c.writes_to) for c in s.commands] == expected
+
+
+def test_fast_path_shares_repeated_commands_only_where_they_are_the_same() -> None:
+    # dockeropt.shell._PLAIN_GROUPS: one Command for the same words at the same offset, index and folder
+    a = _fast_parse("apt-get update && apt-get install -y a")
+    b = _fast_parse("apt-get update && apt-get install -y b")
+    assert a is not None and b is not None
+    assert a.commands[0] is b.commands[0] and a.items[0] is b.items[0]
+    assert a.commands[1] != b.commands[1]
+    c = _fast_parse("cd /x && make")
+    d = _fast_parse("cd /y && make")
+    assert c is not None and d is not None
+    assert (c.commands[1].cwd, d.commands[1].cwd) == ("/x", "/y")
+    e = _fast_parse("make; make")
+    f = _fast_parse("make && make")
+    assert e is not None and f is not None
+    assert (e.items[1].op_before, f.items[1].op_before) == (";", "&&")
+    for got in (a, b, c, d, e, f):
+        assert got == _tree_sitter_parse(got.text)
+
+
+_glob_words = st.sampled_from([
+    "rm", "-rf", "/var/lib/apt/lists/*", "*", "**", "*.txt", "a*b", "-*", "--x=*", "A=*", "x=*", "==", "=", "ls", "cd",
+    "/tmp/*", "apt-get", "install", "-y", "curl", "A=1", "./*", "pkg-*", "export", "if", "x@1",
+])
+
+
+@st.composite
+def globbed_scripts(draw: st.DrawFn) -> str:
+    parts = []
+    for i in range(draw(st.integers(1, 4))):
+        if i:
+            parts.append(draw(_ops))
+        parts.append(" ".join(draw(st.lists(_glob_words, min_size=1, max_size=5))))
+    return "".join(parts)
+
+
+@settings(max_examples=600, deadline=None)
+@given(globbed_scripts())
+def test_globbed_fast_path_gives_what_tree_sitter_gives(text: str) -> None:
+    from dockeropt.shell import _fast_parse_globbed
+
+    fast = _fast_parse_globbed(text)
+    if fast is None:
+        return  # a glob where tree-sitter reads it otherwise, or not plain: the tree-sitter path handles it
+    slow = _tree_sitter_parse(text)
+    assert slow.ok, text
+    assert fast == slow, text
+
+
+def test_globbed_fast_path_takes_the_apt_cleanup() -> None:
+    from dockeropt.shell import _fast_parse_globbed, parse_script
+
+    text = "apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*"
+    got = _fast_parse_globbed(text)
+    assert got is not None and got == _tree_sitter_parse(text) == parse_script(text)
+    assert got.commands[2].argv[2].value is None  # a glob: not a literal path
+    for text in ("ls *", "A=* ls", "x* a", "[ a == * ]", "a == *"):
+        assert _fast_parse_globbed(text) is None or _fast_parse_globbed(text) == _tree_sitter_parse(text), text
+    assert _fast_parse_globbed("A=* ls") is None and _fast_parse_globbed("x* a") is None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from dockeropt.shell import Command, Word
 
@@ -22,6 +22,33 @@ _DATA = Path(__file__).resolve().parent / "package_managers.json"
 
 # env value None = set, but to something dockeropt cannot know (an expansion)
 Env = Mapping[str, "str | None"]
+
+
+_T = TypeVar("_T")
+
+
+class kept(Generic[_T]):  # noqa: N801 - used as a decorator, like functools.cached_property
+    """``functools.cached_property`` without the lock Python 3.11 takes on every first read (a race only computes
+    the same value twice). For facts of frozen catalog objects read on hot paths."""
+
+    def __init__(self, f: Callable[[Any], _T]) -> None:
+        self.f = f
+        self.name = f.__name__
+        self.__doc__ = f.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, cls: type | None = None) -> kept[_T]: ...
+    @overload
+    def __get__(self, obj: object, cls: type | None = None) -> _T: ...
+
+    def __get__(self, obj: object | None, cls: type | None = None) -> _T | kept[_T]:
+        if obj is None:
+            return self
+        v = obj.__dict__[self.name] = self.f(obj)
+        return v
 
 
 @dataclass(frozen=True)
@@ -285,16 +312,26 @@ class Invocation:
 
     def has_flag(self, *flags: str) -> bool:
         """Does the command carry one of ``flags`` (``--flag`` or ``--flag=value``)?"""
-        for w in self.command.effective():
-            v = w.value
-            if v is None:
-                continue
-            for f in flags:
-                if v == f or (f.startswith("--") and v.startswith(f + "=")):
-                    return True
-                if f.startswith("-D") and v.startswith(f):
-                    return True
+        values, dashed = self._words
+        for f in flags:
+            if f in values:
+                return True
+            if f.startswith("--"):
+                with_value = f + "="
+                for v in dashed:
+                    if v.startswith(with_value):
+                        return True
+            if f.startswith("-D"):
+                for v in dashed:
+                    if v.startswith(f):
+                        return True
         return False
+
+    @kept
+    def _words(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The literal words of the command, and those of them that start with a dash (what has_flag reads)."""
+        values = tuple(w.value for w in self.command.effective() if w.value is not None)
+        return values, tuple(v for v in values if v.startswith("-"))
 
     def flag_words(self, *flags: str) -> list[Word]:
         out = []
@@ -364,19 +401,28 @@ class Catalog:
         unknown); it picks variants such as yarn classic/berry. Without it, a
         variant with ``variant_unless_files`` (the default flavour) is chosen.
         """
+        found = self.match_candidates(cmd)
+        return _pick_variants(found, has_file) if found else found
+
+    def pick_variants(self, found: list[Invocation], has_file: Callable[[str], bool | None] | None) -> list[Invocation]:
+        """The last step of :meth:`match`: one variant of each manager among ``match_candidates``."""
+        return _pick_variants(found, has_file)
+
+    def match_candidates(self, cmd: Command) -> list[Invocation]:
+        """What :meth:`match` chooses from: every invocation naming the program with the most words, variants
+        of one manager (yarn classic and berry) side by side; it never asks the build context."""
         eff = cmd.effective()
         if not eff or eff[0].value is None:
             return []
-        name = posixpath.basename(eff[0].value)
+        name: str = cmd.name  # type: ignore[assignment]  # posixpath.basename(eff[0].value), kept on the command
         found: list[Invocation] = []
-        for m, n in self._programs(name, tuple(w.value for w in eff[1:3])):
+        for m, n in self._programs(name, tuple([w.value for w in eff[1:3]])):
             sub, rest = _subcommand(m, eff[n:])
             found.append(Invocation(m, cmd, sub, rest, n))
-        if not found:
-            return []
+        if len(found) < 2:
+            return found
         longest = max(i.program_words for i in found)
-        found = [i for i in found if i.program_words == longest]
-        return _pick_variants(found, has_file)
+        return [i for i in found if i.program_words == longest]
 
     def match_one(self, cmd: Command, has_file: Callable[[str], bool | None] | None = None) -> Invocation | None:
         found = self.match(cmd, has_file)
@@ -384,11 +430,12 @@ class Catalog:
 
     def is_cache_clean(self, cmd: Command, manager: Manager) -> bool:
         """Is ``cmd`` one of ``manager``'s cache-cleaning commands (``npm cache clean --force``)?"""
-        words = [w.value for w in cmd.effective()]
-        if not words or words[0] is None:
+        eff = cmd.effective()
+        if not eff or eff[0].value is None or not manager.cache_clean_commands:
             return False
-        words[0] = posixpath.basename(words[0])
-        positional = [w for w in words if w is None or not w.startswith("-")]
+        name: str = cmd.name  # type: ignore[assignment]  # posixpath.basename of the first word
+        positional = [name] if not name.startswith("-") else []
+        positional += [w.value for w in eff[1:] if w.value is None or not w.value.startswith("-")]
         for pattern in manager.cache_clean_commands:
             if len(positional) >= len(pattern) and tuple(positional[: len(pattern)]) == pattern:
                 return True

@@ -88,6 +88,7 @@ class ImageModel:
     _apt_lists: dict[int, list[int]] = field(default_factory=dict, repr=False)
     # answers of pure lookups on this model (dockeropt.model.project.context_copy), keyed by their arguments
     _lookups: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+    _stage_runs: dict[int, list[tuple[Instruction, RunFacts]]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ building
 
@@ -167,10 +168,12 @@ class ImageModel:
         return [n, *(self.graph[i] for i in n.ancestors)]
 
     def stage_runs(self, stage: int) -> Iterator[tuple[Instruction, RunFacts]]:
-        for ins in self.graph[stage].stage.body:
-            f = self.runs.get(ins.index)
-            if f is not None:
-                yield ins, f
+        got = self._stage_runs.get(stage)
+        if got is None:  # listed on first use: passes ask for every stage's RUNs again and again
+            got = self._stage_runs[stage] = [
+                (ins, f) for ins in self.graph[stage].stage.body if (f := self.runs.get(ins.index)) is not None
+            ]
+        return iter(got)
 
     def later_runs(self, ins: Instruction) -> Iterator[Instruction]:
         """RUNs executed on top of ``ins``'s result: later in its stage, then in stages built FROM it."""
@@ -441,8 +444,9 @@ def _image_default_cmd(program: tuple[str, ...]) -> bool:
     return bool(program) and posixpath.basename(program[0]) in ("php-fpm", "nginx", "apache2-foreground", "httpd-foreground")
 
 
-# content key -> the classifications made under it, each with the build-context questions it asked and their answers
-_RUN_CACHE: dict[tuple[object, ...], list[tuple[tuple[tuple[str, object, object], ...], RunFacts]]] = {}
+# content key -> the classifications made under it, each with the build-context questions it asked and their
+# answers, and the virtualenvs it creates
+_RUN_CACHE: dict[tuple[object, ...], list[tuple[tuple[tuple[str, object, object], ...], RunFacts, tuple[str, ...]]]] = {}
 
 
 def _run_facts(ins: Instruction, doc_text: str, st: State, cx: _Context, context: BuildContext | None) -> RunFacts:
@@ -456,11 +460,13 @@ def _run_facts(ins: Instruction, doc_text: str, st: State, cx: _Context, context
     classification is reused when the current context gives the same answers (another BuildContext object of the
     same folder, as the LSP makes for every version, or the same one after an overlay change that did not matter).
     """
-    key = (st.key, ins.args, ins.json, tuple(h.content for h in ins.heredocs), frozenset(cx.venvs), context is not None)
+    key = (st.key, ins.args, ins.json, tuple(h.content for h in ins.heredocs) if ins.heredocs else (),
+           frozenset(cx.venvs) if cx.venvs else _NO_VENVS, context is not None)
     hit: RunFacts | None = None
-    for asked, facts in _RUN_CACHE.get(key, ()):
-        if all(_answer(cx, kind, arg) == answer for kind, arg, answer in asked):
-            hit = facts
+    made: tuple[str, ...] = ()
+    for asked, facts, venvs in _RUN_CACHE.get(key, ()):
+        if not asked or all(_answer(cx, kind, arg) == answer for kind, arg, answer in asked):
+            hit, made = facts, venvs
             break
     if hit is None:
         asked_now: list[tuple[str, object, object]] = []
@@ -481,17 +487,21 @@ def _run_facts(ins: Instruction, doc_text: str, st: State, cx: _Context, context
         if len(_RUN_CACHE) > 65536:
             _RUN_CACHE.clear()
         entries = _RUN_CACHE.setdefault(key, [])
-        entries.append((tuple(asked_now), facts))
+        venvs = tuple(w.path for a in facts.actions if a.verb == "venv" for w in a.writes if w.path)
+        entries.append((tuple(asked_now), facts, venvs))
         del entries[:-4]  # a few build-context states per content, the latest last
         return facts
-    for a in hit.actions:
-        if a.verb == "venv":
-            cx.venvs.update(w.path for w in a.writes if w.path)
+    if made:
+        cx.venvs.update(made)
     rs = run_script(ins)
     editable = rs if rs is not None and rs.script.ok and not ins.heredocs else None
     # the same content, but this round's instruction indexes (ENV lines the actions' env points at)
-    actions = tuple(a.rebased(st.env, st.user, ins.index) for a in hit.actions)
-    return RunFacts(ins, hit.script, editable, mounts_of(ins), actions, hit.unknown, ins.json)
+    env, user, index = st.env, st.user, ins.index
+    actions = tuple([a.rebased(env, user, index) for a in hit.actions])
+    return RunFacts(ins, hit.script, editable, mounts_of(ins) if ins.flags else (), actions, hit.unknown, ins.json)
+
+
+_NO_VENVS: frozenset[str] = frozenset()
 
 
 def _answer(cx: _Context, kind: str, arg: object) -> object:

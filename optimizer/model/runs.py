@@ -19,17 +19,21 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
 from dockeropt.catalog import Invocation, catalog
-from dockeropt.catalog.packages import INSTALL_VERBS, Manager, WriteRule
+from dockeropt.catalog.packages import INSTALL_VERBS, Manager, WriteRule, kept
 from dockeropt.model.mounts import Mount, mounts_of
 from dockeropt.model.users import ROOT, User
 from dockeropt.model.values import Env, Var, expand, join_path
 from dockeropt.shell import Command, RunScript, Script, analysis_script, run_script
 from dockeropt.syntax import Instruction
+
+_USER_SWITCH = "runs.user_switch"  # Action.derived: _user_switch of its command
+
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,22 +73,29 @@ class Action:
     def rebased(self, env: Env, user: User, instruction: int) -> Action:
         """The same action in another state with the same content (the model reuses classifications across
         rounds; instruction indexes in ``env`` must be the current ones)."""
-        local = dict(self.local_env)
-        cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
-                                unreadable=instruction if "?" in local else None) if local else env
+        if self.local_env:
+            local = dict(self.local_env)
+            cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
+                                    unreadable=instruction if "?" in local else None)
+        else:
+            cmd_env = env
+        switch = self.derived.get(_USER_SWITCH)
+        if switch is None:
+            switch = self.derived[_USER_SWITCH] = _user_switch(self.command)
         # dataclasses.replace re-runs __init__ over every field; this is a hot path (every RUN, every round)
         new = object.__new__(Action)
-        new.__dict__.update(self.__dict__)
-        object.__setattr__(new, "env", cmd_env)
-        object.__setattr__(new, "user", command_user(self.command, user))
+        d = new.__dict__
+        d.update(self.__dict__)
+        d["env"] = cmd_env
+        d["user"] = _switched_user(switch, user)
         return new
 
     @property
     def installs(self) -> bool:
         return self.verb in INSTALL_VERBS
 
-    @property
-    def manager(self) -> Manager | None:
+    @kept
+    def manager(self) -> Manager | None:  # read by every pass, for every action: kept after the first time
         return self.invocation.manager if self.invocation is not None else None
 
     def has_flag(self, *names: str) -> bool:
@@ -179,15 +190,29 @@ def match_tool(cmd: Command) -> Tool | None:
     eff = cmd.effective()
     if not eff or eff[0].value is None:
         return None
-    name = posixpath.basename(eff[0].value)
+    name = cmd.name  # posixpath.basename(eff[0].value)
     full = eff[0].value
-    for t in _tools():
-        if name not in t.names and full not in t.names:
-            continue
+    by_name = _tools_by_name()
+    found = by_name.get(name, ())  # type: ignore[arg-type]
+    if full != name:
+        found = tuple(sorted(set(found) | set(by_name.get(full, ()))))
+    tools = _tools()
+    for i in found:  # the tools called that, in catalog order
+        t = tools[i]
         if t.then and [w.value for w in eff[1 : 1 + len(t.then)]] != list(t.then):
             continue
         return t
     return None
+
+
+@cache
+def _tools_by_name() -> dict[str, tuple[int, ...]]:
+    """Each name a tool is called by -> the positions in ``_tools()`` of the tools called that."""
+    out: dict[str, list[int]] = {}
+    for i, t in enumerate(_tools()):
+        for n in t.names:
+            out.setdefault(n, []).append(i)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 # --------------------------------------------------------------------------- classification
@@ -195,13 +220,27 @@ def match_tool(cmd: Command) -> Tool | None:
 
 def command_user(cmd: Command, user: User) -> User:
     """Who ``cmd`` runs as: ``sudo cmd`` is root unless ``-u`` names someone else."""
+    return _switched_user(_user_switch(cmd), user)
+
+
+def _user_switch(cmd: Command) -> int:
+    """How ``cmd`` changes the user it runs as (a fact of its words alone): 0 not at all, 1 to a named user
+    (not known), 2 to root."""
     first = cmd.argv[0].value if cmd.argv else None
     to_root, to_named = _user_switchers()
-    name = posixpath.basename(first) if first is not None else None
+    name = first[first.rfind("/") + 1 :] if first is not None else None  # posixpath.basename
     if name is None or (name not in to_root and name not in to_named):
-        return user
+        return 0
     words = [w.value for w in cmd.argv]
     if "-u" in words or "--user" in words or name in to_named:
+        return 1
+    return 2
+
+
+def _switched_user(switch: int, user: User) -> User:
+    if switch == 0:
+        return user
+    if switch == 1:
         return User(None, None, None, None, None)
     return ROOT
 
@@ -228,11 +267,12 @@ def _positionals(m: Manager, rest: tuple[Any, ...]) -> list[str | None]:
 def _manifests(inv: Invocation, project: str | None, cwd: str | None) -> tuple[str, ...]:
     m = inv.manager
     out: list[str] = []
-    words = [w.value for w in inv.command.effective()]
     if m.manifest_flags:  # pip, uv pip: the files named on the command line, and a local project's manifests
+        words = [w.value for w in inv.command.effective()]
+        dashed = _all_dashed(m.manifest_flags)
         for i, w in enumerate(words):
-            if w is None:
-                continue
+            if w is None or (dashed and not w.startswith("-")):
+                continue  # (a word without a dash is neither a manifest flag nor one with its value attached)
             val = None
             if w in m.manifest_flags and i + 1 < len(words):
                 val = words[i + 1]
@@ -251,9 +291,18 @@ def _manifests(inv: Invocation, project: str | None, cwd: str | None) -> tuple[s
         return tuple(dict.fromkeys(out))
     if project is None:
         return ()
-    for f in (*m.manifests, *m.lockfiles):
-        out.append(posixpath.normpath(posixpath.join(project, f)))
-    return tuple(dict.fromkeys(out))
+    return _project_files(m.manifests, m.lockfiles, project)
+
+
+@lru_cache(maxsize=256)
+def _all_dashed(flags: tuple[str, ...]) -> bool:
+    return all(f.startswith("-") for f in flags)
+
+
+@lru_cache(maxsize=4096)
+def _project_files(manifests: tuple[str, ...], lockfiles: tuple[str, ...], project: str) -> tuple[str, ...]:
+    """A manager's manifests and lockfiles in ``project`` (memoised: the same few folders, every command)."""
+    return tuple(dict.fromkeys(posixpath.normpath(posixpath.join(project, f)) for f in (*manifests, *lockfiles)))
 
 
 def _rule_applies(rule: WriteRule, inv: Invocation, verb: str, env: Env, venv: str | None) -> bool | None:
@@ -403,6 +452,80 @@ def active_venv(env: Env, venvs: set[str]) -> str | None:
     return None
 
 
+class _Words:
+    """What ``classify_run`` reads of a command that depends on its words alone, kept in ``Command.facts`` (plain
+    commands repeated across RUN lines are one object, see dockeropt.shell._PLAIN_GROUPS)."""
+
+    __slots__ = ("user_switch", "flags", "found", "pick", "tool")
+
+    def __init__(self, cmd: Command) -> None:
+        self.user_switch = _user_switch(cmd)
+        self.flags = tuple([w.value for w in cmd.effective()[1:] if w.value is not None and w.value.startswith("-")])
+        # Catalog.match without its last step, which may ask the build context (yarn classic or berry): needed
+        # only when two variants of one manager match
+        found = catalog().match_candidates(cmd)
+        self.found: list[Invocation] = found
+        self.pick = len(found) > 1 and len({i.manager.variant_of or i.manager.id for i in found}) != len(found)
+        self.tool = match_tool(cmd) if not found else None
+
+
+def _words(cmd: Command) -> _Words:
+    got = cmd.facts
+    if not isinstance(got, _Words):
+        got = _Words(cmd)
+        object.__setattr__(cmd, "facts", got)
+    return got
+
+
+class _Shape:
+    """What ``classify_run`` reads of one command of a script that depends on the script alone (not on the state
+    or the build context), kept in ``Script.derived``."""
+
+    __slots__ = ("lenv", "script_vars", "unreadable", "user_switch", "flags", "found", "pick", "tool")
+
+    def __init__(self, script: Script, idx: int, cmd: Command) -> None:
+        local = script.env_before(idx)
+        self.lenv: tuple[tuple[str, str | None], ...] = tuple(local.items())
+        self.script_vars = {k: Var(v, "script") for k, v in local.items() if k != "?"}
+        self.unreadable = "?" in local
+        w = _words(cmd)
+        self.user_switch = w.user_switch
+        self.flags = w.flags
+        self.found = w.found
+        self.pick = w.pick
+        self.tool = w.tool
+
+
+def _shapes(script: Script) -> tuple[_Shape, ...]:
+    got = script.derived.get(_SHAPES)
+    if got is None:
+        got = script.derived[_SHAPES] = tuple(_Shape(script, i, c) for i, c in enumerate(script.commands))
+    return got  # type: ignore[no-any-return]
+
+
+_SHAPES = "runs.shapes"
+
+
+def _action(
+    index: int, command: Command, tool: str, ecosystem: str, verb: str, cwd: str | None, project: str | None,
+    packages: tuple[str, ...], manifests: tuple[str, ...], writes: tuple[Write, ...], network: bool,
+    compiles: bool | None, invocation: Invocation | None, env: Env, user: User, flags: tuple[str, ...],
+    local_env: tuple[tuple[str, str | None], ...], derived: dict[object, Any],
+) -> Action:
+    """``Action(...)`` with every field given, without its frozen __init__ (one object.__setattr__ per field:
+    2.9 against 1.0 us); the same object, field for field."""
+    a = _new_object(Action)
+    a.__dict__.update(
+        index=index, command=command, tool=tool, ecosystem=ecosystem, verb=verb, cwd=cwd, project=project,
+        packages=packages, manifests=manifests, writes=writes, network=network, compiles=compiles,
+        invocation=invocation, env=env, user=user, flags=flags, local_env=local_env, derived=derived,
+    )
+    return a
+
+
+_new_object = object.__new__
+
+
 def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir: str | None, cx: _Context) -> RunFacts:
     """The facts of one RUN given the state it runs in."""
     script = analysis_script(ins, doc_text)
@@ -413,16 +536,15 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
         return RunFacts(ins, script, editable, mounts, (), (), ins.json)
     actions: list[Action] = []
     unknown: list[Command] = []
-    for idx, cmd in enumerate(script.commands):
-        local = script.env_before(idx)
-        lenv = tuple(local.items())
-        cmd_env = env.with_vars({k: Var(v, "script") for k, v in local.items() if k != "?"},
-                                unreadable=ins.index if "?" in local else None)
+    for idx, (cmd, sh) in enumerate(zip(script.commands, _shapes(script))):
+        lenv = sh.lenv
+        cmd_env = env.with_vars(sh.script_vars, unreadable=ins.index if sh.unreadable else None) if lenv else env
         cwd = workdir if cmd.cwd is None else (None if cmd.cwd == "?" else join_path(workdir, cmd.cwd))
-        who = command_user(cmd, user)
+        who = _switched_user(sh.user_switch, user)
         home = cmd_env.value("HOME") if "HOME" in cmd_env else who.home
-        flags = tuple(w.value for w in cmd.effective()[1:] if w.value is not None and w.value.startswith("-"))
-        invs = catalog().match(cmd, cx.has_file)
+        flags = sh.flags
+        found = sh.found
+        invs = catalog().pick_variants(found, cx.has_file) if sh.pick else found
         if invs:
             inv = invs[0]
             m = inv.manager
@@ -442,17 +564,17 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             compiles: bool | None = None if inv.installs else False
             if m.source_build_flags and inv.has_flag(*m.source_build_flags):
                 compiles = True
-            actions.append(Action(idx, cmd, m.id, m.ecosystem, verb, cwd, project, pkgs, _manifests(inv, project, cwd),
-                                  writes, network, compiles, inv, cmd_env, who, flags, lenv))
+            actions.append(_action(idx, cmd, m.id, m.ecosystem, verb, cwd, project, pkgs, _manifests(inv, project, cwd),
+                                  writes, network, compiles, inv, cmd_env, who, flags, lenv, {_USER_SWITCH: sh.user_switch}))
             if verb == "venv":
                 for w in writes:
                     if w.path:
                         cx.venvs.add(w.path)
             continue
-        tool = match_tool(cmd)
+        tool = sh.tool
         if tool is None:
             unknown.append(cmd)
-            actions.append(Action(idx, cmd, cmd.name or "?", "unknown", "unknown", cwd, cwd, (), (), (), False, None, None, cmd_env, who, flags, lenv))
+            actions.append(_action(idx, cmd, cmd.name or "?", "unknown", "unknown", cwd, cwd, (), (), (), False, None, None, cmd_env, who, flags, lenv, {_USER_SWITCH: sh.user_switch}))
             continue
         verb = tool.verb
         writes: tuple[Write, ...] = ()
@@ -487,6 +609,6 @@ def classify_run(ins: Instruction, doc_text: str, env: Env, user: User, workdir:
             writes += redirected
             if verb == "noop":
                 verb = "fs"  # ``echo x > config.json`` creates the file it redirects to
-        actions.append(Action(idx, cmd, tool.id or (cmd.name or "?"), "system", verb, cwd, cwd, (), (), writes, network,
-                              True if tool.compiles else False, None, cmd_env, who, flags, lenv))
+        actions.append(_action(idx, cmd, tool.id or (cmd.name or "?"), "system", verb, cwd, cwd, (), (), writes, network,
+                              True if tool.compiles else False, None, cmd_env, who, flags, lenv, {_USER_SWITCH: sh.user_switch}))
     return RunFacts(ins, script, editable, mounts, tuple(actions), tuple(unknown), ins.json)

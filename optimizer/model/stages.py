@@ -40,8 +40,9 @@ class State:
     workdir: str | None  # absolute; None: depends on something unknown
     shell: tuple[str, ...]
     accounts: dict[str, Account]  # accounts known to exist (base image + created so far)
-    # identifies the state across rebuilds of the model: the same key means the same env, user, workdir, shell
-    # and accounts (a hash of the FROM chain and of every instruction, with its index, that changed the state)
+    # identifies the state across rebuilds of the model for what a RUN is classified with: the same key means
+    # the same env, user and workdir (a hash of the FROM chain's content and of every instruction's content
+    # that changed one of them; shell and accounts are not part of it)
     key: int = 0
 
     @property
@@ -176,8 +177,13 @@ def build_states(doc: Dockerfile) -> tuple[StageGraph, dict[int, State]]:
             states[ins.index] = state
             after = _apply(doc, ins, state, global_env, stage_args, copies, copy_images)
             if after is not state:
-                # content, not position: a line inserted above does not make every later state new
-                after = replace(after, key=hash((state.key, ins.keyword, ins.args)))
+                # content, not position: a line inserted above does not make every later state new; and only what
+                # RUNs are classified with (env, user, workdir): a RUN that creates an account or a SHELL line
+                # keeps the key. ``after`` is new (made by _apply), so its key is set in place
+                if after.env is not state.env or after.user != state.user or after.workdir != state.workdir:
+                    object.__setattr__(after, "key", hash((state.key, ins.keyword, ins.args)))
+                else:
+                    object.__setattr__(after, "key", state.key)
             state = after
         finals.append(state)
         plat = stage.platform
@@ -264,13 +270,15 @@ def _apply(
                 copy_images.append(ref)
         return state
     if kw == "RUN":
-        for m in mounts_of(ins):
-            f = m.from_
-            if f:
-                src = _stage_ref(doc, expand(f, env) or f, ins.stage_index)
-                if src is not None:
-                    copies.append(src)
-        if not _MAY_CREATE_ACCOUNTS.search(ins.text):
+        # only a mount whose text says "from" can name a stage (keys are read case-blind): the others are not parsed
+        if any(f.name == "mount" and f.value is not None and "from" in f.value.lower() for f in ins.flags):
+            for m in mounts_of(ins):
+                f = m.from_
+                if f:
+                    src = _stage_ref(doc, expand(f, env) or f, ins.stage_index)
+                    if src is not None:
+                        copies.append(src)
+        if "add" not in ins.text or not _MAY_CREATE_ACCOUNTS.search(ins.text):
             return state  # no useradd/adduser/groupadd/addgroup: no accounts to read
         script = analysis_script(ins, doc.text)
         if script is None or not script.ok:

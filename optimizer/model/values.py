@@ -77,10 +77,17 @@ class Env(Mapping[str, Var]):
         return v
 
     def _flat(self) -> dict[str, Var]:
+        """Every variable in effect (this layer's own dict when there is no parent; else a new dict)."""
         if self._parent is None:
             return self._vars
-        out = dict(self._parent._flat())
-        out.update(self._vars)
+        layers: list[dict[str, Var]] = []
+        e: Env = self
+        while e._parent is not None:
+            layers.append(e._vars)
+            e = e._parent
+        out = dict(e._vars)
+        for layer in reversed(layers):
+            out.update(layer)
         return out
 
     def __getitem__(self, name: str) -> Var:
@@ -90,10 +97,16 @@ class Env(Mapping[str, Var]):
         return v
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and self._get(name) is not None
+        if not isinstance(name, str):
+            return False
+        if self._vars.get(name) is not None:  # this layer first, without a call (passes ask this a lot)
+            return True
+        return self._parent is not None and self._get(name) is not None
 
     def get(self, name: str, default: Var | None = None) -> Var | None:  # type: ignore[override]
-        v = self._get(name)
+        v = self._vars.get(name)
+        if v is None and self._parent is not None:
+            v = self._get(name)
         return default if v is None else v
 
     def __iter__(self) -> Iterator[str]:
@@ -107,7 +120,9 @@ class Env(Mapping[str, Var]):
 
     def value(self, name: str) -> str | None:
         """The literal value of ``name``; "" when certainly unset; None when not knowable."""
-        v = self._get(name)
+        v = self._vars.get(name)
+        if v is None and self._parent is not None:
+            v = self._get(name)
         if v is not None:
             return v.value
         if self.unreadable is not None or not self.base_known:
@@ -132,7 +147,9 @@ class Env(Mapping[str, Var]):
             return self
         ur = unreadable if unreadable is not None else self.unreadable
         if self._depth >= self._FLATTEN:
-            flat = dict(self._flat())
+            flat = self._flat()
+            if flat is self._vars:
+                flat = dict(flat)
             flat.update(updates)
             return Env(flat, self.base_known, ur)
         return Env(updates, self.base_known, ur, parent=self)
@@ -233,14 +250,20 @@ def _expand(text: str, env: Mapping[str, str | None] | Env, home: str | None, ti
 
 def _matching_brace(s: str, open_at: int) -> int:
     depth = 0
-    for j in range(open_at, len(s)):
-        if s[j] == "{":
+    j = open_at
+    while True:  # brace to brace (str.find), not character by character
+        close = s.find("}", j)
+        if close == -1:
+            raise _Unknown
+        opening = s.find("{", j, close)
+        if opening != -1:
             depth += 1
-        elif s[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return j
-    raise _Unknown
+            j = opening + 1
+            continue
+        depth -= 1
+        if depth == 0:
+            return close
+        j = close + 1
 
 
 def join_path(cwd: str | None, path: str) -> str | None:
@@ -298,16 +321,20 @@ def _read_assignments_uncached(keyword: str, args: str) -> list[Assignment] | No
         if "=" not in first[0]:
             value = first[1].strip() if len(first) > 1 else ""
             return [Assignment(first[0], value)]
-    try:
-        lexer = shlex.shlex(args, posix=True)
-        lexer.whitespace_split = True
-        lexer.escape = "\\"
-        lexer.escapedquotes = '"'
-        words = list(lexer)
-    except ValueError:
-        return None
+    if _UNQUOTED.fullmatch(args):
+        # no quotes, escapes, comments or line breaks: shlex would split at the blanks, and the words are as written
+        words = raw_words = args.split()
+    else:
+        try:
+            lexer = shlex.shlex(args, posix=True)
+            lexer.whitespace_split = True
+            lexer.escape = "\\"
+            lexer.escapedquotes = '"'
+            words = list(lexer)
+        except ValueError:
+            return None
+        raw_words = _raw_words(args)
     out: list[Assignment] = []
-    raw_words = _raw_words(args)
     for idx, w in enumerate(words):
         name, eq, value = w.partition("=")
         if not _NAME.fullmatch(name):
@@ -324,6 +351,9 @@ def _read_assignments_uncached(keyword: str, args: str) -> list[Assignment] | No
         else:
             out.append(Assignment(name, value))
     return out
+
+
+_UNQUOTED = re.compile(r"[^'\"\\#\s]+(?:[ \t]+[^'\"\\#\s]+)*")  # words of no quote, backslash or # between blanks
 
 
 def _raw_words(args: str) -> list[str]:
