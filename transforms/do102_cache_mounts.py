@@ -63,6 +63,7 @@ class _Planner:
         self._family: dict[tuple[int, str], list[tuple[int, str, str]]] = {}
         self._copies: list[tuple[Instruction, list[str]]] | None = None
         self._configs: dict[tuple[int, str], list[Instruction]] = {}
+        self._lists: dict[tuple[int, str], str | None] = {}
 
     # ---------------------------------------------------------------- one RUN
 
@@ -146,7 +147,10 @@ class _Planner:
             if earlier is not None:
                 return f"the `{mgr.label} config` on line {earlier.start_line} may move its cache"
         if mgr.index_update:
-            return self._lists_reason(ins, facts, mgr)
+            key = (ins.index, mgr.id)  # the same for every command of the manager in this RUN
+            if key not in self._lists:
+                self._lists[key] = self._lists_reason(ins, facts, mgr)
+            return self._lists[key]
         return None
 
     def _requirements_met(self, ins: Instruction, a: Action, mgr: Manager) -> bool:

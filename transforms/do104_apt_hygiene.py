@@ -156,12 +156,16 @@ class AptHygiene(Pass):
             assert inv is not None
             if inv.subcommand != "install":
                 continue
+            has_yes = _has_yes(inv)
+            recommends_set = _recommends_set(inv)
+            if has_yes and recommends_set:
+                continue  # the usual case once fixed: nothing to add, no ranges to compute
             anchor = inv.subcommand_end
             at = rs.physical(anchor.start, anchor.end).end
             where = rs.physical(inv.command.start, inv.command.end)
-            if not _has_yes(inv):
+            if not has_yes:
                 yield self.say("yes", where, [Edit.insert(at, " -y")], Safety.SAFE)
-            if _recommends_set(inv):
+            if recommends_set:
                 continue
             pkgs = _packages(inv)
             if not pkgs or any(p is None for p in pkgs):

@@ -112,8 +112,27 @@ def covered(mounts: Sequence[Mount], path: str) -> Mount | None:
     return None
 
 
+_CLEAN_HEADS: dict[tuple[tuple[str, ...], ...], frozenset[str] | None] = {}
+
+
+def _clean_heads(manager: Manager) -> frozenset[str] | None:
+    """The program names ``manager``'s cache-cleaning commands start with (None: a pattern without one)."""
+    pats = manager.cache_clean_commands
+    try:
+        return _CLEAN_HEADS[pats]
+    except KeyError:
+        got = None if any(not p or p[0].startswith("-") for p in pats) else frozenset(p[0] for p in pats)
+        _CLEAN_HEADS[pats] = got
+        return got
+
+
 def cache_clean(cmd: Command, manager: Manager) -> bool:
     """``cmd`` is one of ``manager``'s cache-cleaning commands (``npm cache clean --force``, ``pip cache purge``)."""
+    heads = _clean_heads(manager)
+    if heads is not None:
+        name = cmd.name  # the basename of the program word, as the catalog compares it
+        if name is None or (name not in heads and not name.startswith("-")):
+            return False  # cheap answer for the usual command (every command of every RUN is asked)
     return catalog().is_cache_clean(cmd, manager)
 
 

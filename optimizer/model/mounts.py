@@ -122,8 +122,10 @@ def mount_flag(options: list[tuple[str, str]]) -> str:
     return "--mount=" + ",".join(f"{k}={v}" for k, v in options)
 
 
+@lru_cache(maxsize=4096)
 def cache_flag(target: str, sharing: str = "shared", uid: int | None = None, gid: int | None = None) -> str:
-    """A cache mount at ``target`` (``sharing`` left out when it is BuildKit's default, ``shared``)."""
+    """A cache mount at ``target`` (``sharing`` left out when it is BuildKit's default, ``shared``; memoised:
+    the same few mounts are written on every RUN)."""
     opts = [("type", "cache"), ("target", target)]
     if sharing != "shared":
         opts.append(("sharing", sharing))
