@@ -28,9 +28,24 @@ def _cache_prefixes(facts: RunFacts) -> tuple[str, ...]:
     return tuple(out)
 
 
+_UNSET = object()
+
+
 def _family(facts: RunFacts) -> tuple[str, bool] | None:
     """(family, installs) when every command of the script is a system package-manager command of one family
     (or an ``rm`` of that manager's cache folders), joined only by ``&&``; else None."""
+    if not facts.actions:
+        return _read_family(facts)
+    # it reads the script and the commands' classification, never the env or the user: kept with the
+    # classification, which the model reuses across rounds for the same content
+    derived = facts.actions[0].derived
+    got = derived.get("DO109.family", _UNSET)
+    if got is _UNSET:
+        got = derived["DO109.family"] = _read_family(facts)
+    return got  # type: ignore[return-value]
+
+
+def _read_family(facts: RunFacts) -> tuple[str, bool] | None:
     rs = facts.editable
     if rs is None:
         return None
@@ -42,17 +57,19 @@ def _family(facts: RunFacts) -> tuple[str, bool] | None:
     family: str | None = None
     installs = False
     cleanups = []
+    system = catalog().system_ecosystems
     for a in facts.actions:
-        mgr = a.manager
+        inv = a.invocation
+        mgr = inv.manager if inv is not None else None
         if mgr is None:
             if a.verb == "fs" and a.command.name == "rm":
                 cleanups.append(a)
                 continue
             return None
-        if mgr.ecosystem not in catalog().system_ecosystems or (family is not None and mgr.ecosystem != family):
+        if mgr.ecosystem not in system or (family is not None and mgr.ecosystem != family):
             return None
         family = mgr.ecosystem
-        if a.invocation is None or a.invocation.subcommand is None or a.verb in ("unknown", "other"):
+        if inv is None or inv.subcommand is None or a.verb in ("unknown", "other"):
             return None
         if a.verb == "install":
             installs = True

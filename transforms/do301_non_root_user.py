@@ -699,19 +699,25 @@ def _private_outputs(m: ImageModel, body: list[Instruction], under: list[str]) -
     specs = _nr().get("private_outputs", {}).get("commands", [])
     named: set[str] = set()  # paths a chown/chmod of the stage names
     found: list[tuple[str, Instruction, str]] = []
+    programs = {spec["program"] for spec in specs}
     for ins in body:
         facts = m.run(ins)
         if facts is None:
             continue
         for a in facts.actions:
-            words = [w.text for w in a.command.effective()]
-            if not words:
+            eff = a.command.effective()
+            if not eff:
                 continue
-            cwd = a.cwd or m.state(ins).workdir or "/"
             if a.verb in ("chown", "chmod"):
-                named.update(posixpath.normpath(posixpath.join(cwd, w)) for w in words[1:] if not w.startswith("-"))
+                cwd = a.cwd or m.state(ins).workdir or "/"
+                named.update(posixpath.normpath(posixpath.join(cwd, w.text)) for w in eff[1:] if not w.text.startswith("-"))
                 continue
-            prog = posixpath.basename(words[0])
+            first = eff[0].text
+            prog = first[first.rfind("/") + 1 :]  # posixpath.basename, inline: every command of the stage
+            if prog not in programs:
+                continue  # the usual command: no spec to try
+            words = [w.text for w in eff]
+            cwd = a.cwd or m.state(ins).workdir or "/"
             for spec in specs:
                 if prog != spec["program"] or (spec["subcommands"] and (len(words) < 2 or words[1] not in spec["subcommands"])):
                     continue

@@ -112,16 +112,25 @@ def covered(mounts: Sequence[Mount], path: str) -> Mount | None:
     return None
 
 
-_CLEAN_HEADS: dict[tuple[tuple[str, ...], ...], frozenset[str] | None] = {}
+_CLEAN_HEADS: dict[tuple[tuple[str, ...], ...], dict[str, frozenset[str] | None] | None] = {}
 
 
-def _clean_heads(manager: Manager) -> frozenset[str] | None:
-    """The program names ``manager``'s cache-cleaning commands start with (None: a pattern without one)."""
+def _clean_heads(manager: Manager) -> dict[str, frozenset[str] | None] | None:
+    """Program name -> the second positional words of ``manager``'s cache-cleaning commands that start with it
+    (None for a name: a one-word pattern; None overall: a pattern the shortcut cannot read)."""
     pats = manager.cache_clean_commands
     try:
         return _CLEAN_HEADS[pats]
     except KeyError:
-        got = None if any(not p or p[0].startswith("-") for p in pats) else frozenset(p[0] for p in pats)
+        got: dict[str, frozenset[str] | None] | None = {}
+        if any(not p or p[0].startswith("-") for p in pats):
+            got = None
+        else:
+            for p in pats:
+                if len(p) == 1 or got.get(p[0], frozenset()) is None:
+                    got[p[0]] = None
+                else:
+                    got[p[0]] = got.get(p[0], frozenset()) | {p[1]}  # type: ignore[operator]
         _CLEAN_HEADS[pats] = got
         return got
 
@@ -130,9 +139,19 @@ def cache_clean(cmd: Command, manager: Manager) -> bool:
     """``cmd`` is one of ``manager``'s cache-cleaning commands (``npm cache clean --force``, ``pip cache purge``)."""
     heads = _clean_heads(manager)
     if heads is not None:
-        name = cmd.name  # the basename of the program word, as the catalog compares it
-        if name is None or (name not in heads and not name.startswith("-")):
-            return False  # cheap answer for the usual command (every command of every RUN is asked)
+        # cheap answers for the usual command (every command of every RUN is asked): the catalog compares the
+        # program's basename and the positional words after it with each pattern
+        name = cmd.name
+        if name is None:
+            return False
+        if not name.startswith("-"):
+            if name not in heads:
+                return False
+            seconds = heads[name]
+            if seconds is not None:
+                second = next((w.value for w in cmd.effective()[1:] if w.value is None or not w.value.startswith("-")), "")
+                if second not in seconds:
+                    return False
     return catalog().is_cache_clean(cmd, manager)
 
 
