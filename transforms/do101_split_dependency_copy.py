@@ -588,15 +588,16 @@ class SplitDependencyCopy(Pass):
             if facts is None or facts.editable is None or pos == 0:
                 continue
             rs = facts.editable
-            items = rs.script.items
-            by_index = {x.index: x for x in facts.actions}
             view = ContextView(m.context)
             found = next(((a, i) for a in facts.actions if (i := read_install(a, view)) is not None), None)
             if found is None or found[0].command.item == 0:
                 continue
+            items = rs.script.items
+            by_index = {x.index: x for x in facts.actions}
             install, inst = found
             copy = None
-            for prev in reversed(body[:pos]):
+            for j in range(pos - 1, -1, -1):  # no slice of the body per RUN: linear, not quadratic, in a long stage
+                prev = body[j]
                 if prev.keyword in _STATELESS:
                     continue
                 copy = prev

@@ -80,8 +80,11 @@ class _Planner:
         plan = Plan(user=state.user)
         seen: set[str] = set()
         for a in facts.actions:
-            mgr = a.manager
-            if mgr is None or a.invocation is None or not a.invocation.downloads or not mgr.mount:
+            inv = a.invocation
+            if inv is None:
+                continue
+            mgr = inv.manager
+            if not mgr.mount or not inv.downloads:
                 continue
             folders = cache_folders(a)
             if facts.mounts and tool_mount(facts.mounts, folders) is not None:
@@ -166,13 +169,21 @@ class _Planner:
 
     def _earlier_config(self, ins: Instruction, mgr: Manager) -> Instruction | None:
         for node in reversed(self.m.chain(ins.stage_index)):
-            for other in node.stage.body:
+            for other in self._config_runs(node.index, mgr):
                 if other.index >= ins.index:
                     break
-                f = self.m.run(other)
-                if f is not None and any(x.tool == mgr.id and x.verb == "config" for x in f.actions):
-                    return other
+                return other
         return None
+
+    def _config_runs(self, stage: int, mgr: Manager) -> list[Instruction]:
+        """The RUNs of ``stage`` that run ``<tool> config``, in order (once per stage: not a scan per RUN)."""
+        key = (stage, mgr.id)
+        got = self._configs.get(key)
+        if got is None:
+            got = self._configs[key] = [
+                other for other, f in self.m.stage_runs(stage)
+                if any(x.tool == mgr.id and x.verb == "config" for x in f.actions)]
+        return got
 
     def _lists_reason(self, ins: Instruction, facts: RunFacts, mgr: Manager) -> str | None:
         """A manager with package lists (apt): a mount over them must not hide lists another RUN relies on."""
