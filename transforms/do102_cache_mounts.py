@@ -383,6 +383,8 @@ def _cleanups(doc: Dockerfile, rs: RunScript, facts: RunFacts, plan: Plan, home:
     for a in plan.actions:
         inv = a.invocation
         assert inv is not None and a.manager is not None
+        if not a.manager.no_cache_flags:
+            continue  # apt, npm, ...: no flag to look for
         eff = commands[a.index].effective()
         for w in inv.flag_words(*a.manager.no_cache_flags):
             i = next((k for k, x in enumerate(eff) if x.start == w.start), None)
@@ -469,9 +471,10 @@ def plan_bind(m: ImageModel, run: Instruction, ctx: PassContext) -> BindPlan | N
 
 def _has_setup(rs: RunScript, setup: tuple[str, ...]) -> bool:
     """The script already runs ``setup`` (``rm -f /etc/apt/apt.conf.d/docker-clean``)."""
+    head, last = setup[0], setup[-1]
     for cmd in rs.script.commands:
-        words = [w.value for w in cmd.effective()]
-        if words[:1] == [setup[0]] and setup[-1] in words:
+        eff = cmd.effective()
+        if eff and eff[0].value == head and any(w.value == last for w in eff):
             return True
     return False
 

@@ -145,10 +145,16 @@ def install_rule(a: Action) -> Mapping[str, Any] | None:
 def _install_rule(a: Action) -> Mapping[str, Any] | None:
     if a.manager is None:
         return None
-    for rule in _data()["installs"]:
+    for rule in _installs_for(a.tool):
         if _matches(rule, a):
             return rule
     return None
+
+
+@cache
+def _installs_for(tool: str) -> tuple[Mapping[str, Any], ...]:
+    """The installs.json entries that name ``tool``, in file order (the first match wins)."""
+    return tuple(rule for rule in _data()["installs"] if tool in rule["managers"])
 
 
 def is_prefetch(a: Action) -> str | None:
