@@ -56,13 +56,20 @@ _FOLDERS: dict[tuple[object, ...], tuple[CacheFolder, ...]] = {}
 
 def cache_folders(a: Action) -> tuple[CacheFolder, ...]:
     """The cache folders of ``a``'s package manager for the variables and HOME in effect."""
-    m = a.manager
-    if m is None:
+    inv = a.invocation
+    if inv is None:
         return ()
-    env = env_values(a, m.cache_env)  # the variables the catalog's cache templates read
-    home = cache_home(a)
-    root = cache_user(a).is_root is True
-    key = (m.id, tuple(sorted(env.items())), home, root)
+    m = inv.manager
+    # cache_home, cache_user and env_values inline (every download command of every RUN, every round)
+    e = a.env
+    env = {n: e.value(n) for n in m.cache_env if n in e}  # the variables the catalog's cache templates read
+    if m.needs_root:
+        home: str | None = "/root"
+        root = True  # ROOT
+    else:
+        home = e.value("HOME") if "HOME" in e else a.user.home
+        root = a.user.is_root is True
+    key = (m.id, tuple(sorted(env.items())) if env else (), home, root)
     got = _FOLDERS.get(key)
     if got is None:
         got = tuple(CacheFolder(m, c, c.resolve(env, home, root)) for c in m.caches)
