@@ -340,7 +340,7 @@ class NonRootUser(Pass):
                 if app is not None and _under(h.path, app):
                     continue  # the app folder: its copies get --chown to the new user, the fix hands the rest over
                 return self.say("root_only", h.instruction, line=h.instruction.start_line, path=h.path, mode=h.mode)
-        for key in _private_outputs(m, final.stage.body, ["/"]):
+        for key in _private_outputs(m, final.index, ["/"]):
             if app is not None and _under(key.path, app):
                 continue  # the app folder: DO301's chown hands it over
             if key.handled:
@@ -542,7 +542,7 @@ class NonRootUser(Pass):
                                 made.add(w.path)
                                 if w.path not in writable:
                                     writable.append(w.path)
-        keys = [(k.path, k.instruction.start_line) for k in _private_outputs(m, body, writable)]  # private keys a RUN wrote there as root
+        keys = [(k.path, k.instruction.start_line) for k in _private_outputs(m, final.index, writable)]  # private keys a RUN wrote there as root
         edits: list[Edit] = list(move_edits)
         chowned = False
         chowned_copies: set[int] = set()
@@ -692,13 +692,25 @@ def _hidden_from_others(m: ImageModel, body: list[Instruction], under: list[str]
     return out
 
 
-def _private_outputs(m: ImageModel, body: list[Instruction], under: list[str]) -> list[_Key]:
+def _private_outputs(m: ImageModel, stage: int, under: list[str]) -> list[_Key]:
     """Files a RUN of the stage writes with mode 600 (catalog ``non_root.private_outputs``: ``openssl req
     -keyout``, ``openssl genrsa -out``, ``ssh-keygen -f``) under one of the folders ``under``."""
-    out: list[_Key] = []
+    return [_Key(path, ins, program, handled) for path, ins, program, handled in _private_output_files(m, stage)
+            if any(_under(path, d) for d in under)]
+
+
+def _private_output_files(m: ImageModel, stage: int) -> list[tuple[str, Instruction, str, bool]]:
+    """Every file :func:`_private_outputs` may report for ``stage``, first writer first: (path, RUN, program,
+    whether a chown/chmod of the stage names it). Read once per model (DO301 asks twice, for two sets of folders)."""
+    key = ("DO301.private_outputs", stage)
+    got = m._lookups.get(key)
+    if got is not None:
+        return got  # type: ignore[return-value]
+    body = m.graph[stage].stage.body
     specs = _nr().get("private_outputs", {}).get("commands", [])
     named: set[str] = set()  # paths a chown/chmod of the stage names
     found: list[tuple[str, Instruction, str]] = []
+    seen: set[str] = set()
     programs = {spec["program"] for spec in specs}
     for ins in body:
         facts = m.run(ins)
@@ -726,10 +738,11 @@ def _private_outputs(m: ImageModel, body: list[Instruction], under: list[str]) -
                     if value is None or "$" in value or "*" in value:
                         continue
                     path = posixpath.normpath(posixpath.join(cwd, value))
-                    if any(_under(path, d) for d in under) and all(path != p for p, _, _ in found):
+                    if path not in seen:  # the first writer of a path wins
+                        seen.add(path)
                         found.append((path, ins, " ".join(words[:2]) if spec["subcommands"] else prog))
-    for path, ins, program in found:
-        out.append(_Key(path, ins, program, path in named))
+    out = [(path, ins, program, path in named) for path, ins, program in found]
+    m._lookups[key] = out
     return out
 
 

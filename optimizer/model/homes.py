@@ -64,8 +64,18 @@ def in_private_home(path: str | None) -> str | None:
     """The private home ``path`` lies in, or None."""
     if not path:
         return None
-    p = posixpath.normpath(path)
-    return next((h for h in private_homes() if _under(p, h)), None)
+    try:
+        return _IN_HOME[path]
+    except KeyError:
+        p = posixpath.normpath(path)
+        got = _IN_HOME[path] = next((h for h in private_homes() if _under(p, h)), None)
+        if len(_IN_HOME) > 8192:
+            _IN_HOME.clear()
+        return got
+
+
+# in_private_home answers by path (the catalog's homes never change; every write of every RUN is asked)
+_IN_HOME: dict[str, str | None] = {}
 
 
 @dataclass(frozen=True)
