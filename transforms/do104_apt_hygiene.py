@@ -156,14 +156,20 @@ class AptHygiene(Pass):
             assert inv is not None
             if inv.subcommand != "install":
                 continue
-            has_yes = _has_yes(inv)
-            recommends_set = _recommends_set(inv)
+            # they read the command's words only: kept with the classification, which the model reuses across
+            # rounds for the same content
+            flags = a.derived.get("DO104.flags")
+            if flags is None:
+                flags = a.derived["DO104.flags"] = (_has_yes(inv), _recommends_set(inv))
+            has_yes, recommends_set = flags
             if has_yes and recommends_set:
                 continue  # the usual case once fixed: nothing to add, no ranges to compute
             anchor = inv.subcommand_end
-            at = rs.physical(anchor.start, anchor.end).end
-            where = rs.physical(inv.command.start, inv.command.end)
+            at: int | None = None  # document ranges (pure) only when an edit or a change needs them
+            where = None
             if not has_yes:
+                at = rs.physical(anchor.start, anchor.end).end
+                where = rs.physical(inv.command.start, inv.command.end)
                 yield self.say("yes", where, [Edit.insert(at, " -y")], Safety.SAFE)
             if recommends_set:
                 continue
@@ -172,7 +178,10 @@ class AptHygiene(Pass):
                 continue
             yes = [w for w in inv.rest if w.value is not None and (w.value in ("-y", "--yes", "--assume-yes") or _YES.match(w.value))]
             contiguous = yes and ins.logical.is_contiguous(rs.base + anchor.start, rs.base + yes[0].end)
-            nir_at = rs.physical(yes[0].start, yes[0].end).end if contiguous else at
+            if contiguous:
+                nir_at = rs.physical(yes[0].start, yes[0].end).end
+            else:
+                nir_at = at if at is not None else rs.physical(anchor.start, anchor.end).end
             edits = [Edit.insert(nir_at, " --no-install-recommends")]
             ca = ""
             mgr = inv.manager
@@ -181,6 +190,8 @@ class AptHygiene(Pass):
                 last = [w for w in inv.rest if w.value in pkgs][-1]
                 edits.append(Edit.insert(rs.physical(last.start, last.end).end, f" {mgr.ca_package}"))
                 ca = f" Added `{mgr.ca_package}`, which {', '.join(needs_ca)} only recommends, so https keeps working."
+            if where is None:
+                where = rs.physical(inv.command.start, inv.command.end)
             yield self.say("recommends", where, edits, Safety.REVIEW, ca=ca)
 
     def _lists(self, m: ImageModel, ins: Instruction, rs: RunScript, facts: RunFacts, apts: list[Action]) -> Change | None:
