@@ -336,7 +336,7 @@ class NonRootUser(Pass):
         end = m.end_state(final.index)
         app = posixpath.normpath(end.workdir) if end.workdir and not _is_system(end.workdir) else None
         for n in m.chain(final.index)[::-1]:
-            for h in _hidden_from_others(m, list(n.stage.body), ["/"]):
+            for h in _hidden_from_others(m, n.index, ["/"]):
                 if app is not None and _under(h.path, app):
                     continue  # the app folder: its copies get --chown to the new user, the fix hands the rest over
                 return self.say("root_only", h.instruction, line=h.instruction.start_line, path=h.path, mode=h.mode)
@@ -559,7 +559,7 @@ class NonRootUser(Pass):
             chowned_copies.add(ins.index)
         # files a RUN leaves readable by their owner only (chmod 600): the chown hands them over too, except one a COPY
         # that now gets --chown brings (the user's already)
-        found_hidden = [(h.path, h.instruction.start_line, h.recursive) for h in _hidden_from_others(m, body, writable)
+        found_hidden = [(h.path, h.instruction.start_line, h.recursive) for h in _hidden_from_others(m, final.index, writable)
                         if all(h.path != k for k, _ in keys)]
         given = {cf.target_of(src) for ins in body if ins.index in chowned_copies and (cf := m.copy(ins)) is not None
                  for src in cf.sources}
@@ -665,12 +665,23 @@ class _Hidden:
     recursive: bool  # chmod -R: what the folder holds too
 
 
-def _hidden_from_others(m: ImageModel, body: list[Instruction], under: list[str]) -> list[_Hidden]:
+def _hidden_from_others(m: ImageModel, stage: int, under: list[str]) -> list[_Hidden]:
     """What a RUN of the stage chmods so that other users cannot read it (``chmod 600 key.pem``, ``chmod -R go-rwx
     secrets``), under one of the folders ``under``: a file a RUN made stays root's, so under a new USER the app could
     not read it."""
+    return [h for h in _hidden_files(m, stage) if any(_under(h.path, d) for d in under)]
+
+
+def _hidden_files(m: ImageModel, stage: int) -> list[_Hidden]:
+    """Every file :func:`_hidden_from_others` may report for ``stage``, first chmod first. Read once per model
+    (DO301 asks twice, for two sets of folders)."""
+    key = ("DO301.hidden", stage)
+    got = m._lookups.get(key)
+    if got is not None:
+        return got  # type: ignore[return-value]
     out: list[_Hidden] = []
-    for ins in body:
+    seen: set[str] = set()
+    for ins in m.graph[stage].stage.body:
         facts = m.run(ins)
         if facts is None:
             continue
@@ -687,8 +698,10 @@ def _hidden_from_others(m: ImageModel, body: list[Instruction], under: list[str]
                 if "$" in target or "*" in target:
                     continue
                 path = posixpath.normpath(posixpath.join(cwd, target))
-                if any(_under(path, d) for d in under) and all(path != h.path for h in out):
+                if path not in seen:  # the first chmod of a path wins
+                    seen.add(path)
                     out.append(_Hidden(path, ins, words[0], recursive))
+    m._lookups[key] = out
     return out
 
 

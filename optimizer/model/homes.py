@@ -111,10 +111,11 @@ def private_writes(m: ImageModel, stage: int) -> list[PrivateWrite]:
                             out.append(PrivateWrite(ins, a, a.tool, w.kind, None, w.what))
                         elif in_private_home(w.path):
                             out.append(PrivateWrite(ins, a, a.tool, w.kind, w.path, w.what))
-                    out.extend(_outside_writes(m, n.index, ins, a))
-                    src = _home_source_write(m, n.index, ins, a)
-                    if src is not None:
-                        out.append(src)
+                    if m.context is not None:  # both read the build context (none: nothing to find)
+                        out.extend(_outside_writes(m, n.index, ins, a))
+                        src = _home_source_write(m, n.index, ins, a)
+                        if src is not None:
+                            out.append(src)
                     pnp = _pnp_write(m, ins, a)
                     if pnp is not None:
                         out.append(pnp)
