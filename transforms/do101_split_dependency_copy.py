@@ -583,12 +583,12 @@ class SplitDependencyCopy(Pass):
     def _tools_before_manifests(self, m: ImageModel, node: StageNode) -> Iterable[Change]:
         """``COPY pyproject.toml uv.lock ./`` then ``RUN pip install uv==0.4 && uv sync``: the tool moves before the COPY."""
         body = node.stage.body
+        view = ContextView(m.context)  # immutable: one for every RUN
         for pos, run in enumerate(body):
             facts = m.run(run)
             if facts is None or facts.editable is None or pos == 0:
                 continue
             rs = facts.editable
-            view = ContextView(m.context)
             found = next(((a, i) for a in facts.actions if (i := read_install(a, view)) is not None), None)
             if found is None or found[0].command.item == 0:
                 continue
