@@ -101,9 +101,15 @@ class ApkDnfHygiene(Pass):
                 if facts.editable is None:
                     continue
                 # most RUNs use neither: no generators for them (the same tests _apk and _rpm start with)
-                if any(a.tool == "apk" for a in facts.actions):
+                apk = rpm = False
+                for a in facts.actions:
+                    if a.tool == "apk":
+                        apk = True
+                    if not rpm and a.verb in _CHANGES_PACKAGES and _cleans(a):
+                        rpm = True
+                if apk:
                     yield from self._apk(ins, facts.editable, facts)
-                if any(a.verb in _CHANGES_PACKAGES and _cleans(a) for a in facts.actions):
+                if rpm:
                     yield from self._rpm(m, ins, facts.editable, facts)
 
     # ---------------------------------------------------------------- apk
