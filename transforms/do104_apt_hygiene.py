@@ -142,7 +142,7 @@ class AptHygiene(Pass):
         for node in m.graph.nodes:
             for ins, facts in m.stage_runs(node.index):
                 rs = facts.editable
-                apts = [a for a in facts.by_tool("apt") if a.invocation is not None]
+                apts = [a for a in facts.actions if a.tool == "apt" and a.invocation is not None]  # by_tool("apt"), one list
                 if rs is None or not apts:
                     continue
                 yield from self._flags(m, ins, rs, apts, ca_first)
@@ -195,11 +195,15 @@ class AptHygiene(Pass):
             yield self.say("recommends", where, edits, Safety.REVIEW, ca=ca)
 
     def _lists(self, m: ImageModel, ins: Instruction, rs: RunScript, facts: RunFacts, apts: list[Action]) -> Change | None:
-        invs = [a.invocation for a in apts if a.invocation is not None]
-        if not any(inv.updates_index for inv in invs):
+        # plain loops: every apt RUN, every round
+        for a in apts:
+            if a.invocation is not None and a.invocation.updates_index:
+                break
+        else:
             return None  # lists came from an earlier RUN (or none were downloaded); its layer keeps them anyway
-        if any(mt.covers("/var/lib/apt/lists") for mt in facts.cache_mounts()):
-            return None
+        for mt in facts.mounts:
+            if mt.type == "cache" and mt.covers("/var/lib/apt/lists"):
+                return None
         if _cleans_lists(rs):
             return None
         items = rs.script.items

@@ -75,7 +75,7 @@ def _read_family(facts: RunFacts) -> tuple[str, bool] | None:
             installs = True
     if family is None:
         return None
-    prefixes = _cache_prefixes(facts)
+    prefixes = _cache_prefixes(facts) if cleanups else ()
     for a in cleanups:
         paths = [w.text for w in a.command.effective()[1:] if not w.text.startswith("-")]
         if not paths or not all(p.startswith(prefixes) for p in paths):

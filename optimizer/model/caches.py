@@ -104,8 +104,9 @@ def tool_mount(mounts: Sequence[Mount], folders: Sequence[CacheFolder]) -> Mount
     for mt in mounts:
         if mt.type != "cache":
             continue
-        if any(f.path is not None and mt.covers(f.path) for f in folders):
-            return mt
+        for f in folders:  # a plain loop, not any(): every download command of every RUN, every round
+            if f.path is not None and mt.covers(f.path):
+                return mt
         if names_tool(mt, manager):
             return mt
     return None
