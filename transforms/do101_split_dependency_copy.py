@@ -264,8 +264,9 @@ class SplitDependencyCopy(Pass):
                     if facts is None or facts.script is None or not facts.script.ok:
                         return
                     home = m.state(ins).home
-                    if not all(source_free(a, dest, home) for a in facts.actions):
-                        return
+                    for a in facts.actions:  # all(source_free(...)), as a plain loop: every RUN after the copy
+                        if not source_free(a, dest, home):
+                            return
                 elif ins.keyword not in _MOVABLE_PAST and ins.keyword != "WORKDIR":
                     return
             if src_dir == ".":
@@ -589,7 +590,12 @@ class SplitDependencyCopy(Pass):
             if facts is None or facts.editable is None or pos == 0:
                 continue
             rs = facts.editable
-            found = next(((a, i) for a in facts.actions if (i := read_install(a, view)) is not None), None)
+            found: tuple[Action, DepInstall] | None = None
+            for a in facts.actions:  # the first action that is a dependency install (a plain loop: every RUN)
+                got = read_install(a, view)
+                if got is not None:
+                    found = (a, got)
+                    break
             if found is None or found[0].command.item == 0:
                 continue
             items = rs.script.items
