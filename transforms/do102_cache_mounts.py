@@ -91,8 +91,11 @@ class _Planner:
                 plan.mounted = True
                 continue  # the tool already has its own cache mount here: never a second or overlapping one
             reason = self._skip_reason(ins, facts, a, state.user)
-            if reason is None and any(f.path is None for f in folders):
-                reason = "its cache folder depends on a value dockeropt cannot know"
+            if reason is None:
+                for f in folders:
+                    if f.path is None:
+                        reason = "its cache folder depends on a value dockeropt cannot know"
+                        break
             user = cache_user(a)
             home = cache_home(a)
             if reason is None and user.is_root is not True and any(
@@ -341,7 +344,12 @@ def _cleanups(doc: Dockerfile, rs: RunScript, facts: RunFacts, plan: Plan, home:
     rm_tools = {a.index for a in facts.actions if a.verb == "fs" and a.tool == "rm"}
     for i, cmd in enumerate(commands):
         # cache-cleaning commands of a mounted manager (npm cache clean --force, pip cache purge)
-        if any(cache_clean(cmd, mgr) for mgr in managers.values()):
+        cleans = False
+        for mgr in managers.values():
+            if cache_clean(cmd, mgr):
+                cleans = True
+                break
+        if cleans:
             delete_item(i)
             continue
         if i not in rm_tools:
@@ -627,7 +635,7 @@ class CacheMounts(Pass):
         if clean.blocker:
             return self.say("none", ins, reasons=clean.blocker)
         edits = list(clean.edits)
-        mounts = " ".join(self._mount_text(t, user) for t in plan.targets)
+        mounts = " ".join([self._mount_text(t, user) for t in plan.targets])
         if bind is not None:
             edits.extend(self._bind_edits(ins, bind, mounts))
         else:
@@ -667,7 +675,7 @@ class CacheMounts(Pass):
             extra += " " + self.messages["bind"].render(**self._bind_fields(bind))[1]
         managers = sorted({t.manager.label for t in plan.targets})
         return self.say("mounts", ins, edits, safety, managers=", ".join(managers),
-                        folders=", ".join(t.path for t in plan.targets), extra=extra)
+                        folders=", ".join([t.path for t in plan.targets]), extra=extra)
 
     @staticmethod
     def _mount_text(t: Target, user: User | None) -> str:
