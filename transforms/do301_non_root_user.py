@@ -281,8 +281,9 @@ class NonRootUser(Pass):
         img = final.image
         if img is None or img.scratch:
             return None
-        if any(i.keyword == "USER" for i in stage.body):
-            return None  # already decided (a non-root user, or root on purpose)
+        for i in stage.body:  # any USER line (a plain loop: it runs over the whole stage)
+            if i.keyword == "USER":
+                return None  # already decided (a non-root user, or root on purpose)
         info = img.info
         if info is None:
             return self.say("unknown_base", frm, base=final.base_text)
