@@ -50,8 +50,11 @@ def _read_family(facts: RunFacts) -> tuple[str, bool] | None:
     if rs is None:
         return None
     script = rs.script
-    if not script.items or not script.only_and_chain() or not all(it.simple for it in script.items):
+    if not script.items or not script.only_and_chain():
         return None
+    for it in script.items:  # all simple (a plain loop: every RUN)
+        if not it.simple:
+            return None
     if script.text[script.items[-1].end :].strip():
         return None  # a trailing comment would swallow the join
     family: str | None = None
@@ -86,8 +89,9 @@ def _read_family(facts: RunFacts) -> tuple[str, bool] | None:
 def merge_groups(m: ImageModel, stage: int) -> list[list[Instruction]]:
     """Runs of two or more consecutive RUNs that DO109 merges."""
     body = m.graph[stage].stage.body
-    if any(i.keyword == "SHELL" for i in body):
-        return []
+    for i in body:  # a SHELL anywhere in the stage (a plain loop over a long body)
+        if i.keyword == "SHELL":
+            return []
     groups: list[list[Instruction]] = []
     current: list[tuple[Instruction, str, bool]] = []
 
@@ -100,7 +104,8 @@ def merge_groups(m: ImageModel, stage: int) -> list[list[Instruction]]:
         facts = m.run(ins)
         fam = _family(facts) if facts is not None else None
         if fam is None:
-            flush()
+            if current:  # flush() of nothing does nothing
+                flush()
             continue
         if current:
             prev, prev_fam, _ = current[-1]
