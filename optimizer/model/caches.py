@@ -41,14 +41,14 @@ def cache_home(a: Action) -> str | None:
     m = a.manager
     if m is not None and m.needs_root:
         return "/root"
-    if "HOME" in a.env:
-        return a.env.value("HOME")
-    return a.user.home
+    hv = a.env.get("HOME")  # "HOME" in env, then its value: one lookup
+    return hv.value if hv is not None else a.user.home
 
 
 def env_values(a: Action, names: Sequence[str]) -> dict[str, str | None]:
     """The values of ``names`` in effect for ``a`` that are set (None: set to something unknown)."""
-    return {n: a.env.value(n) for n in names if n in a.env}
+    e = a.env
+    return {n: v.value for n in names if (v := e.get(n)) is not None}  # n in env, then its value: one lookup
 
 
 _FOLDERS: dict[tuple[object, ...], tuple[CacheFolder, ...]] = {}
@@ -62,12 +62,14 @@ def cache_folders(a: Action) -> tuple[CacheFolder, ...]:
     m = inv.manager
     # cache_home, cache_user and env_values inline (every download command of every RUN, every round)
     e = a.env
-    env = {n: e.value(n) for n in m.cache_env if n in e}  # the variables the catalog's cache templates read
+    # the variables the catalog's cache templates read: {n: e.value(n) for n in names if n in e}, one lookup each
+    env = {n: v.value for n in m.cache_env if (v := e.get(n)) is not None}
     if m.needs_root:
         home: str | None = "/root"
         root = True  # ROOT
     else:
-        home = e.value("HOME") if "HOME" in e else a.user.home
+        hv = e.get("HOME")
+        home = hv.value if hv is not None else a.user.home
         root = a.user.is_root is True
     key = (m.id, tuple(sorted(env.items())) if env else (), home, root)
     got = _FOLDERS.get(key)
