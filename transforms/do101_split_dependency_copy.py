@@ -48,7 +48,7 @@ def _source_folder(m: ImageModel, cf: CopyFacts | None) -> str | None:
     if cf is None or not cf.from_context or cf.heredoc or len(cf.sources) != 1 or not cf.dest_is_dir:
         return None
     src = cf.sources[0]
-    if cf.is_remote(src) or any(ch in src for ch in "*?["):
+    if cf.is_remote(src) or "*" in src or "?" in src or "[" in src:
         return None
     norm = posixpath.normpath(src).lstrip("/") or "."
     if norm == ".":
