@@ -30,7 +30,11 @@ def _has_yes(inv: Invocation) -> bool:
 
 
 def _recommends_set(inv: Invocation) -> bool:
-    return any(w.value is not None and ("recommends" in w.value.lower()) for w in inv.command.effective()[1:])
+    for w in inv.command.effective()[1:]:  # a plain loop, not any(): every apt install of every round
+        v = w.value
+        if v is not None and "recommends" in v.lower():
+            return True
+    return False
 
 
 def _packages(inv: Invocation) -> list[str | None]:
@@ -52,10 +56,10 @@ def _packages(inv: Invocation) -> list[str | None]:
 
 def _cleans_lists(rs: RunScript) -> bool:
     for cmd in rs.script.commands:
-        if cmd.name == "rm" and any(
-            (w.pattern or "").rstrip("/*").rstrip("/") in ("/var/lib/apt/lists", "/var/lib/apt") for w in cmd.effective()[1:]
-        ):
-            return True
+        if cmd.name == "rm":
+            for w in cmd.effective()[1:]:
+                if (w.pattern or "").rstrip("/*").rstrip("/") in ("/var/lib/apt/lists", "/var/lib/apt"):
+                    return True
     return False
 
 
