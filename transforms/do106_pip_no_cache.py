@@ -60,9 +60,9 @@ class PipNoCache(Pass):
                 if rs is None:
                     continue
                 edits: list[Edit] = []
-                for a in facts.by_tool("pip"):
+                for a in facts.actions:  # by_tool("pip"), without a list per RUN
                     inv = a.invocation
-                    if inv is None or a.verb != "install":
+                    if a.tool != "pip" or inv is None or a.verb != "install":
                         continue
                     # (every test below is pure: the cheapest that decides goes first; without mounts the
                     # cache folders cannot matter)

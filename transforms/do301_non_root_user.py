@@ -388,6 +388,18 @@ class NonRootUser(Pass):
         pkgs = set(tools["packages"])
         for n in m.chain(final.index)[::-1]:
             for ins, facts in m.stage_runs(n.index):
+                # the usual RUN installs none of them: test with plain loops before building the sorted list
+                hit = False
+                for a in facts.actions:
+                    if a.installs:
+                        for p in a.packages:
+                            if p.split("=", 1)[0] in pkgs:
+                                hit = True
+                                break
+                        if hit:
+                            break
+                if not hit:
+                    continue
                 found = sorted({p.split("=", 1)[0] for a in facts.actions if a.installs for p in a.packages} & pkgs)
                 if found:
                     shown = ", ".join(f"`{p}`" for p in found)
