@@ -149,7 +149,7 @@ class Pass:
         No ``edits`` and no ``files``: a display-only note.
         """
         msg = self.messages[key]
-        title, explanation = msg.render(**fields)
+        title, explanation = msg.title.format_map(fields), msg.explanation.format_map(fields)  # msg.render, unpacked
         rng = at.range if isinstance(at, Instruction) else at
         fix = Fix(tuple(edits or ()), safety, tuple(files)) if (edits or files) else None
         return Change(self.id, self.name, title, explanation, rng, fix, waits_for=msg.after)

@@ -245,12 +245,16 @@ def _build_deps_ecosystem(m: ImageModel, node: StageNode, info: ImageInfo | None
     tools = set(eco.spec(e).get("toolchain", {}).get("tools", ()))
     # a package whose program the app's source starts (git) is a runtime need of this image, not a build package
     started = {prog for prog, _ in (m.runtime.started if m.runtime is not None else ())}
+    small = not info.is_full and e in ("python", "node", "ruby")
+    managers = catalog().runtime_stage_managers
     for _ins, f in m.stage_runs(node.index):
         for a in f.actions:
             if a.tool in tools and a.installs:
                 return e  # a stage whose toolchain is a tool it runs (composer on a php image)
-            if not info.is_full and e in ("python", "node", "ruby") and a.tool in catalog().runtime_stage_managers and a.verb == "install" and any(eco.is_build_only(p) and not started & set(eco.package_tools(p)) for p in a.packages):
-                return e  # a slim or alpine base that installs compilers or -dev packages for native builds
+            if small and a.tool in managers and a.verb == "install":
+                for p in a.packages:
+                    if eco.is_build_only(p) and not started & set(eco.package_tools(p)):
+                        return e  # a slim or alpine base that installs compilers or -dev packages for native builds
     return None
 
 

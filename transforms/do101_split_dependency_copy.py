@@ -48,7 +48,7 @@ def _source_folder(m: ImageModel, cf: CopyFacts | None) -> str | None:
     if cf is None or not cf.from_context or cf.heredoc or len(cf.sources) != 1 or not cf.dest_is_dir:
         return None
     src = cf.sources[0]
-    if cf.is_remote(src) or any(ch in src for ch in "*?["):
+    if cf.is_remote(src) or "*" in src or "?" in src or "[" in src:
         return None
     norm = posixpath.normpath(src).lstrip("/") or "."
     if norm == ".":
@@ -264,8 +264,9 @@ class SplitDependencyCopy(Pass):
                     if facts is None or facts.script is None or not facts.script.ok:
                         return
                     home = m.state(ins).home
-                    if not all(source_free(a, dest, home) for a in facts.actions):
-                        return
+                    for a in facts.actions:  # all(source_free(...)), as a plain loop: every RUN after the copy
+                        if not source_free(a, dest, home):
+                            return
                 elif ins.keyword not in _MOVABLE_PAST and ins.keyword != "WORKDIR":
                     return
             if src_dir == ".":
@@ -583,20 +584,26 @@ class SplitDependencyCopy(Pass):
     def _tools_before_manifests(self, m: ImageModel, node: StageNode) -> Iterable[Change]:
         """``COPY pyproject.toml uv.lock ./`` then ``RUN pip install uv==0.4 && uv sync``: the tool moves before the COPY."""
         body = node.stage.body
+        view = ContextView(m.context)  # immutable: one for every RUN
         for pos, run in enumerate(body):
             facts = m.run(run)
             if facts is None or facts.editable is None or pos == 0:
                 continue
             rs = facts.editable
-            items = rs.script.items
-            by_index = {x.index: x for x in facts.actions}
-            view = ContextView(m.context)
-            found = next(((a, i) for a in facts.actions if (i := read_install(a, view)) is not None), None)
+            found: tuple[Action, DepInstall] | None = None
+            for a in facts.actions:  # the first action that is a dependency install (a plain loop: every RUN)
+                got = read_install(a, view)
+                if got is not None:
+                    found = (a, got)
+                    break
             if found is None or found[0].command.item == 0:
                 continue
+            items = rs.script.items
+            by_index = {x.index: x for x in facts.actions}
             install, inst = found
             copy = None
-            for prev in reversed(body[:pos]):
+            for j in range(pos - 1, -1, -1):  # no slice of the body per RUN: linear, not quadratic, in a long stage
+                prev = body[j]
                 if prev.keyword in _STATELESS:
                     continue
                 copy = prev

@@ -63,6 +63,7 @@ class _Planner:
         self._family: dict[tuple[int, str], list[tuple[int, str, str]]] = {}
         self._copies: list[tuple[Instruction, list[str]]] | None = None
         self._configs: dict[tuple[int, str], list[Instruction]] = {}
+        self._lists: dict[tuple[int, str], str | None] = {}
 
     # ---------------------------------------------------------------- one RUN
 
@@ -79,16 +80,22 @@ class _Planner:
         plan = Plan(user=state.user)
         seen: set[str] = set()
         for a in facts.actions:
-            mgr = a.manager
-            if mgr is None or a.invocation is None or not a.invocation.downloads or not mgr.mount:
+            inv = a.invocation
+            if inv is None:
+                continue
+            mgr = inv.manager
+            if not mgr.mount or not inv.downloads:
                 continue
             folders = cache_folders(a)
             if facts.mounts and tool_mount(facts.mounts, folders) is not None:
                 plan.mounted = True
                 continue  # the tool already has its own cache mount here: never a second or overlapping one
             reason = self._skip_reason(ins, facts, a, state.user)
-            if reason is None and any(f.path is None for f in folders):
-                reason = "its cache folder depends on a value dockeropt cannot know"
+            if reason is None:
+                for f in folders:
+                    if f.path is None:
+                        reason = "its cache folder depends on a value dockeropt cannot know"
+                        break
             user = cache_user(a)
             home = cache_home(a)
             if reason is None and user.is_root is not True and any(
@@ -146,7 +153,10 @@ class _Planner:
             if earlier is not None:
                 return f"the `{mgr.label} config` on line {earlier.start_line} may move its cache"
         if mgr.index_update:
-            return self._lists_reason(ins, facts, mgr)
+            key = (ins.index, mgr.id)  # the same for every command of the manager in this RUN
+            if key not in self._lists:
+                self._lists[key] = self._lists_reason(ins, facts, mgr)
+            return self._lists[key]
         return None
 
     def _requirements_met(self, ins: Instruction, a: Action, mgr: Manager) -> bool:
@@ -162,13 +172,21 @@ class _Planner:
 
     def _earlier_config(self, ins: Instruction, mgr: Manager) -> Instruction | None:
         for node in reversed(self.m.chain(ins.stage_index)):
-            for other in node.stage.body:
+            for other in self._config_runs(node.index, mgr):
                 if other.index >= ins.index:
                     break
-                f = self.m.run(other)
-                if f is not None and any(x.tool == mgr.id and x.verb == "config" for x in f.actions):
-                    return other
+                return other
         return None
+
+    def _config_runs(self, stage: int, mgr: Manager) -> list[Instruction]:
+        """The RUNs of ``stage`` that run ``<tool> config``, in order (once per stage: not a scan per RUN)."""
+        key = (stage, mgr.id)
+        got = self._configs.get(key)
+        if got is None:
+            got = self._configs[key] = [
+                other for other, f in self.m.stage_runs(stage)
+                if any(x.tool == mgr.id and x.verb == "config" for x in f.actions)]
+        return got
 
     def _lists_reason(self, ins: Instruction, facts: RunFacts, mgr: Manager) -> str | None:
         """A manager with package lists (apt): a mount over them must not hide lists another RUN relies on."""
@@ -326,7 +344,12 @@ def _cleanups(doc: Dockerfile, rs: RunScript, facts: RunFacts, plan: Plan, home:
     rm_tools = {a.index for a in facts.actions if a.verb == "fs" and a.tool == "rm"}
     for i, cmd in enumerate(commands):
         # cache-cleaning commands of a mounted manager (npm cache clean --force, pip cache purge)
-        if any(cache_clean(cmd, mgr) for mgr in managers.values()):
+        cleans = False
+        for mgr in managers.values():
+            if cache_clean(cmd, mgr):
+                cleans = True
+                break
+        if cleans:
             delete_item(i)
             continue
         if i not in rm_tools:
@@ -368,6 +391,8 @@ def _cleanups(doc: Dockerfile, rs: RunScript, facts: RunFacts, plan: Plan, home:
     for a in plan.actions:
         inv = a.invocation
         assert inv is not None and a.manager is not None
+        if not a.manager.no_cache_flags:
+            continue  # apt, npm, ...: no flag to look for
         eff = commands[a.index].effective()
         for w in inv.flag_words(*a.manager.no_cache_flags):
             i = next((k for k, x in enumerate(eff) if x.start == w.start), None)
@@ -454,9 +479,10 @@ def plan_bind(m: ImageModel, run: Instruction, ctx: PassContext) -> BindPlan | N
 
 def _has_setup(rs: RunScript, setup: tuple[str, ...]) -> bool:
     """The script already runs ``setup`` (``rm -f /etc/apt/apt.conf.d/docker-clean``)."""
+    head, last = setup[0], setup[-1]
     for cmd in rs.script.commands:
-        words = [w.value for w in cmd.effective()]
-        if words[:1] == [setup[0]] and setup[-1] in words:
+        eff = cmd.effective()
+        if eff and eff[0].value == head and any(w.value == last for w in eff):
             return True
     return False
 
@@ -609,7 +635,7 @@ class CacheMounts(Pass):
         if clean.blocker:
             return self.say("none", ins, reasons=clean.blocker)
         edits = list(clean.edits)
-        mounts = " ".join(self._mount_text(t, user) for t in plan.targets)
+        mounts = " ".join([self._mount_text(t, user) for t in plan.targets])
         if bind is not None:
             edits.extend(self._bind_edits(ins, bind, mounts))
         else:
@@ -649,7 +675,7 @@ class CacheMounts(Pass):
             extra += " " + self.messages["bind"].render(**self._bind_fields(bind))[1]
         managers = sorted({t.manager.label for t in plan.targets})
         return self.say("mounts", ins, edits, safety, managers=", ".join(managers),
-                        folders=", ".join(t.path for t in plan.targets), extra=extra)
+                        folders=", ".join([t.path for t in plan.targets]), extra=extra)
 
     @staticmethod
     def _mount_text(t: Target, user: User | None) -> str:

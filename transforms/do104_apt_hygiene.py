@@ -30,7 +30,11 @@ def _has_yes(inv: Invocation) -> bool:
 
 
 def _recommends_set(inv: Invocation) -> bool:
-    return any(w.value is not None and ("recommends" in w.value.lower()) for w in inv.command.effective()[1:])
+    for w in inv.command.effective()[1:]:  # a plain loop, not any(): every apt install of every round
+        v = w.value
+        if v is not None and "recommends" in v.lower():
+            return True
+    return False
 
 
 def _packages(inv: Invocation) -> list[str | None]:
@@ -52,10 +56,10 @@ def _packages(inv: Invocation) -> list[str | None]:
 
 def _cleans_lists(rs: RunScript) -> bool:
     for cmd in rs.script.commands:
-        if cmd.name == "rm" and any(
-            (w.pattern or "").rstrip("/*").rstrip("/") in ("/var/lib/apt/lists", "/var/lib/apt") for w in cmd.effective()[1:]
-        ):
-            return True
+        if cmd.name == "rm":
+            for w in cmd.effective()[1:]:
+                if (w.pattern or "").rstrip("/*").rstrip("/") in ("/var/lib/apt/lists", "/var/lib/apt"):
+                    return True
     return False
 
 
@@ -142,7 +146,7 @@ class AptHygiene(Pass):
         for node in m.graph.nodes:
             for ins, facts in m.stage_runs(node.index):
                 rs = facts.editable
-                apts = [a for a in facts.by_tool("apt") if a.invocation is not None]
+                apts = [a for a in facts.actions if a.tool == "apt" and a.invocation is not None]  # by_tool("apt"), one list
                 if rs is None or not apts:
                     continue
                 yield from self._flags(m, ins, rs, apts, ca_first)
@@ -156,19 +160,32 @@ class AptHygiene(Pass):
             assert inv is not None
             if inv.subcommand != "install":
                 continue
+            # they read the command's words only: kept with the classification, which the model reuses across
+            # rounds for the same content
+            flags = a.derived.get("DO104.flags")
+            if flags is None:
+                flags = a.derived["DO104.flags"] = (_has_yes(inv), _recommends_set(inv))
+            has_yes, recommends_set = flags
+            if has_yes and recommends_set:
+                continue  # the usual case once fixed: nothing to add, no ranges to compute
             anchor = inv.subcommand_end
-            at = rs.physical(anchor.start, anchor.end).end
-            where = rs.physical(inv.command.start, inv.command.end)
-            if not _has_yes(inv):
+            at: int | None = None  # document ranges (pure) only when an edit or a change needs them
+            where = None
+            if not has_yes:
+                at = rs.physical(anchor.start, anchor.end).end
+                where = rs.physical(inv.command.start, inv.command.end)
                 yield self.say("yes", where, [Edit.insert(at, " -y")], Safety.SAFE)
-            if _recommends_set(inv):
+            if recommends_set:
                 continue
             pkgs = _packages(inv)
             if not pkgs or any(p is None for p in pkgs):
                 continue
             yes = [w for w in inv.rest if w.value is not None and (w.value in ("-y", "--yes", "--assume-yes") or _YES.match(w.value))]
             contiguous = yes and ins.logical.is_contiguous(rs.base + anchor.start, rs.base + yes[0].end)
-            nir_at = rs.physical(yes[0].start, yes[0].end).end if contiguous else at
+            if contiguous:
+                nir_at = rs.physical(yes[0].start, yes[0].end).end
+            else:
+                nir_at = at if at is not None else rs.physical(anchor.start, anchor.end).end
             edits = [Edit.insert(nir_at, " --no-install-recommends")]
             ca = ""
             mgr = inv.manager
@@ -177,14 +194,20 @@ class AptHygiene(Pass):
                 last = [w for w in inv.rest if w.value in pkgs][-1]
                 edits.append(Edit.insert(rs.physical(last.start, last.end).end, f" {mgr.ca_package}"))
                 ca = f" Added `{mgr.ca_package}`, which {', '.join(needs_ca)} only recommends, so https keeps working."
+            if where is None:
+                where = rs.physical(inv.command.start, inv.command.end)
             yield self.say("recommends", where, edits, Safety.REVIEW, ca=ca)
 
     def _lists(self, m: ImageModel, ins: Instruction, rs: RunScript, facts: RunFacts, apts: list[Action]) -> Change | None:
-        invs = [a.invocation for a in apts if a.invocation is not None]
-        if not any(inv.updates_index for inv in invs):
+        # plain loops: every apt RUN, every round
+        for a in apts:
+            if a.invocation is not None and a.invocation.updates_index:
+                break
+        else:
             return None  # lists came from an earlier RUN (or none were downloaded); its layer keeps them anyway
-        if any(mt.covers("/var/lib/apt/lists") for mt in facts.cache_mounts()):
-            return None
+        for mt in facts.mounts:
+            if mt.type == "cache" and mt.covers("/var/lib/apt/lists"):
+                return None
         if _cleans_lists(rs):
             return None
         items = rs.script.items

@@ -31,6 +31,12 @@ def _mounted(facts: RunFacts, a: Action) -> bool:
     return any(mt.covers(p) for mt in facts.cache_mounts() for p in paths)
 
 
+def _cleans(a: Action) -> bool:
+    """``a``'s manager has a clean command to run after installs (dnf, yum: catalog ``hygiene.clean``)."""
+    mgr = a.manager
+    return mgr is not None and bool((mgr.hygiene or {}).get("clean"))
+
+
 @register
 class ApkDnfHygiene(Pass):
     """Keep apk and dnf/yum/microdnf package caches out of the image.
@@ -94,8 +100,17 @@ class ApkDnfHygiene(Pass):
             for ins, facts in m.stage_runs(node.index):
                 if facts.editable is None:
                     continue
-                yield from self._apk(ins, facts.editable, facts)
-                yield from self._rpm(m, ins, facts.editable, facts)
+                # most RUNs use neither: no generators for them (the same tests _apk and _rpm start with)
+                apk = rpm = False
+                for a in facts.actions:
+                    if a.tool == "apk":
+                        apk = True
+                    if not rpm and a.verb in _CHANGES_PACKAGES and _cleans(a):
+                        rpm = True
+                if apk:
+                    yield from self._apk(ins, facts.editable, facts)
+                if rpm:
+                    yield from self._rpm(m, ins, facts.editable, facts)
 
     # ---------------------------------------------------------------- apk
     def _apk(self, ins: Instruction, rs: RunScript, facts: RunFacts) -> Iterable[Change]:
@@ -153,7 +168,7 @@ class ApkDnfHygiene(Pass):
 
     # ---------------------------------------------------------------- dnf / yum
     def _rpm(self, m: ImageModel, ins: Instruction, rs: RunScript, facts: RunFacts) -> Iterable[Change]:
-        rpm = [a for a in facts.actions if a.manager is not None and (a.manager.hygiene or {}).get("clean")]
+        rpm = [a for a in facts.actions if _cleans(a)]
         installs = [a for a in rpm if a.verb in _CHANGES_PACKAGES]
         if not installs:
             return

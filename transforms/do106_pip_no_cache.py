@@ -60,15 +60,17 @@ class PipNoCache(Pass):
                 if rs is None:
                     continue
                 edits: list[Edit] = []
-                for a in facts.by_tool("pip"):
+                for a in facts.actions:  # by_tool("pip"), without a list per RUN
                     inv = a.invocation
-                    if inv is None or a.verb != "install":
+                    if a.tool != "pip" or inv is None or a.verb != "install":
+                        continue
+                    # (every test below is pure: the cheapest that decides goes first; without mounts the
+                    # cache folders cannot matter)
+                    folders = cache_folders(a) if facts.mounts else ()
+                    if folders and tool_mount(facts.mounts, folders) is not None:
                         continue
                     settled = inv.manager.hygiene or {}  # the install already says what to do with the cache
                     if inv.has_flag(*settled.get("settled_by_flags", ())) or any(name in a.env for name in settled.get("settled_by_env", ())):
-                        continue
-                    folders = cache_folders(a)
-                    if tool_mount(facts.mounts, folders) is not None:
                         continue
                     if any(f.path is None or covered(facts.mounts, f.path) is not None for f in folders) and facts.cache_mounts():
                         continue  # a cache mount dockeropt cannot place may be pip's

@@ -28,37 +28,57 @@ def _cache_prefixes(facts: RunFacts) -> tuple[str, ...]:
     return tuple(out)
 
 
+_UNSET = object()
+
+
 def _family(facts: RunFacts) -> tuple[str, bool] | None:
     """(family, installs) when every command of the script is a system package-manager command of one family
     (or an ``rm`` of that manager's cache folders), joined only by ``&&``; else None."""
+    if not facts.actions:
+        return _read_family(facts)
+    # it reads the script and the commands' classification, never the env or the user: kept with the
+    # classification, which the model reuses across rounds for the same content
+    derived = facts.actions[0].derived
+    got = derived.get("DO109.family", _UNSET)
+    if got is _UNSET:
+        got = derived["DO109.family"] = _read_family(facts)
+    return got  # type: ignore[return-value]
+
+
+def _read_family(facts: RunFacts) -> tuple[str, bool] | None:
     rs = facts.editable
     if rs is None:
         return None
     script = rs.script
-    if not script.items or not script.only_and_chain() or not all(it.simple for it in script.items):
+    if not script.items or not script.only_and_chain():
         return None
+    for it in script.items:  # all simple (a plain loop: every RUN)
+        if not it.simple:
+            return None
     if script.text[script.items[-1].end :].strip():
         return None  # a trailing comment would swallow the join
     family: str | None = None
     installs = False
     cleanups = []
+    system = catalog().system_ecosystems
     for a in facts.actions:
-        mgr = a.manager
+        inv = a.invocation
+        mgr = inv.manager if inv is not None else None
         if mgr is None:
             if a.verb == "fs" and a.command.name == "rm":
                 cleanups.append(a)
                 continue
             return None
-        if mgr.ecosystem not in catalog().system_ecosystems or (family is not None and mgr.ecosystem != family):
+        if mgr.ecosystem not in system or (family is not None and mgr.ecosystem != family):
             return None
         family = mgr.ecosystem
-        if a.invocation is None or a.invocation.subcommand is None or a.verb in ("unknown", "other"):
+        if inv is None or inv.subcommand is None or a.verb in ("unknown", "other"):
             return None
         if a.verb == "install":
             installs = True
     if family is None:
         return None
-    prefixes = _cache_prefixes(facts)
+    prefixes = _cache_prefixes(facts) if cleanups else ()
     for a in cleanups:
         paths = [w.text for w in a.command.effective()[1:] if not w.text.startswith("-")]
         if not paths or not all(p.startswith(prefixes) for p in paths):
@@ -69,8 +89,9 @@ def _family(facts: RunFacts) -> tuple[str, bool] | None:
 def merge_groups(m: ImageModel, stage: int) -> list[list[Instruction]]:
     """Runs of two or more consecutive RUNs that DO109 merges."""
     body = m.graph[stage].stage.body
-    if any(i.keyword == "SHELL" for i in body):
-        return []
+    for i in body:  # a SHELL anywhere in the stage (a plain loop over a long body)
+        if i.keyword == "SHELL":
+            return []
     groups: list[list[Instruction]] = []
     current: list[tuple[Instruction, str, bool]] = []
 
@@ -83,7 +104,8 @@ def merge_groups(m: ImageModel, stage: int) -> list[list[Instruction]]:
         facts = m.run(ins)
         fam = _family(facts) if facts is not None else None
         if fam is None:
-            flush()
+            if current:  # flush() of nothing does nothing
+                flush()
             continue
         if current:
             prev, prev_fam, _ = current[-1]

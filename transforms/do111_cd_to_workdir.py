@@ -128,6 +128,8 @@ class CdToWorkdir(Pass):
         out: list[Change] = []
         for node in m.graph.nodes:
             for ins in node.stage.body:
+                if ins.keyword != "RUN":
+                    continue  # only RUNs have facts (_run would return None)
                 ch = self._run(m, node.stage, ins)
                 if ch is not None:
                     out.append(ch)

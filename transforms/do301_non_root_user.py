@@ -281,8 +281,9 @@ class NonRootUser(Pass):
         img = final.image
         if img is None or img.scratch:
             return None
-        if any(i.keyword == "USER" for i in stage.body):
-            return None  # already decided (a non-root user, or root on purpose)
+        for i in stage.body:  # any USER line (a plain loop: it runs over the whole stage)
+            if i.keyword == "USER":
+                return None  # already decided (a non-root user, or root on purpose)
         info = img.info
         if info is None:
             return self.say("unknown_base", frm, base=final.base_text)
@@ -336,11 +337,11 @@ class NonRootUser(Pass):
         end = m.end_state(final.index)
         app = posixpath.normpath(end.workdir) if end.workdir and not _is_system(end.workdir) else None
         for n in m.chain(final.index)[::-1]:
-            for h in _hidden_from_others(m, list(n.stage.body), ["/"]):
+            for h in _hidden_from_others(m, n.index, ["/"]):
                 if app is not None and _under(h.path, app):
                     continue  # the app folder: its copies get --chown to the new user, the fix hands the rest over
                 return self.say("root_only", h.instruction, line=h.instruction.start_line, path=h.path, mode=h.mode)
-        for key in _private_outputs(m, final.stage.body, ["/"]):
+        for key in _private_outputs(m, final.index, ["/"]):
             if app is not None and _under(key.path, app):
                 continue  # the app folder: DO301's chown hands it over
             if key.handled:
@@ -387,6 +388,18 @@ class NonRootUser(Pass):
         pkgs = set(tools["packages"])
         for n in m.chain(final.index)[::-1]:
             for ins, facts in m.stage_runs(n.index):
+                # the usual RUN installs none of them: test with plain loops before building the sorted list
+                hit = False
+                for a in facts.actions:
+                    if a.installs:
+                        for p in a.packages:
+                            if p.split("=", 1)[0] in pkgs:
+                                hit = True
+                                break
+                        if hit:
+                            break
+                if not hit:
+                    continue
                 found = sorted({p.split("=", 1)[0] for a in facts.actions if a.installs for p in a.packages} & pkgs)
                 if found:
                     shown = ", ".join(f"`{p}`" for p in found)
@@ -542,7 +555,7 @@ class NonRootUser(Pass):
                                 made.add(w.path)
                                 if w.path not in writable:
                                     writable.append(w.path)
-        keys = [(k.path, k.instruction.start_line) for k in _private_outputs(m, body, writable)]  # private keys a RUN wrote there as root
+        keys = [(k.path, k.instruction.start_line) for k in _private_outputs(m, final.index, writable)]  # private keys a RUN wrote there as root
         edits: list[Edit] = list(move_edits)
         chowned = False
         chowned_copies: set[int] = set()
@@ -559,7 +572,7 @@ class NonRootUser(Pass):
             chowned_copies.add(ins.index)
         # files a RUN leaves readable by their owner only (chmod 600): the chown hands them over too, except one a COPY
         # that now gets --chown brings (the user's already)
-        found_hidden = [(h.path, h.instruction.start_line, h.recursive) for h in _hidden_from_others(m, body, writable)
+        found_hidden = [(h.path, h.instruction.start_line, h.recursive) for h in _hidden_from_others(m, final.index, writable)
                         if all(h.path != k for k, _ in keys)]
         given = {cf.target_of(src) for ins in body if ins.index in chowned_copies and (cf := m.copy(ins)) is not None
                  for src in cf.sources}
@@ -665,12 +678,23 @@ class _Hidden:
     recursive: bool  # chmod -R: what the folder holds too
 
 
-def _hidden_from_others(m: ImageModel, body: list[Instruction], under: list[str]) -> list[_Hidden]:
+def _hidden_from_others(m: ImageModel, stage: int, under: list[str]) -> list[_Hidden]:
     """What a RUN of the stage chmods so that other users cannot read it (``chmod 600 key.pem``, ``chmod -R go-rwx
     secrets``), under one of the folders ``under``: a file a RUN made stays root's, so under a new USER the app could
     not read it."""
+    return [h for h in _hidden_files(m, stage) if any(_under(h.path, d) for d in under)]
+
+
+def _hidden_files(m: ImageModel, stage: int) -> list[_Hidden]:
+    """Every file :func:`_hidden_from_others` may report for ``stage``, first chmod first. Read once per model
+    (DO301 asks twice, for two sets of folders)."""
+    key = ("DO301.hidden", stage)
+    got = m._lookups.get(key)
+    if got is not None:
+        return got  # type: ignore[return-value]
     out: list[_Hidden] = []
-    for ins in body:
+    seen: set[str] = set()
+    for ins in m.graph[stage].stage.body:
         facts = m.run(ins)
         if facts is None:
             continue
@@ -687,31 +711,51 @@ def _hidden_from_others(m: ImageModel, body: list[Instruction], under: list[str]
                 if "$" in target or "*" in target:
                     continue
                 path = posixpath.normpath(posixpath.join(cwd, target))
-                if any(_under(path, d) for d in under) and all(path != h.path for h in out):
+                if path not in seen:  # the first chmod of a path wins
+                    seen.add(path)
                     out.append(_Hidden(path, ins, words[0], recursive))
+    m._lookups[key] = out
     return out
 
 
-def _private_outputs(m: ImageModel, body: list[Instruction], under: list[str]) -> list[_Key]:
+def _private_outputs(m: ImageModel, stage: int, under: list[str]) -> list[_Key]:
     """Files a RUN of the stage writes with mode 600 (catalog ``non_root.private_outputs``: ``openssl req
     -keyout``, ``openssl genrsa -out``, ``ssh-keygen -f``) under one of the folders ``under``."""
-    out: list[_Key] = []
+    return [_Key(path, ins, program, handled) for path, ins, program, handled in _private_output_files(m, stage)
+            if any(_under(path, d) for d in under)]
+
+
+def _private_output_files(m: ImageModel, stage: int) -> list[tuple[str, Instruction, str, bool]]:
+    """Every file :func:`_private_outputs` may report for ``stage``, first writer first: (path, RUN, program,
+    whether a chown/chmod of the stage names it). Read once per model (DO301 asks twice, for two sets of folders)."""
+    key = ("DO301.private_outputs", stage)
+    got = m._lookups.get(key)
+    if got is not None:
+        return got  # type: ignore[return-value]
+    body = m.graph[stage].stage.body
     specs = _nr().get("private_outputs", {}).get("commands", [])
     named: set[str] = set()  # paths a chown/chmod of the stage names
     found: list[tuple[str, Instruction, str]] = []
+    seen: set[str] = set()
+    programs = {spec["program"] for spec in specs}
     for ins in body:
         facts = m.run(ins)
         if facts is None:
             continue
         for a in facts.actions:
-            words = [w.text for w in a.command.effective()]
-            if not words:
+            eff = a.command.effective()
+            if not eff:
                 continue
-            cwd = a.cwd or m.state(ins).workdir or "/"
             if a.verb in ("chown", "chmod"):
-                named.update(posixpath.normpath(posixpath.join(cwd, w)) for w in words[1:] if not w.startswith("-"))
+                cwd = a.cwd or m.state(ins).workdir or "/"
+                named.update(posixpath.normpath(posixpath.join(cwd, w.text)) for w in eff[1:] if not w.text.startswith("-"))
                 continue
-            prog = posixpath.basename(words[0])
+            first = eff[0].text
+            prog = first[first.rfind("/") + 1 :]  # posixpath.basename, inline: every command of the stage
+            if prog not in programs:
+                continue  # the usual command: no spec to try
+            words = [w.text for w in eff]
+            cwd = a.cwd or m.state(ins).workdir or "/"
             for spec in specs:
                 if prog != spec["program"] or (spec["subcommands"] and (len(words) < 2 or words[1] not in spec["subcommands"])):
                     continue
@@ -720,10 +764,11 @@ def _private_outputs(m: ImageModel, body: list[Instruction], under: list[str]) -
                     if value is None or "$" in value or "*" in value:
                         continue
                     path = posixpath.normpath(posixpath.join(cwd, value))
-                    if any(_under(path, d) for d in under) and all(path != p for p, _, _ in found):
+                    if path not in seen:  # the first writer of a path wins
+                        seen.add(path)
                         found.append((path, ins, " ".join(words[:2]) if spec["subcommands"] else prog))
-    for path, ins, program in found:
-        out.append(_Key(path, ins, program, path in named))
+    out = [(path, ins, program, path in named) for path, ins, program in found]
+    m._lookups[key] = out
     return out
 
 

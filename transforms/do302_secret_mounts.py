@@ -14,7 +14,7 @@ from dockeropt.edits import Change, Edit, Safety
 from dockeropt.model import ImageModel, StageNode
 from dockeropt.model.frontend import DIRECTIVE, mount_plan
 from dockeropt.model.mounts import secret_flag
-from dockeropt.model.values import assignment_spans
+from dockeropt.model.values import assignment_spans, read_assignments
 from dockeropt.rules import Message, Pass, PassContext, register
 from dockeropt.syntax import Dockerfile, Instruction
 
@@ -125,20 +125,25 @@ class SecretMounts(Pass):
             yield from self._stage(m, node, ctx.config.syntax_directive)
 
     def _stage(self, m: ImageModel, node: StageNode, syntax_directive: bool) -> Iterable[Change]:
-        decls = self._declarations(node)
-        if not decls:
+        lines = [ins for ins in node.stage.body if ins.keyword in ("ARG", "ENV")]
+        if not lines:
             return
         by_use = self._secret_by_use(node)
+        decls = self._declarations(lines, by_use)
+        if not decls:
+            return
         secrets = [d for d in decls if secret_by_name(d.name) or d.name in by_use]
         for name in dict.fromkeys(d.name for d in secrets):
             group = [d for d in secrets if d.name == name]
             yield from self._fix(m, node, name, group, by_use, syntax_directive)
 
-    def _declarations(self, node: StageNode) -> list[_Decl]:
+    def _declarations(self, lines: list[Instruction], by_use: set[str]) -> list[_Decl]:
+        """The declarations of the ARG/ENV ``lines`` that name a secret (by name or by use) with their ranges."""
         out: list[_Decl] = []
-        for ins in node.stage.body:
-            if ins.keyword not in ("ARG", "ENV"):
-                continue
+        for ins in lines:
+            pairs = read_assignments(ins)
+            if pairs is None or not any(secret_by_name(p.name) or p.name in by_use for p in pairs):
+                continue  # no secret on this line: its spans are not needed (most ENV lines)
             spans = assignment_spans(ins)
             if spans is None:
                 continue

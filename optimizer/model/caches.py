@@ -41,14 +41,14 @@ def cache_home(a: Action) -> str | None:
     m = a.manager
     if m is not None and m.needs_root:
         return "/root"
-    if "HOME" in a.env:
-        return a.env.value("HOME")
-    return a.user.home
+    hv = a.env.get("HOME")  # "HOME" in env, then its value: one lookup
+    return hv.value if hv is not None else a.user.home
 
 
 def env_values(a: Action, names: Sequence[str]) -> dict[str, str | None]:
     """The values of ``names`` in effect for ``a`` that are set (None: set to something unknown)."""
-    return {n: a.env.value(n) for n in names if n in a.env}
+    e = a.env
+    return {n: v.value for n in names if (v := e.get(n)) is not None}  # n in env, then its value: one lookup
 
 
 _FOLDERS: dict[tuple[object, ...], tuple[CacheFolder, ...]] = {}
@@ -56,13 +56,22 @@ _FOLDERS: dict[tuple[object, ...], tuple[CacheFolder, ...]] = {}
 
 def cache_folders(a: Action) -> tuple[CacheFolder, ...]:
     """The cache folders of ``a``'s package manager for the variables and HOME in effect."""
-    m = a.manager
-    if m is None:
+    inv = a.invocation
+    if inv is None:
         return ()
-    env = env_values(a, m.cache_env)  # the variables the catalog's cache templates read
-    home = cache_home(a)
-    root = cache_user(a).is_root is True
-    key = (m.id, tuple(sorted(env.items())), home, root)
+    m = inv.manager
+    # cache_home, cache_user and env_values inline (every download command of every RUN, every round)
+    e = a.env
+    # the variables the catalog's cache templates read: {n: e.value(n) for n in names if n in e}, one lookup each
+    env = {n: v.value for n in m.cache_env if (v := e.get(n)) is not None}
+    if m.needs_root:
+        home: str | None = "/root"
+        root = True  # ROOT
+    else:
+        hv = e.get("HOME")
+        home = hv.value if hv is not None else a.user.home
+        root = a.user.is_root is True
+    key = (m.id, tuple(sorted(env.items())) if env else (), home, root)
     got = _FOLDERS.get(key)
     if got is None:
         got = tuple(CacheFolder(m, c, c.resolve(env, home, root)) for c in m.caches)
@@ -97,8 +106,9 @@ def tool_mount(mounts: Sequence[Mount], folders: Sequence[CacheFolder]) -> Mount
     for mt in mounts:
         if mt.type != "cache":
             continue
-        if any(f.path is not None and mt.covers(f.path) for f in folders):
-            return mt
+        for f in folders:  # a plain loop, not any(): every download command of every RUN, every round
+            if f.path is not None and mt.covers(f.path):
+                return mt
         if names_tool(mt, manager):
             return mt
     return None
@@ -112,8 +122,46 @@ def covered(mounts: Sequence[Mount], path: str) -> Mount | None:
     return None
 
 
+_CLEAN_HEADS: dict[tuple[tuple[str, ...], ...], dict[str, frozenset[str] | None] | None] = {}
+
+
+def _clean_heads(manager: Manager) -> dict[str, frozenset[str] | None] | None:
+    """Program name -> the second positional words of ``manager``'s cache-cleaning commands that start with it
+    (None for a name: a one-word pattern; None overall: a pattern the shortcut cannot read)."""
+    pats = manager.cache_clean_commands
+    try:
+        return _CLEAN_HEADS[pats]
+    except KeyError:
+        got: dict[str, frozenset[str] | None] | None = {}
+        if any(not p or p[0].startswith("-") for p in pats):
+            got = None
+        else:
+            for p in pats:
+                if len(p) == 1 or got.get(p[0], frozenset()) is None:
+                    got[p[0]] = None
+                else:
+                    got[p[0]] = got.get(p[0], frozenset()) | {p[1]}  # type: ignore[operator]
+        _CLEAN_HEADS[pats] = got
+        return got
+
+
 def cache_clean(cmd: Command, manager: Manager) -> bool:
     """``cmd`` is one of ``manager``'s cache-cleaning commands (``npm cache clean --force``, ``pip cache purge``)."""
+    heads = _clean_heads(manager)
+    if heads is not None:
+        # cheap answers for the usual command (every command of every RUN is asked): the catalog compares the
+        # program's basename and the positional words after it with each pattern
+        name = cmd.name
+        if name is None:
+            return False
+        if not name.startswith("-"):
+            if name not in heads:
+                return False
+            seconds = heads[name]
+            if seconds is not None:
+                second = next((w.value for w in cmd.effective()[1:] if w.value is None or not w.value.startswith("-")), "")
+                if second not in seconds:
+                    return False
     return catalog().is_cache_clean(cmd, manager)
 
 

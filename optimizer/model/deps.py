@@ -145,10 +145,16 @@ def install_rule(a: Action) -> Mapping[str, Any] | None:
 def _install_rule(a: Action) -> Mapping[str, Any] | None:
     if a.manager is None:
         return None
-    for rule in _data()["installs"]:
+    for rule in _installs_for(a.tool):
         if _matches(rule, a):
             return rule
     return None
+
+
+@cache
+def _installs_for(tool: str) -> tuple[Mapping[str, Any], ...]:
+    """The installs.json entries that name ``tool``, in file order (the first match wins)."""
+    return tuple(rule for rule in _data()["installs"] if tool in rule["managers"])
 
 
 def is_prefetch(a: Action) -> str | None:
@@ -354,6 +360,16 @@ def local_spec(spec: str) -> bool:
 def requirement_files(a: Action) -> tuple[list[str], str | None] | None:
     """The requirement and constraint files a ``pip install`` names (``-r X``, ``-cX``, ``--requirement=X``) as written,
     and why the install needs the source besides (``-e``, a local path), or None when a word is an expansion."""
+    got = a.derived.get("requirement_files", _UNSET)  # it reads the command, never the env or the user
+    if got is _UNSET:
+        got = a.derived["requirement_files"] = _requirement_files(a)
+    if got is None:
+        return None
+    found, why = got  # type: ignore[misc]
+    return list(found), why  # a list of the caller's own
+
+
+def _requirement_files(a: Action) -> tuple[list[str], str | None] | None:
     m = a.manager
     assert m is not None
     rest = _rest(a)

@@ -64,8 +64,18 @@ def in_private_home(path: str | None) -> str | None:
     """The private home ``path`` lies in, or None."""
     if not path:
         return None
-    p = posixpath.normpath(path)
-    return next((h for h in private_homes() if _under(p, h)), None)
+    try:
+        return _IN_HOME[path]
+    except KeyError:
+        p = posixpath.normpath(path)
+        got = _IN_HOME[path] = next((h for h in private_homes() if _under(p, h)), None)
+        if len(_IN_HOME) > 8192:
+            _IN_HOME.clear()
+        return got
+
+
+# in_private_home answers by path (the catalog's homes never change; every write of every RUN is asked)
+_IN_HOME: dict[str, str | None] = {}
 
 
 @dataclass(frozen=True)
@@ -101,10 +111,11 @@ def private_writes(m: ImageModel, stage: int) -> list[PrivateWrite]:
                             out.append(PrivateWrite(ins, a, a.tool, w.kind, None, w.what))
                         elif in_private_home(w.path):
                             out.append(PrivateWrite(ins, a, a.tool, w.kind, w.path, w.what))
-                    out.extend(_outside_writes(m, n.index, ins, a))
-                    src = _home_source_write(m, n.index, ins, a)
-                    if src is not None:
-                        out.append(src)
+                    if m.context is not None:  # both read the build context (none: nothing to find)
+                        out.extend(_outside_writes(m, n.index, ins, a))
+                        src = _home_source_write(m, n.index, ins, a)
+                        if src is not None:
+                            out.append(src)
                     pnp = _pnp_write(m, ins, a)
                     if pnp is not None:
                         out.append(pnp)

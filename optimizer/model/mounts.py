@@ -50,12 +50,22 @@ class Mount:
 
     def covers(self, path: str) -> bool:
         """This mount is at ``path``, above it, or below it (or its target is not known)."""
-        if not self.target_known:
-            return True
-        assert self.target is not None
-        p = posixpath.normpath(path)
         t = self.target
-        return t == p or p.startswith(t.rstrip("/") + "/") or t.startswith(p.rstrip("/") + "/")
+        if t is None or "$" in t:
+            return True  # not target_known
+        key = (t, path)
+        got = _COVERS.get(key)
+        if got is None:
+            p = posixpath.normpath(path)
+            got = t == p or p.startswith(t.rstrip("/") + "/") or t.startswith(p.rstrip("/") + "/")
+            if len(_COVERS) > 8192:
+                _COVERS.clear()
+            _COVERS[key] = got
+        return got
+
+
+# Mount.covers answers, by (target, path): the same few mount targets and cache folders are compared on every RUN
+_COVERS: dict[tuple[str, str], bool] = {}
 
 
 def parse_mount(flag: Flag) -> Mount | None:
@@ -122,8 +132,10 @@ def mount_flag(options: list[tuple[str, str]]) -> str:
     return "--mount=" + ",".join(f"{k}={v}" for k, v in options)
 
 
+@lru_cache(maxsize=4096)
 def cache_flag(target: str, sharing: str = "shared", uid: int | None = None, gid: int | None = None) -> str:
-    """A cache mount at ``target`` (``sharing`` left out when it is BuildKit's default, ``shared``)."""
+    """A cache mount at ``target`` (``sharing`` left out when it is BuildKit's default, ``shared``; memoised:
+    the same few mounts are written on every RUN)."""
     opts = [("type", "cache"), ("target", target)]
     if sharing != "shared":
         opts.append(("sharing", sharing))

@@ -30,8 +30,11 @@ except ImportError:  # pragma: no cover - Python 3.10
     _toml = None  # type: ignore[assignment]
 
 
+_PY_SEPARATORS = re.compile(r"[-_.]+")
+
+
 def _norm_py(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    return _PY_SEPARATORS.sub("-", name).lower()
 
 
 @dataclass(frozen=True, slots=True)

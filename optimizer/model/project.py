@@ -320,7 +320,12 @@ def pnp_cache(m: ImageModel, ins: Instruction, a: Action) -> PnpCache | None:
     the folder whose archives the app reads at run time. None for other commands and for installs that lay out
     node_modules. When the global cache may or may not be on (the yarn version is unknown), ``path`` is the global
     cache and ``global_cache`` is None."""
-    if not any(w.kind == "project" for w in a.writes) or not yarn_berry(m, ins, a):
+    for w in a.writes:  # a plain loop, not any(): every command of every RUN, every round (DO301)
+        if w.kind == "project":
+            break
+    else:
+        return None
+    if not yarn_berry(m, ins, a):
         return None
     linker = yarn_linker(m, ins, a)
     if linker.node_modules:
