@@ -68,6 +68,8 @@ class Fix:
     def __post_init__(self) -> None:
         if not self.edits and not self.files:
             raise ValueError("a fix changes nothing")
+        if len(self.edits) == 1 and type(self.edits) is tuple:  # most fixes: nothing to order or check
+            return
         ordered = sorted(self.edits, key=lambda e: (e.range.start, e.range.end))
         for a, b in zip(ordered, ordered[1:]):
             if a.range.end > b.range.start:
