@@ -111,8 +111,7 @@ class ImageModel:
         for node in graph.nodes:
             venvs = set(venvs_by_stage.get(node.parent, set())) if node.parent is not None else set()
             cx = _Context(has_file=has_file, go_binary=go_binary, venvs=venvs)
-            visible = {k: v for k, v in stage_names.items() if v < node.index}
-            visible.update({str(i): i for i in range(node.index)})
+            visible: dict[str, int] | None = None  # the stages a COPY --from may name, made for the first COPY
             for ins in node.stage.body:
                 st = states[ins.index]
                 if ins.keyword == "RUN":
@@ -123,6 +122,9 @@ class ImageModel:
                         apt_lists.setdefault(node.index, []).append(ins.index)
                 elif ins.keyword in ("COPY", "ADD"):
                     is_dir = (lambda p: bool(context.is_dir(p))) if context is not None else None
+                    if visible is None:
+                        visible = {k: v for k, v in stage_names.items() if v < node.index}
+                        visible.update({str(i): i for i in range(node.index)})
                     cf = read_copy(ins, st.env, st.workdir, st.accounts, visible, is_dir,
                                    lambda p, _n=node.index, _i=ins.index: ownership.is_dir(_n, p, _i))
                     if cf is not None:
