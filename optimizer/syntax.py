@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import accumulate
 
 from dockeropt.source import LineIndex, TextRange
 
@@ -319,6 +320,25 @@ def _physical_lines(text: str, start: int) -> list[PhysicalLine]:
     return lines
 
 
+def _line_table(text: str, start: int) -> tuple[list[int], list[int], list[int], list[str]]:
+    """What ``_physical_lines`` says, as lists: each line's start, content end and end offsets, and its content
+    (without "\\r\\n" / "\\n"); made by str.split instead of a PhysicalLine per line."""
+    parts = (text[start:] if start else text).split("\n")
+    if parts[-1] == "":
+        parts.pop()  # the text ends with a line terminator (or is empty)
+    acc = list(accumulate([len(p) + 1 for p in parts], initial=start))
+    starts = acc[:-1]
+    ends = acc[1:]
+    if ends and ends[-1] > len(text):
+        ends[-1] = len(text)  # the last line has no terminator
+    if "\r" in text:
+        contents = [p[:-1] if p.endswith("\r") else p for p in parts]
+    else:
+        contents = parts
+    content_ends = [s + len(c) for s, c in zip(starts, contents, strict=True)]
+    return starts, content_ends, ends, contents
+
+
 def _lex_words(s: str, raw: bool) -> tuple[list[str], int]:
     """Split words like BuildKit's shell lexer; returns (words, quote characters removed).
 
@@ -559,6 +579,24 @@ def _exec_form(keyword: str, args: str, line_no: int) -> tuple[bool, tuple[str, 
 # instruction is copied from here with its offsets and line numbers moved, instead of being parsed again.
 # Heredocs (which read the lines after the instruction) and ONBUILD are always parsed.
 _BLOCKS: dict[tuple[str, str], Instruction] = {}
+# The same lines at the same place: (escape, text of its lines, offset) -> the last Instruction parsed or moved
+# there. When it also has the same line number, position, stage and leading lines, the node itself is taken
+# (nodes are immutable: every field would be equal). Unchanged instructions before an edit, and after an edit
+# that keeps the length (the LSP re-analysing `EXPOSE 3001` for `EXPOSE 3000`), are not even moved.
+_PLACED: dict[tuple[str, str, int], Instruction] = {}
+
+
+def _same_place(got: Instruction, line: int, index: int, n_from: int, leading: list[Trivia]) -> bool:
+    """Would ``got`` (the node last made from these lines at this offset) be made again here, field for field?"""
+    return (got.start_line == line and got.index == index
+            and got.stage_index == (n_from if got.keyword == "FROM" else n_from - 1)
+            and len(got.leading_trivia) == len(leading) and (not leading or got.leading_trivia == tuple(leading)))
+
+
+def _place(key: tuple[str, str, int], ins: Instruction) -> None:
+    if len(_PLACED) > 100_000:
+        _PLACED.clear()
+    _PLACED[key] = ins
 
 
 def _relocated(t: Instruction, start: int, line: int, leading: tuple[Trivia, ...], text: str) -> Instruction:
@@ -626,67 +664,88 @@ class _Parser:
         self.reuse = reuse
         self.text = text
         self.bom = text.startswith(BOM)
-        self.lines = _physical_lines(text, 1 if self.bom else 0)
+        self.starts, self.content_ends, self.ends, self.contents = _line_table(text, 1 if self.bom else 0)
         self.escape = "\\"
         self.directives: list[Directive] = []
 
+    @property
+    def lines(self) -> list[PhysicalLine]:
+        return [PhysicalLine(s, c, e, k + 1)
+                for k, (s, c, e) in enumerate(zip(self.starts, self.content_ends, self.ends, strict=True))]
+
+    def _line(self, i: int) -> PhysicalLine:
+        return PhysicalLine(self.starts[i], self.content_ends[i], self.ends[i], i + 1)
+
     def parse(self) -> Dockerfile:
         text = self.text
-        lines = self.lines
+        starts, ends, contents = self.starts, self.ends, self.contents
+        n_lines = len(starts)
         trivia: list[Trivia] = []
         i = 0
         # ---- parser directives
         seen: set[str] = set()
-        while i < len(lines):
-            ln = lines[i]
-            content = go_lstrip(ln.content(text))
+        while i < n_lines:
+            content = go_lstrip(contents[i])
             m = _DIRECTIVE_RE.match(content)
             if not m or m.group(1).lower() not in _KNOWN_DIRECTIVES:
                 break
             name = m.group(1).lower()
             if name in seen:
-                raise ParseError(f"only one {name} parser directive can be used", ln.number)
+                raise ParseError(f"only one {name} parser directive can be used", i + 1)
             seen.add(name)
             value = m.group(2)
             if name == "escape":
                 if value not in ("\\", "`"):
-                    raise ParseError(f"invalid escape token '{value}' does not match ` or \\", ln.number)
+                    raise ParseError(f"invalid escape token '{value}' does not match ` or \\", i + 1)
                 self.escape = value
-            rng = TextRange(ln.start, ln.end)
-            self.directives.append(Directive(name, value, rng, ln.number))
-            trivia.append(Trivia("directive", rng, text[ln.start : ln.end], ln.number))
+            rng = TextRange(starts[i], ends[i])
+            self.directives.append(Directive(name, value, rng, i + 1))
+            trivia.append(Trivia("directive", rng, text[starts[i] : ends[i]], i + 1))
             i += 1
         cont_re = re.compile(re.escape(self.escape) + r"[ \t]*$")
 
         instructions: list[Instruction] = []
         escape = self.escape
         reuse = self.reuse
-        n_lines = len(lines)
+        n_from = 0  # FROM lines so far: the next instruction's stage is n_from - 1 (n_from for a FROM)
         while i < n_lines:
-            ln = lines[i]
-            raw = text[ln.start : ln.content_end]
+            raw = contents[i]
             stripped = raw.lstrip(_GO_SPACE)
+            ln_start = starts[i]
             if stripped.startswith("#"):
-                trivia.append(Trivia("comment", TextRange(ln.start, ln.end), text[ln.start : ln.end], ln.number))
+                trivia.append(Trivia("comment", TextRange(ln_start, ends[i]), text[ln_start : ends[i]], i + 1))
                 i += 1
                 continue
             lead = len(raw) - len(stripped)
             m = cont_re.search(stripped) if escape in stripped else None
             first = stripped[: m.start()] if m else stripped
             if m is None and first == "":
-                trivia.append(Trivia("blank", TextRange(ln.start, ln.end), text[ln.start : ln.end], ln.number))
+                trivia.append(Trivia("blank", TextRange(ln_start, ends[i]), text[ln_start : ends[i]], i + 1))
                 i += 1
                 continue
             if m is None and reuse:  # one line: look it up before reading it
-                block = text[ln.start : ln.end]
+                block = text[ln_start : ends[i]]
+                key = (escape, block, ln_start)
+                got = _PLACED.get(key)
+                if got is not None and _same_place(got, i + 1, len(instructions), n_from, trivia):
+                    i += 1
+                    instructions.append(got)
+                    if got.keyword == "FROM":
+                        n_from += 1
+                    trivia = []
+                    continue
                 hit = _BLOCKS.get((escape, block))
                 if hit is not None:
+                    new = _relocated(hit, ln_start, i + 1, tuple(trivia), block)
                     i += 1
-                    instructions.append(_relocated(hit, ln.start, ln.number, tuple(trivia), block))
+                    instructions.append(new)
+                    if new.keyword == "FROM":
+                        n_from += 1
+                    _place(key, new)
                     trivia = []
                     continue
             # ---- an instruction starts here
-            start_idx = i
+            ln = self._line(i)
             chars: list[str] = [first]
             seg_starts: list[int] = [0] if first else []
             seg_offsets: list[int] = [ln.start + lead] if first else []
@@ -695,16 +754,16 @@ class _Parser:
             inner: list[Trivia] = []
             at_end = m is None
             i += 1
-            while not at_end and i < len(lines):
-                cl = lines[i]
-                craw = cl.content(text)
+            while not at_end and i < n_lines:
+                craw = contents[i]
+                cstart = starts[i]
                 cstripped = go_lstrip(craw)
                 if cstripped.startswith("#"):
-                    inner.append(Trivia("comment", TextRange(cl.start, cl.end), text[cl.start : cl.end], cl.number))
+                    inner.append(Trivia("comment", TextRange(cstart, ends[i]), text[cstart : ends[i]], i + 1))
                     i += 1
                     continue
                 if cstripped == "":
-                    inner.append(Trivia("blank", TextRange(cl.start, cl.end), text[cl.start : cl.end], cl.number))
+                    inner.append(Trivia("blank", TextRange(cstart, ends[i]), text[cstart : ends[i]], i + 1))
                     i += 1
                     continue
                 cm = cont_re.search(craw)
@@ -712,16 +771,30 @@ class _Parser:
                 chars.append(piece)
                 if piece:
                     seg_starts.append(n_chars)
-                    seg_offsets.append(cl.start)
+                    seg_offsets.append(cstart)
                     n_chars += len(piece)
-                end_offset = cl.start + len(piece)
+                end_offset = cstart + len(piece)
                 at_end = cm is None
                 i += 1
-            last_line = lines[i - 1]
+            last_line = self._line(i - 1)
             block = text[ln.start : last_line.end]
-            hit = _BLOCKS.get((self.escape, block)) if self.reuse else None
+            if reuse and m is not None:
+                key = (escape, block, ln.start)
+                got = _PLACED.get(key)
+                if got is not None and _same_place(got, ln.number, len(instructions), n_from, trivia):
+                    instructions.append(got)
+                    if got.keyword == "FROM":
+                        n_from += 1
+                    trivia = []
+                    continue
+            hit = _BLOCKS.get((escape, block)) if reuse else None
             if hit is not None:
-                instructions.append(_relocated(hit, ln.start, ln.number, tuple(trivia), block))
+                new = _relocated(hit, ln.start, ln.number, tuple(trivia), block)
+                instructions.append(new)
+                if new.keyword == "FROM":
+                    n_from += 1
+                if m is not None:
+                    _place((escape, block, ln.start), new)
                 trivia = []
                 continue
             logical = LogicalLine("".join(chars), tuple(seg_starts), tuple(seg_offsets), end_offset)
@@ -738,11 +811,11 @@ class _Parser:
             heredocs: list[Heredoc] = []
             if heredoc_keyword in _HEREDOC_KEYWORDS:
                 for spec in heredoc_specs(logical.text):
-                    body_start = lines[i].start if i < len(lines) else len(text)
+                    body_start = starts[i] if i < n_lines else len(text)
                     content_parts: list[str] = []
                     terminated = False
-                    while i < len(lines):
-                        hl = lines[i]
+                    while i < n_lines:
+                        hl = self._line(i)
                         i += 1
                         candidate = hl.content(text)
                         if spec.chomp:
@@ -759,7 +832,7 @@ class _Parser:
                         content_parts.append(hl.content(text) + "\n")
                     if not terminated:
                         raise ParseError("unterminated heredoc", ins_start_line)
-                last_line = lines[i - 1]
+                last_line = self._line(i - 1)
             full = TextRange(ln.start, last_line.end)
             if keyword == "ONBUILD":
                 onbuild = self._onbuild_trigger(logical, header, ins_start_line, last_line.number, tuple(heredocs))
@@ -785,12 +858,14 @@ class _Parser:
                     onbuild=onbuild,
                 )
             )
-            if self.reuse and not heredocs and onbuild is None:
+            if keyword == "FROM":
+                n_from += 1
+            if reuse and not heredocs and onbuild is None:
                 if len(_BLOCKS) > 100_000:
                     _BLOCKS.clear()
-                _BLOCKS[(self.escape, block)] = instructions[-1]
+                _BLOCKS[(escape, block)] = instructions[-1]
+                _place((escape, block, ln.start), instructions[-1])
             trivia = []
-            del start_idx
         return self._finish(instructions, tuple(trivia))
 
     def _onbuild_trigger(
@@ -833,10 +908,11 @@ class _Parser:
                 stage_index += 1
                 current = []
             # the parser owns these new nodes until it returns them: set the positions in place
-            for node in (ins, ins.onbuild):
-                if node is not None:
-                    object.__setattr__(node, "index", idx)
-                    object.__setattr__(node, "stage_index", stage_index)
+            if ins.index != idx or ins.stage_index != stage_index or ins.onbuild is not None:  # else: a placed node
+                for node in (ins, ins.onbuild):
+                    if node is not None:
+                        object.__setattr__(node, "index", idx)
+                        object.__setattr__(node, "stage_index", stage_index)
             instructions.append(ins)
             if stage_index < 0:
                 preamble.append(ins)

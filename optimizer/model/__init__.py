@@ -108,11 +108,17 @@ class ImageModel:
         go_binary = _go_binary(context)
         venvs_by_stage: dict[int, set[str]] = {}
         apt_lists: dict[int, list[int]] = {}
+        is_dir = (lambda p: bool(context.is_dir(p))) if context is not None else None
+        # the stages a COPY --from may name: earlier stages by name (the last stage of a name) and by index (an
+        # index wins over a name spelled like it); grown stage by stage, read by read_copy only
+        names_of: dict[int, list[str]] = {}
+        for name, idx in stage_names.items():
+            names_of.setdefault(idx, []).append(name)
+        visible: dict[str, int] = {}
+        numbers: set[str] = set()
         for node in graph.nodes:
             venvs = set(venvs_by_stage.get(node.parent, set())) if node.parent is not None else set()
             cx = _Context(has_file=has_file, go_binary=go_binary, venvs=venvs)
-            visible = {k: v for k, v in stage_names.items() if v < node.index}
-            visible.update({str(i): i for i in range(node.index)})
             for ins in node.stage.body:
                 st = states[ins.index]
                 if ins.keyword == "RUN":
@@ -122,7 +128,6 @@ class ImageModel:
                     if _needs_apt_lists(facts):
                         apt_lists.setdefault(node.index, []).append(ins.index)
                 elif ins.keyword in ("COPY", "ADD"):
-                    is_dir = (lambda p: bool(context.is_dir(p))) if context is not None else None
                     cf = read_copy(ins, st.env, st.workdir, st.accounts, visible, is_dir,
                                    lambda p, _n=node.index, _i=ins.index: ownership.is_dir(_n, p, _i))
                     if cf is not None:
@@ -136,6 +141,12 @@ class ImageModel:
                         # BuildKit creates a missing WORKDIR as the current USER
                         ownership.add(node.index, OwnerEvent(ins.index, wd, st.user, False, True, "workdir"))
             venvs_by_stage[node.index] = cx.venvs
+            number = str(node.index)
+            numbers.add(number)
+            visible[number] = node.index
+            for name in names_of.get(node.index, ()):
+                if name not in numbers:
+                    visible[name] = node.index
         frontend = frontend_for(doc.directive("syntax").value if doc.directive("syntax") else None, config.buildkit)
         return cls(doc, context, config, graph, states, runs, copies, ownership, frontend, style_of(doc), apt_lists)
 

@@ -18,7 +18,7 @@ WORKDIR and SHELL (its ARGs do not carry over), exactly as BuildKit does.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from dockeropt.model.images import Account, BaseImage, base_image
 from dockeropt.model.mounts import mounts_of
@@ -29,6 +29,7 @@ from dockeropt.syntax import Dockerfile, Instruction, Stage
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 _MAY_CREATE_ACCOUNTS = re.compile(r"(user|group)add|add(user|group)")
+_new_object = object.__new__
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,15 @@ class State:
     # the same env, user and workdir (a hash of the FROM chain's content and of every instruction's content
     # that changed one of them; shell and accounts are not part of it)
     key: int = 0
+
+    @classmethod
+    def _make(cls, env: Env, user: User, workdir: str | None, shell: tuple[str, ...], accounts: dict[str, Account],
+              key: int = 0) -> State:
+        """``State(...)`` without the frozen __init__'s six object.__setattr__ calls (build_states makes one per
+        ENV/ARG/WORKDIR/USER line, every round)."""
+        new = _new_object(cls)
+        new.__dict__.update(env=env, user=user, workdir=workdir, shell=shell, accounts=accounts, key=key)
+        return new
 
     @property
     def home(self) -> str | None:
@@ -169,7 +179,8 @@ def build_states(doc: Dockerfile) -> tuple[StageGraph, dict[int, State]]:
             content = (image.env_known, tuple(sorted(image.env.items())), image.default_user, image.workdir,
                        tuple(sorted((a.name, a.uid, a.gid, a.home) for a in image.accounts.values())),
                        image.has_shell) if image is not None else ("unknown", base)
-            state = replace(state, key=hash(("image", content, global_key)))
+            state = State._make(state.env, state.user, state.workdir, state.shell, state.accounts,
+                                key=hash(("image", content, global_key)))
         stage_args: set[str] = set()
         copies: list[int] = []
         copy_images: list[str] = []
@@ -204,8 +215,18 @@ def build_states(doc: Dockerfile) -> tuple[StageGraph, dict[int, State]]:
             if n.parent is not None:
                 todo.append(n.parent)
             todo.extend(n.copies_from)
-    out = tuple(replace(n, children=tuple(children.get(n.index, ())), needed=n.index in needed) for n in nodes)
+    out = tuple(_with_links(n, tuple(children.get(n.index, ())), n.index in needed) for n in nodes)
     return StageGraph(out, global_env), states
+
+
+def _with_links(n: StageNode, children: tuple[int, ...], needed: bool) -> StageNode:
+    """``replace(n, children=..., needed=...)`` by copying the fields (dataclasses.replace re-runs __init__)."""
+    new = _new_object(StageNode)
+    fields = new.__dict__
+    fields.update(n.__dict__)
+    fields["children"] = children
+    fields["needed"] = needed
+    return new
 
 
 def _apply(
@@ -223,17 +244,17 @@ def _apply(
     if kw == "ENV":
         pairs = read_assignments(ins)
         if pairs is None:
-            return State(env.with_vars({}, unreadable=ins.index), state.user, state.workdir, state.shell, state.accounts)
+            return State._make(env.with_vars({}, unreadable=ins.index), state.user, state.workdir, state.shell, state.accounts)
         updates: dict[str, Var] = {}
         for a in pairs:
             # each assignment sees the values before this ENV line (BuildKit expands against the previous env)
             value = expand(a.raw or "", env)
             updates[a.name] = Var(value, "env", ins.index)
-        return State(env.with_vars(updates), state.user, state.workdir, state.shell, state.accounts)
+        return State._make(env.with_vars(updates), state.user, state.workdir, state.shell, state.accounts)
     if kw == "ARG":
         pairs = read_assignments(ins)
         if pairs is None:
-            return State(env.with_vars({}, unreadable=ins.index), state.user, state.workdir, state.shell, state.accounts)
+            return State._make(env.with_vars({}, unreadable=ins.index), state.user, state.workdir, state.shell, state.accounts)
         arg_updates: dict[str, Var] = {}
         for a in pairs:
             stage_args.add(a.name)
@@ -246,19 +267,19 @@ def _apply(
             else:
                 value = expand(a.raw, env)
             arg_updates[a.name] = Var(value, "arg", ins.index, True)
-        return State(env.with_vars(arg_updates), state.user, state.workdir, state.shell, state.accounts)
+        return State._make(env.with_vars(arg_updates), state.user, state.workdir, state.shell, state.accounts)
     if kw == "WORKDIR":
         arg = ins.args.strip()
         path = expand(arg, env) if arg else None
         wd = join_path(state.workdir, path) if path else (state.workdir if not arg else None)
-        return State(env, state.user, wd, state.shell, state.accounts)
+        return State._make(env, state.user, wd, state.shell, state.accounts)
     if kw == "USER":
         spec = expand(ins.args.strip(), env)
         user = resolve_user(spec if spec is not None else ins.args.strip(), state.accounts, None)
-        return State(env, user, state.workdir, state.shell, state.accounts)
+        return State._make(env, user, state.workdir, state.shell, state.accounts)
     if kw == "SHELL":
         shell = ins.exec_args if ins.exec_args else state.shell
-        return State(env, state.user, state.workdir, tuple(shell), state.accounts)
+        return State._make(env, state.user, state.workdir, tuple(shell), state.accounts)
     if kw in ("COPY", "ADD"):
         frm = ins.flag("from")
         if frm is not None and frm.value:
@@ -292,7 +313,7 @@ def _apply(
         user = state.user
         if user.spec is not None and user.uid is None:
             user = resolve_user(user.spec, accounts, None)
-        return State(env, user, state.workdir, state.shell, accounts)
+        return State._make(env, user, state.workdir, state.shell, accounts)
     return state
 
 
