@@ -590,6 +590,16 @@ class SplitDependencyCopy(Pass):
             if facts is None or facts.editable is None or pos == 0:
                 continue
             rs = facts.editable
+            copy = None  # the copy before the RUN first: most RUNs follow no manifest copy, so no install is read
+            for j in range(pos - 1, -1, -1):  # no slice of the body per RUN: linear, not quadratic, in a long stage
+                prev = body[j]
+                if prev.keyword in _STATELESS:
+                    continue
+                copy = prev
+                break
+            cf = m.copy(copy) if copy is not None else None
+            if copy is None or cf is None or not cf.from_context or cf.whole_context:
+                continue
             found: tuple[Action, DepInstall] | None = None
             for a in facts.actions:  # the first action that is a dependency install (a plain loop: every RUN)
                 got = read_install(a, view)
@@ -601,16 +611,6 @@ class SplitDependencyCopy(Pass):
             items = rs.script.items
             by_index = {x.index: x for x in facts.actions}
             install, inst = found
-            copy = None
-            for j in range(pos - 1, -1, -1):  # no slice of the body per RUN: linear, not quadratic, in a long stage
-                prev = body[j]
-                if prev.keyword in _STATELESS:
-                    continue
-                copy = prev
-                break
-            cf = m.copy(copy) if copy is not None else None
-            if copy is None or cf is None or not cf.from_context or cf.whole_context:
-                continue
             if inst.blocker:
                 continue
             known = {posixpath.basename(x) for x in (*inst.manifests, *inst.optional)}
