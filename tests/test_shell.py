@@ -214,15 +214,26 @@ _words = st.sampled_from([
 _ops = st.sampled_from([" && ", " || ", "; ", ";", "&&", " ; ", "  &&  "])
 
 
-@st.composite
-def plain_scripts(draw: st.DrawFn) -> str:
-    parts = []
-    for i in range(draw(st.integers(1, 4))):
-        if i:
-            parts.append(draw(_ops))
-        parts.append(" ".join(draw(st.lists(_words, min_size=1, max_size=5))))
-    text = "".join(parts)
-    return draw(st.sampled_from(["", " ", "\t"])) + text + draw(st.sampled_from(["", " "]))
+def _joined_scripts(words: st.SearchStrategy[str], padded: bool) -> st.SearchStrategy[str]:
+    """1-4 commands of 1-5 ``words`` joined by list operators (``padded``: with blanks around the whole)."""
+
+    @st.composite
+    def scripts(draw: st.DrawFn) -> str:
+        parts = []
+        for i in range(draw(st.integers(1, 4))):
+            if i:
+                parts.append(draw(_ops))
+            parts.append(" ".join(draw(st.lists(words, min_size=1, max_size=5))))
+        text = "".join(parts)
+        if not padded:
+            return text
+        return draw(st.sampled_from(["", " ", "\t"])) + text + draw(st.sampled_from(["", " "]))
+
+    return scripts()
+
+
+def plain_scripts() -> st.SearchStrategy[str]:
+    return _joined_scripts(_words, padded=True)
 
 
 @settings(max_examples=600, deadline=None)
@@ -288,14 +299,8 @@ _glob_words = st.sampled_from([
 ])
 
 
-@st.composite
-def globbed_scripts(draw: st.DrawFn) -> str:
-    parts = []
-    for i in range(draw(st.integers(1, 4))):
-        if i:
-            parts.append(draw(_ops))
-        parts.append(" ".join(draw(st.lists(_glob_words, min_size=1, max_size=5))))
-    return "".join(parts)
+def globbed_scripts() -> st.SearchStrategy[str]:
+    return _joined_scripts(_glob_words, padded=False)
 
 
 @settings(max_examples=600, deadline=None)
