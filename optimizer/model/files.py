@@ -163,17 +163,38 @@ class Ownership:
     def __init__(self, parents: dict[int, int | None]) -> None:
         self._parents = parents
         self._events: dict[int, list[OwnerEvent]] = {}
+        # per stage, kept as events come in so ``is_dir`` costs a few lookups per stage instead of a walk over
+        # every earlier event: the first instruction of an event that makes a path a folder itself, of one
+        # below a folder (keyed by the folder without trailing slashes, as ``_under`` reads it), and of
+        # events on "/" or "//" themselves (below the root, but not below themselves)
+        self._dirs: dict[int, tuple[dict[str, int], dict[str, int], dict[str, int]]] = {}
 
     def add(self, stage: int, event: OwnerEvent) -> None:
+        """Record ``event``; a stage's events come in file order (the model adds them instruction by instruction)."""
         self._events.setdefault(stage, []).append(event)
+        own, below, roots = self._dirs.setdefault(stage, ({}, {}, {}))
+        p, i = event.path, event.instruction
+        if event.how in ("workdir", "mkdir", "install") or (event.how == "copy" and event.recursive):
+            own.setdefault(p, i)
+        if p in ("/", "//"):
+            roots.setdefault(p, i)
+            return
+        k = p.find("/")
+        while k >= 0:  # p lies below every q with q.rstrip("/") == p[:k]
+            below.setdefault(p[:k], i)
+            k = p.find("/", k + 1)
 
-    def events(self, stage: int, before: int | None = None) -> list[OwnerEvent]:
-        """Events that shaped the filesystem of ``stage`` before instruction ``before``, oldest first."""
+    def _chain(self, stage: int) -> list[int]:
         chain: list[int] = []
         cur: int | None = stage
         while cur is not None and cur not in chain:
             chain.append(cur)
             cur = self._parents.get(cur)
+        return chain
+
+    def events(self, stage: int, before: int | None = None) -> list[OwnerEvent]:
+        """Events that shaped the filesystem of ``stage`` before instruction ``before``, oldest first."""
+        chain = self._chain(stage)
         out: list[OwnerEvent] = []
         for st in reversed(chain):
             for ev in self._events.get(st, ()):
@@ -202,11 +223,18 @@ class Ownership:
     def is_dir(self, stage: int, path: str, before: int | None = None) -> bool:
         """Is ``path`` known to be a folder before instruction ``before``? (WORKDIR, mkdir, a folder copy, an install's output folder.)"""
         p = posixpath.normpath(path)
-        for ev in self.events(stage, before):
-            if ev.path == p and (ev.how in ("workdir", "mkdir", "install") or (ev.how == "copy" and ev.recursive)):
-                return True
-            if _under(ev.path, p) and ev.path != p:
-                return True  # something was created below it
+        r = p.rstrip("/")
+        for st in self._chain(stage):
+            got = self._dirs.get(st)
+            if got is None:
+                continue
+            own, below, roots = got
+            firsts = [own.get(p), below.get(r)]  # a folder itself; something was created below it
+            if not r:
+                firsts += [roots.get(x) for x in ("/", "//") if x != p]
+            for first in firsts:
+                if first is not None and (st != stage or before is None or first < before):
+                    return True
         return False
 
     def owner(self, stage: int, path: str, before: int | None = None) -> User | None:
