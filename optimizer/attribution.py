@@ -73,7 +73,10 @@ def minimal_edits(old: str, new: str) -> list[tuple[int, int, str]]:
     for line in a:
         starts.append(starts[-1] + len(line))
     out: list[tuple[int, int, str]] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    # one line each (most edits): they differ, so the line diff is that one replacement
+    ops = (("replace", 0, 1, 0, 1),) if len(a) == 1 and len(b) == 1 else (
+        difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes())
+    for tag, i1, i2, j1, j2 in ops:
         if tag == "equal":
             continue
         o1, o2 = starts[i1], starts[i2]

@@ -219,6 +219,8 @@ class OffsetMap:
         self._new_starts: list[int] = []
         self._segments: list[tuple[int, int, int, int, str]] = []  # new_start, new_end, old_start, old_end, new text
         self._old_text = old_text
+        # per segment (old start, new text): where each kept new line starts in the old text, from difflib once
+        self._kept: dict[tuple[int, str], dict[int, int]] = {}
         delta = 0
         for e in sorted(edits, key=lambda e: (e.range.start, e.range.end)):
             new_start = e.range.start + delta
@@ -239,15 +241,27 @@ class OffsetMap:
     def _inside(self, rel: int, old_start: int, old_end: int, new_text: str) -> int:
         if not self._old_text:
             return old_start
-        import difflib
-
-        old_seg = self._old_text[old_start:old_end]
-        old_lines = old_seg.splitlines(keepends=True)
-        new_lines = new_text.splitlines(keepends=True)
         line = new_text.count("\n", 0, rel)
         col = rel - (new_text.rfind("\n", 0, rel) + 1)
-        for tag, i1, _i2, j1, j2 in difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False).get_opcodes():
-            if tag == "equal" and j1 <= line < j2:
-                old_line = i1 + (line - j1)
-                return old_start + sum(len(x) for x in old_lines[:old_line]) + col
-        return old_start
+        kept = self._kept_lines(old_start, old_end, new_text)
+        return kept[line] + col if line in kept else old_start
+
+    def _kept_lines(self, old_start: int, old_end: int, new_text: str) -> dict[int, int]:
+        """Line number in ``new_text`` -> old offset of that line, for the lines difflib finds kept (first match wins)."""
+        key = (old_start, new_text)
+        got = self._kept.get(key)
+        if got is None:
+            import difflib
+
+            old_lines = self._old_text[old_start:old_end].splitlines(keepends=True)
+            new_lines = new_text.splitlines(keepends=True)
+            line_at = [old_start]
+            for x in old_lines:
+                line_at.append(line_at[-1] + len(x))
+            got = {}
+            for tag, i1, _i2, j1, j2 in difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False).get_opcodes():
+                if tag == "equal":
+                    for j in range(j1, j2):
+                        got.setdefault(j, line_at[i1 + (j - j1)])
+            self._kept[key] = got
+        return got

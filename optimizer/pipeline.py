@@ -540,7 +540,7 @@ def _fix_text(text: str, ctx: PassContext | None, passes: Sequence[Pass] | None)
         start = to_original(ch.range.start)
         end = max(start, to_original(ch.range.end)) if ch.range.end > ch.range.start else start
         title, expl = ch.title, ch.explanation
-        if maps and (LINE_CITATION.search(title) or LINE_CITATION.search(expl)):
+        if maps and (("ine" in title and LINE_CITATION.search(title)) or ("ine" in expl and LINE_CITATION.search(expl))):
             cite = lambda s: cite_original_lines(  # noqa: E731
                 s, doc.lines.line_starts, doc.text, tracked().origin, lambda o: orig_lines.line_of(o) + 1)
             title, expl = cite(title), cite(expl)

@@ -22,6 +22,19 @@ _BETWEEN = {"COPY", "WORKDIR", "ENV", "ARG", "LABEL", "EXPOSE", "STOPSIGNAL", "H
 _NUMERIC_STAGE = re.compile(r"(?:--from=|\bfrom=)(\d+)\b", re.IGNORECASE)
 
 
+def _names_stage_by_number(text: str) -> bool:
+    """``_NUMERIC_STAGE.search(text)``, tried only where ``from=`` starts (a case-blind search of the text is slow)."""
+    low = text.lower()
+    if len(low) != len(text):  # lowering moved offsets (a character lowered to two)
+        return _NUMERIC_STAGE.search(text) is not None
+    at = low.find("from=")
+    while at >= 0:  # a match starts at such a place, or two before it (--from=)
+        if _NUMERIC_STAGE.match(text, at) or (at >= 2 and _NUMERIC_STAGE.match(text, at - 2)):
+            return True
+        at = low.find("from=", at + 1)
+    return False
+
+
 def _catalog() -> dict[str, Any]:
     return eco.manifest_stages()
 
@@ -98,7 +111,7 @@ class ManifestStage(Pass):
     def check(self, doc: Dockerfile, ctx: PassContext) -> Iterable[Change]:
         if ctx.context is None or not doc.stages:
             return []
-        if _NUMERIC_STAGE.search(doc.text):
+        if _names_stage_by_number(doc.text):
             return []  # stages named by number: a new stage before them would change what they name
         m = ctx.model(doc)
         taken = {n.name.lower() for n in m.graph.nodes if n.name}

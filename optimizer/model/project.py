@@ -144,7 +144,15 @@ def node_project(m: ImageModel, ins: Instruction, a: Action) -> NodeProject | No
     bc = m.context
     if bc is None or a.cwd is None:
         return None
-    cwd = a.cwd
+    # the same questions of the same model from DO107, DO108, DO113 and the runtime planners
+    key = ("node_project", ins.index, a.cwd, bc.overlay_version)
+    if key in m._lookups:
+        return m._lookups[key]  # type: ignore[return-value]
+    got = m._lookups[key] = _node_project(m, bc, ins, a.cwd)
+    return got
+
+
+def _node_project(m: ImageModel, bc: BuildContext, ins: Instruction, cwd: str) -> NodeProject:
     pj = context_file(m, ins, posixpath.join(cwd, "package.json"))
     pkg = bc.read_json_object(pj) if pj else None
     locks: dict[str, str] = {}
