@@ -223,6 +223,15 @@ class BuildContext:
 
     def set_overlay(self, rel: str, text: str) -> None:
         self.overlay[posixpath.normpath(rel)] = text
+        self._overlay_changed()
+
+    def restore_overlay(self, saved: dict[str, str]) -> None:
+        """Put back the overlay as it was (a copy taken earlier): a fix run that is redone starts from it."""
+        self.overlay.clear()
+        self.overlay.update(saved)
+        self._overlay_changed()
+
+    def _overlay_changed(self) -> None:
         self.overlay_version += 1
         self._exists_cache.clear()
         self._kind_cache.clear()

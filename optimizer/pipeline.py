@@ -15,16 +15,32 @@ Guarantees:
 from __future__ import annotations
 
 import bisect
-import collections
 import contextlib
 import gc
-import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from dockeropt.edits import Change, Edit, OffsetMap, Safety, apply_edits, select_fixes
+from dockeropt.oracle import (  # noqa: F401 - the BuildKit parse helpers are read here by tests and the LSP
+    _BK_CACHE,
+    _BK_CHUNKS,
+    Helper,
+    HelperError,
+    _assemble,
+    _bk_pieces,
+    _buildkit_parse,
+    _buildkit_parse_chunked,
+    _buildkit_parse_chunked_parts,
+    _buildkit_parse_whole,
+    _buildkit_parts,
+    _whole_parts,
+    buildkit_error,
+    helper_for,
+    touched_lines,
+    untouched_survive,
+)
 from dockeropt.pragmas import Pragmas, read_pragmas
 from dockeropt.rules import Pass, PassContext, selected_passes
 from dockeropt.source import LineIndex, TextRange
@@ -87,143 +103,6 @@ class FixResult:
         self._fixes_lock = threading.Lock()
 
 
-# text -> BuildKit's verdict: its commands as (line shift, commands of one piece) parts, or its one-line error
-_BK_CACHE: collections.OrderedDict[str, list[tuple[int, tuple]] | str] = collections.OrderedDict()
-
-
-def _buildkit_parts(text: str) -> list[tuple[int, tuple]] | str:
-    """BuildKit's commands for ``text`` as parts, each a line shift and commands numbered from that line,
-    or its one-line error (memoised: the Go parser is the hot path). Shifting every command of a large
-    file into one tuple costs more than the guard's use of them; ``_buildkit_parse`` assembles them."""
-    got = _BK_CACHE.get(text)
-    if got is not None:
-        _BK_CACHE.move_to_end(text)  # least recently used goes first: the text being fixed stays
-    else:
-        got = _buildkit_parse_chunked_parts(text)
-        _BK_CACHE[text] = got
-        if len(_BK_CACHE) > 16:
-            _BK_CACHE.popitem(last=False)
-    return got
-
-
-def _buildkit_parse(text: str) -> tuple | str:
-    """BuildKit's commands for ``text`` (line numbers in ``text``), or its one-line error."""
-    return _assemble(_buildkit_parts(text))
-
-
-def _assemble(parts: list[tuple[int, tuple]] | str) -> tuple | str:
-    if isinstance(parts, str):
-        return parts
-    out: list = []
-    for shift, cmds in parts:
-        if shift:
-            out.extend(c._replace(start_line=c.start_line + shift, end_line=c.end_line + shift) for c in cmds)
-        else:
-            out.extend(cmds)
-    return tuple(out)
-
-
-def _buildkit_parse_whole(text: str) -> tuple | str:
-    import dockerfile as buildkit  # imported on first use: a process that forks workers must not load Go first
-
-    try:
-        return tuple(buildkit.parse_string(text))
-    except buildkit.GoParseError as exc:
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
-
-
-# BuildKit's parser carries no state from one instruction to the next, except the escape character (a
-# directive at the top) and heredoc bodies (the lines after an instruction); a text without either
-# splits into pieces that parse alone exactly as they do in the whole text, if each cut falls before a
-# line that starts with a letter (an instruction, never a comment or a directive) right after a line that
-# surely ends an instruction (not blank, not a comment, not ending in the escape character: a comment or
-# blank line may sit inside a continuation, a trailing escape continues the instruction).
-_BK_MAYBE_ESCAPE = re.compile(r"^[^\S\n]*\ufeff?[^\S\n]*#[^\S\n]*escape", re.I | re.M)
-_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-# piece text -> (base, its commands): a command's line in the piece is its start_line - base (the commands are
-# kept as the batch that parsed them numbered them, so storing them creates nothing)
-_BK_CHUNKS: dict[str, tuple[int, tuple]] = {}
-
-
-def _bk_pieces(text: str) -> list[tuple[int, str]] | None:
-    """``text`` cut at safe points: (0-based first line, piece text); None when it must be parsed whole."""
-    if "<<" in text or _BK_MAYBE_ESCAPE.search(text):
-        return None
-    lines = text.split("\n")
-    pieces: list[tuple[int, str]] = []
-    first = 0
-    prev_ends = False  # does the line before the current one surely end an instruction?
-    for i, line in enumerate(lines):
-        if prev_ends and line and line[0] in _LETTERS:
-            pieces.append((first, "\n".join(lines[first:i]) + "\n"))
-            first = i
-        body = line.strip()
-        prev_ends = bool(body) and not body.lstrip("\ufeff").lstrip().startswith("#") and not body.endswith("\\")
-    pieces.append((first, "\n".join(lines[first:])))
-    return pieces
-
-
-def _buildkit_parse_chunked(text: str) -> tuple | str:
-    """What ``_buildkit_parse_whole(text)`` gives, parsing only the pieces of ``text`` not seen before."""
-    return _assemble(_buildkit_parse_chunked_parts(text))
-
-
-def _buildkit_parse_chunked_parts(text: str) -> list[tuple[int, tuple]] | str:
-    """``_buildkit_parse_chunked`` as parts (see ``_buildkit_parts``).
-
-    The fix loop changes a few instructions per round: the others are taken from earlier parses, and the
-    new pieces go to BuildKit together, in one call. Any doubt (an error, a command crossing a cut) falls
-    back to parsing the whole text; tests/test_pipeline.py checks the equivalence on generated texts.
-    """
-    pieces = _bk_pieces(text)
-    if pieces is None or len(pieces) == 1:
-        return _whole_parts(text)
-    missing = [k for k, (_, piece) in enumerate(pieces) if piece not in _BK_CHUNKS]
-    if missing:
-        batch = "".join(pieces[k][1] for k in missing)
-        got = _buildkit_parse_whole(batch)
-        if isinstance(got, str):
-            return _whole_parts(text)  # the whole text's own error message
-        starts: list[int] = []  # first line (1-based) of each missing piece in the batch
-        line = 1
-        for k in missing:
-            starts.append(line)
-            line += pieces[k][1].count("\n")
-        found: list[list] = [[] for _ in missing]
-        for c in got:
-            j = bisect.bisect_right(starts, c.start_line) - 1
-            last = starts[j + 1] - 1 if j + 1 < len(starts) else line
-            if j < 0 or c.end_line > last:
-                return _whole_parts(text)
-            found[j].append(c)
-        if len(_BK_CHUNKS) > 200_000:
-            _BK_CHUNKS.clear()
-        for j, k in enumerate(missing):
-            _BK_CHUNKS[pieces[k][1]] = (starts[j] - 1, tuple(found[j]))
-    out: list[tuple[int, tuple]] = []
-    for first, piece in pieces:
-        got_piece = _BK_CHUNKS.get(piece)
-        if got_piece is None:  # pragma: no cover - cleared between the two loops by another thread
-            return _whole_parts(text)
-        base, cmds = got_piece
-        if cmds:
-            out.append((first - base, cmds))
-    if not out:
-        return _whole_parts(text)
-    return out
-
-
-def _whole_parts(text: str) -> list[tuple[int, tuple]] | str:
-    got = _buildkit_parse_whole(text)
-    return got if isinstance(got, str) else [(0, got)]
-
-
-def buildkit_error(text: str) -> str | None:
-    """BuildKit's parse error for ``text``, or None when it parses."""
-    got = _buildkit_parts(text)
-    return got if isinstance(got, str) else None
-
-
 _LAST_LOADED: tuple[str, Dockerfile] | None = None  # the LSP loads each version twice (fix loop, then its own tree)
 
 
@@ -244,6 +123,11 @@ def _load(text: str) -> Dockerfile:
     err = buildkit_error(text)
     if err is not None:
         raise InputError(f"not a valid Dockerfile: {err}")
+    return _our_load(text)
+
+
+def _our_load(text: str) -> Dockerfile:
+    """What ``_load`` checks after BuildKit accepted the text."""
     try:
         doc = parse(text)
     except ParseError as exc:  # pragma: no cover - BuildKit accepted it; our parser must too
@@ -256,6 +140,10 @@ def _load(text: str) -> Dockerfile:
     if not doc.stages:
         raise InputError("no FROM instruction")
     return doc
+
+
+class _Unconfirmed(Exception):
+    """A verdict the fix loop went ahead without came back against it (or never came): redo the run in-process."""
 
 
 _GC_LOCK = threading.Lock()
@@ -313,34 +201,7 @@ def gc_paused() -> Iterator[None]:
 
 def _untouched_survive(old: str, new: str, edits: Sequence[Edit]) -> bool:
     """Every BuildKit instruction of ``old`` that no edit touches is still in ``new``."""
-    idx = LineIndex(old)
-    touched: list[tuple[int, int]] = []
-    for e in edits:
-        a = idx.line_of(e.range.start) + 1
-        b = idx.line_of(max(e.range.end - 1, e.range.start)) + 1
-        touched.append((a, b))
-    old_parts = _buildkit_parts(old)
-    new_parts = _buildkit_parts(new)
-    if isinstance(old_parts, str) or isinstance(new_parts, str):
-        return False
-    new_cmds = collections.Counter(c.original for _shift, cmds in new_parts for c in cmds)
-    # touched line spans merged and sorted: a command is touched when a span reaches into it
-    spans: list[list[int]] = []
-    for a, b in sorted(touched):
-        if spans and a <= spans[-1][1] + 1:
-            spans[-1][1] = max(spans[-1][1], b)
-        else:
-            spans.append([a, b])
-    firsts = [sp[0] for sp in spans]
-    for shift, cmds in old_parts:
-        for c in cmds:
-            i = bisect.bisect_right(firsts, c.end_line + shift) - 1
-            if i >= 0 and spans[i][1] >= c.start_line + shift:
-                continue
-            if new_cmds[c.original] <= 0:
-                return False
-            new_cmds[c.original] -= 1
-    return True
+    return untouched_survive(old, new, touched_lines(LineIndex(old), edits))
 
 
 def fix_is_sound(old: str, new: str, edits: Sequence[Edit]) -> bool:
@@ -498,14 +359,35 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
       exists only in the output is not quoted by number.
     """
     with gc_paused():
+        helper = helper_for(len(text)) if text.strip("\ufeff \t\r\n") else None
+        if helper is not None and helper.lock.acquire(blocking=False):
+            # BuildKit's verdicts come from the helper process while the loop goes on; should one go against
+            # it (a pass's broken fix, an input BuildKit rejects) the run is redone here, the same way as ever
+            cx = ctx.context if ctx is not None else None
+            saved = dict(cx.overlay) if cx is not None else None
+            try:
+                return _fix_text(text, ctx, passes, helper)
+            except Exception:  # _Unconfirmed, HelperError, or whatever the input makes the loop raise
+                if cx is not None and saved is not None:
+                    cx.restore_overlay(saved)
+            finally:
+                helper.lock.release()
         return _fix_text(text, ctx, passes)
 
 
-def _fix_text(text: str, ctx: PassContext | None, passes: Sequence[Pass] | None) -> FixResult:
+def _fix_text(text: str, ctx: PassContext | None, passes: Sequence[Pass] | None,
+              helper: Helper | None = None) -> FixResult:
     from dockeropt.attribution import LINE_CITATION, ChangeFix, Tracker, cite_original_lines
 
     ctx = ctx or PassContext()
-    first_doc: Dockerfile | None = load(text)
+    asked: list[tuple[int, object]] = []  # (helper request, the answer the loop went ahead with)
+    if helper is None:
+        first_doc: Dockerfile | None = load(text)
+    else:
+        current_rid = helper.check(text)
+        asked.append((current_rid, None))
+        first_doc = _our_load(text)  # an InputError here: the run is redone in-process, which raises BuildKit's first
+    loaded = first_doc
     if passes is None:
         passes = selected_passes(ctx.config)
     ctx.enabled_rules = frozenset(p.id for p in passes)
@@ -577,7 +459,10 @@ def _fix_text(text: str, ctx: PassContext | None, passes: Sequence[Pass] | None)
             break
         edits = [e for c in applied for e in c.fix.edits]  # type: ignore[union-attr]
         new = apply_edits(current, edits)
-        if not fix_is_sound(current, new, edits):
+        if helper is not None:
+            current_rid = helper.check_sound(current_rid, new, touched_lines(doc.lines, edits))
+            asked.append((current_rid, True))
+        elif not fix_is_sound(current, new, edits):
             good: list[Change] = []
             for c in applied:
                 assert c.fix is not None
@@ -617,6 +502,12 @@ def _fix_text(text: str, ctx: PassContext | None, passes: Sequence[Pass] | None)
         untracked.append((current, round_ids, new))
         maps.append(OffsetMap(edits, current))
         current = new
+    for rid, expected in asked:  # every verdict the loop went ahead without
+        if helper is None or helper.answer(rid) != expected:
+            raise _Unconfirmed
+    if helper is not None:
+        global _LAST_LOADED
+        _LAST_LOADED = (text, loaded)
     result.fixed = current
     result.applied, where = _dedupe(raw)
     result.notes, _ = _dedupe(final_notes)
