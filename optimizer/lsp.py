@@ -694,5 +694,8 @@ def lsp_command() -> None:
     logging.basicConfig(level=logging.WARNING, format="dockeropt-lsp: %(levelname)s %(message)s")
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must not corrupt the LSP stream
+    from dockeropt import oracle
+
+    oracle.long_lived()  # BuildKit's verdicts from the helper process for every document but the smallest
     build_server().start_io(stdin, stdout)
 

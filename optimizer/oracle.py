@@ -206,6 +206,14 @@ def sound(old: str, new: str, touched: Sequence[tuple[int, int]]) -> bool:
 # ----------------------------------------------------------------------------- the helper process
 
 HELPER_MIN_CHARS = 64 * 1024  # smaller inputs fix in a fraction of a second: starting a process would not pay
+SERVER_MIN_CHARS = 2 * 1024  # in a long-lived process (the language server) the start is paid once
+_min_chars = HELPER_MIN_CHARS
+
+
+def long_lived() -> None:
+    """This process fixes many texts (the language server): use the helper for all but the smallest."""
+    global _min_chars
+    _min_chars = SERVER_MIN_CHARS
 _FAILED = "\x00failed"  # the helper's answer when it could not work one out (the caller checks in-process)
 _HELPERS: dict[int, Helper | None] = {}  # process id -> its helper (None: it could not start)
 _HELPERS_LOCK = threading.Lock()
@@ -323,7 +331,7 @@ def helper_for(chars: int) -> Helper | None:
     core, ``DOCKEROPT_HELPER=0`` switched it off (``=1`` uses it whatever the size), it is not a POSIX system,
     or the helper cannot start (or died: the process then checks in-process from then on)."""
     setting = os.environ.get("DOCKEROPT_HELPER", "")
-    if setting == "0" or (setting != "1" and (chars < HELPER_MIN_CHARS or (os.cpu_count() or 1) < 2)):
+    if setting == "0" or (setting != "1" and (chars < _min_chars or (os.cpu_count() or 1) < 2)):
         return None
     if os.name != "posix":  # the answers are read with select() on a pipe
         return None

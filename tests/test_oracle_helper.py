@@ -116,3 +116,14 @@ def test_a_dead_helper_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fixed(monkeypatch, True, BIG) == fixed(monkeypatch, False, BIG)
     assert oracle.helper_for(len(BIG)) is None or oracle.helper_for(len(BIG)) is not h
     oracle._HELPERS.pop(os.getpid(), None)  # later tests start a new one
+
+
+def test_the_language_server_uses_it_for_smaller_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived process pays the helper's start once: the language server asks for it from a few KiB."""
+    monkeypatch.delenv("DOCKEROPT_HELPER", raising=False)
+    monkeypatch.setattr(oracle, "_min_chars", oracle.HELPER_MIN_CHARS)
+    page = 8 * 1024
+    assert oracle.helper_for(page) is None
+    oracle.long_lived()
+    assert oracle.helper_for(page) is not None
+    assert oracle.helper_for(oracle.SERVER_MIN_CHARS - 1) is None
