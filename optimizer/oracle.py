@@ -340,7 +340,7 @@ def helper_for(chars: int) -> Helper | None:
         if pid not in _HELPERS:
             try:
                 _HELPERS[pid] = Helper()
-            except OSError:
+            except Exception:  # no interpreter to start (an embedded one), no pipes left, ...
                 _HELPERS[pid] = None
         h = _HELPERS[pid]
         if h is not None and (h.broken or h.proc.poll() is not None):
