@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from test_pipeline import TEXT, Breaker, Swallower, Upper
 
 from dockeropt import oracle
@@ -18,6 +19,7 @@ from dockeropt.edits import Change, FileChange, Fix, Safety
 from dockeropt.pipeline import FixResult, InputError, fix_text
 from dockeropt.rules import Pass, PassContext
 from dockeropt.syntax import Dockerfile
+from strategies import dockerfiles
 
 PAD = "".join(f"RUN apt-get update && apt-get install -y pkg{i}\n" for i in range(1600))
 BIG = TEXT + PAD  # over oracle.HELPER_MIN_CHARS
@@ -127,3 +129,17 @@ def test_the_language_server_uses_it_for_smaller_documents(monkeypatch: pytest.M
     oracle.long_lived()
     assert oracle.helper_for(page) is not None
     assert oracle.helper_for(oracle.SERVER_MIN_CHARS - 1) is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(dockerfiles())
+def test_generated_files_fix_the_same_with_the_helper(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """Whatever the input (valid, rejected by BuildKit, rejected by dockeropt), the helper changes nothing."""
+    got = []
+    for helper in ("1", "0"):
+        monkeypatch.setenv("DOCKEROPT_HELPER", helper)
+        try:
+            got.append(outcome(fix_text(text, PassContext(config=Config()))))
+        except InputError as exc:
+            got.append(("InputError", str(exc)))
+    assert got[0] == got[1]
