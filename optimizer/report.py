@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import functools
 import os
@@ -37,7 +38,9 @@ def unified_diff(old: str, new: str, path: str, *, new_file: bool = False, conte
     out: list[str] = []
     if new_file:
         out.append(f"diff --git a/{path} b/{path}\nnew file mode 100644\n")
-    for line in difflib.unified_diff(a, b, from_name, f"b/{path}", n=context):
+    lines = (difflib.unified_diff(a, b, from_name, f"b/{path}", n=context) if len(a) + len(b) < ANCHORED_FROM
+             else _unified(a, b, from_name, f"b/{path}", context))
+    for line in lines:
         if line.startswith(("---", "+++")) and not line.endswith("\n"):
             line += "\n"
         if line.endswith("\n"):
@@ -45,6 +48,111 @@ def unified_diff(old: str, new: str, path: str, *, new_file: bool = False, conte
         else:
             out.append(line + "\n" + NO_NEWLINE)
     return "".join(out)
+
+
+ANCHORED_FROM = 4000  # lines on both sides together: from here on the diff is worked out between anchors
+
+
+class _AnchoredMatcher(difflib.SequenceMatcher):
+    """difflib's matcher, run between anchors: the lines that occur once on each side, in the same order on both
+    (the longest such chain, as patience diff takes them).
+
+    difflib looks for the longest matching block in the whole of what is left, again for each block it finds, so a
+    large file whose changes are spread over thousands of lines (every third line of a 1 MiB file) takes time that
+    grows with the square of its length: 12 s for that file. Between two anchors difflib works as ever; a diff of a
+    file with no such lines is difflib's own.
+    """
+
+    def get_matching_blocks(self) -> list[difflib.Match]:
+        if self.matching_blocks is not None:
+            return self.matching_blocks
+        a, b = self.a, self.b
+        blocks: list[tuple[int, int, int]] = []
+        prev_i = prev_j = 0
+        for i, j in [*_anchors(a, b), (len(a), len(b))]:
+            if i > prev_i and j > prev_j:
+                for x, y, n in difflib.SequenceMatcher(None, a[prev_i:i], b[prev_j:j]).get_matching_blocks():
+                    if n:
+                        blocks.append((prev_i + x, prev_j + y, n))
+            if i < len(a):
+                blocks.append((i, j, 1))
+            prev_i, prev_j = i + 1, j + 1
+        merged: list[tuple[int, int, int]] = []
+        for x, y, n in blocks:
+            if merged and merged[-1][0] + merged[-1][2] == x and merged[-1][1] + merged[-1][2] == y:
+                merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + n)
+            else:
+                merged.append((x, y, n))
+        merged.append((len(a), len(b), 0))
+        self.matching_blocks = [difflib.Match(*m) for m in merged]
+        return self.matching_blocks
+
+
+def _anchors(a: list[str], b: list[str]) -> list[tuple[int, int]]:
+    """(i, j) with ``a[i] == b[j]`` occurring once in each, increasing on both sides: the longest such chain."""
+    count_a: dict[str, int] = {}
+    for line in a:
+        count_a[line] = count_a.get(line, 0) + 1
+    where_b: dict[str, int] = {}
+    count_b: dict[str, int] = {}
+    for j, line in enumerate(b):
+        count_b[line] = count_b.get(line, 0) + 1
+        where_b[line] = j
+    pairs = [(i, where_b[line]) for i, line in enumerate(a) if count_a[line] == 1 and count_b.get(line) == 1]
+    # longest increasing run of j (patience sorting): tails[k] = index in pairs of the smallest tail of a chain of k+1
+    tails: list[int] = []
+    tail_js: list[int] = []
+    back: list[int] = [-1] * len(pairs)
+    for k, (_i, j) in enumerate(pairs):
+        at = bisect.bisect_left(tail_js, j)
+        back[k] = tails[at - 1] if at else -1
+        if at == len(tails):
+            tails.append(k)
+            tail_js.append(j)
+        else:
+            tails[at] = k
+            tail_js[at] = j
+    chain: list[tuple[int, int]] = []
+    k = tails[-1] if tails else -1
+    while k >= 0:
+        chain.append(pairs[k])
+        k = back[k]
+    chain.reverse()
+    return chain
+
+
+def _unified(a: list[str], b: list[str], from_name: str, to_name: str, n: int) -> Iterable[str]:
+    """``difflib.unified_diff(a, b, from_name, to_name, n=n)`` with the anchored matcher."""
+    started = False
+    for group in _AnchoredMatcher(None, a, b).get_grouped_opcodes(n):
+        if not started:
+            started = True
+            yield f"--- {from_name}\n"
+            yield f"+++ {to_name}\n"
+        first, last = group[0], group[-1]
+        yield f"@@ -{_range(first[1], last[2])} +{_range(first[3], last[4])} @@\n"
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                for line in a[i1:i2]:
+                    yield " " + line
+                continue
+            if tag in ("replace", "delete"):
+                for line in a[i1:i2]:
+                    yield "-" + line
+            if tag in ("replace", "insert"):
+                for line in b[j1:j2]:
+                    yield "+" + line
+
+
+def _range(start: int, stop: int) -> str:
+    """A unified diff's line range, as difflib writes it."""
+    beginning = start + 1  # lines start numbering with one
+    length = stop - start
+    if length == 1:
+        return f"{beginning}"
+    if not length:
+        beginning -= 1  # empty ranges begin at line just before the range
+    return f"{beginning},{length}"
 
 
 def split_lines(text: str) -> list[str]:
