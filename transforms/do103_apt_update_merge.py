@@ -61,7 +61,8 @@ class AptUpdateMerge(Pass):
                 if not apts[0].invocation.updates_index or not rs.script.items[0].simple:
                     continue
                 target = None
-                for nxt in body[n + 1 :]:
+                for k in range(n + 1, len(body)):  # no copy of the rest of the body per RUN
+                    nxt = body[k]
                     if nxt.keyword in _BETWEEN:
                         continue
                     target = nxt if nxt.keyword == "RUN" else None

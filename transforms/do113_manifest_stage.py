@@ -130,7 +130,8 @@ class ManifestStage(Pass):
                 continue
             if not cf.dest_is_dir and (len(cf.sources) != 1 or posixpath.basename(cf.dest) != posixpath.basename(cf.sources[0])):
                 continue  # one file copied under another name: the install reads that name
-            run = next((x for x in body[i + 1:] if x.keyword not in _BETWEEN), None)
+            # the next instruction that counts, found without copying the rest of the body (quadratic in a long stage)
+            run = next((body[k] for k in range(i + 1, len(body)) if body[k].keyword not in _BETWEEN), None)
             if run is None or run.keyword != "RUN":
                 continue
             facts = m.run(run)
