@@ -393,8 +393,6 @@ class Dockerignore(Pass):
                     add(n, n, "Docker build file")
         # documentation and tests: unless something names them
         needed = self._needed_names(m, bc, names, rules)
-        tests_run = any(a.verb == "test" or _runs_tests(a, rules)
-                        or (a.ecosystem == "node" and "test" in [w.value for w in a.command.argv[1:3]]) for a in actions)
         md = [n for n in names if n not in dirs and fnmatch.fnmatch(n, rules["docs_glob"])]
         if md and not any(n in needed or referenced(n) for n in md) and not bc.ignored(md[0]):
             size = sum(bc.memo(("do203-size", n), lambda n=n: walker.size(os.path.join(root, n)))[0] for n in md)
@@ -403,10 +401,13 @@ class Dockerignore(Pass):
         for n in rules["docs"]:
             if n in dirs and n not in needed and not docs_built:
                 add(n, n, "documentation", "docs")
-        if not tests_run:
-            for n in rules["tests"]:
-                if n in dirs and n not in needed:
-                    add(n, n, "tests", "docs")
+        test_dirs = [n for n in rules["tests"] if n in dirs and n not in needed]
+        # whether the build runs tests is read only when there is a test folder to leave out (every action of every RUN)
+        if test_dirs and not any(a.verb == "test" or _runs_tests(a, rules)
+                                 or (a.ecosystem == "node" and "test" in [w.value for w in a.command.argv[1:3]])
+                                 for a in actions):
+            for n in test_dirs:
+                add(n, n, "tests", "docs")
         notes: list[Change] = []
         loader: tuple[str, str | None] | None | bool = False  # False: not looked for yet
         for n in names:
