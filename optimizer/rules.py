@@ -156,7 +156,14 @@ class Pass:
 
     @classmethod
     def doc(cls) -> RuleDoc:
-        return RuleDoc.from_docstring(cls)
+        """The rule's documentation, read from its docstring once (the language server's hover asks per finding)."""
+        got = _DOCS.get(cls)
+        if got is None or got[0] is not cls.__doc__:
+            got = _DOCS[cls] = (cls.__doc__, RuleDoc.from_docstring(cls))
+        return got[1]
+
+
+_DOCS: dict[type, tuple[str | None, RuleDoc]] = {}
 
 
 REGISTRY: dict[str, type[Pass]] = {}
