@@ -52,6 +52,10 @@ def fixed(monkeypatch: pytest.MonkeyPatch, helper: bool, text: str, passes: list
     return outcome(fix_text(text, PassContext(config=Config()), passes))
 
 
+one_core = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the helper is for machines with two cores or more")
+
+
+@one_core
 def test_large_file_uses_the_helper_and_gets_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCKEROPT_HELPER", raising=False)
     h = oracle.helper_for(len(BIG))
@@ -120,6 +124,7 @@ def test_a_dead_helper_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     oracle._HELPERS.pop(os.getpid(), None)  # later tests start a new one
 
 
+@one_core
 def test_the_language_server_uses_it_for_smaller_documents(monkeypatch: pytest.MonkeyPatch) -> None:
     """A long-lived process pays the helper's start once: the language server asks for it from a few KiB."""
     monkeypatch.delenv("DOCKEROPT_HELPER", raising=False)
