@@ -23,24 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from dockeropt.edits import Change, Edit, OffsetMap, Safety, apply_edits, select_fixes
-from dockeropt.oracle import (  # noqa: F401 - the BuildKit parse helpers are read here by tests and the LSP
-    _BK_CACHE,
-    _BK_CHUNKS,
-    Helper,
-    HelperError,
-    _assemble,
-    _bk_pieces,
-    _buildkit_parse,
-    _buildkit_parse_chunked,
-    _buildkit_parse_chunked_parts,
-    _buildkit_parse_whole,
-    _buildkit_parts,
-    _whole_parts,
-    buildkit_error,
-    helper_for,
-    touched_lines,
-    untouched_survive,
-)
+from dockeropt.oracle import Helper, buildkit_error, helper_for, touched_lines, untouched_survive
 from dockeropt.pragmas import Pragmas, read_pragmas
 from dockeropt.rules import Pass, PassContext, selected_passes
 from dockeropt.source import LineIndex, TextRange
@@ -367,7 +350,7 @@ def fix_text(text: str, ctx: PassContext | None = None, passes: Sequence[Pass] |
             saved = dict(cx.overlay) if cx is not None else None
             try:
                 return _fix_text(text, ctx, passes, helper)
-            except Exception:  # _Unconfirmed, HelperError, or whatever the input makes the loop raise
+            except Exception:  # _Unconfirmed, oracle.HelperError, or whatever the input makes the loop raise
                 if cx is not None and saved is not None:
                     cx.restore_overlay(saved)
             finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dockeropt import pipeline, syntax
+from dockeropt import oracle, syntax
 from harness import ROOT, count_classifications
 from strategies import dockerfiles
 
@@ -36,16 +36,16 @@ def line_soup(draw) -> str:
 
 
 def _same(text: str) -> None:
-    pipeline._BK_CHUNKS.clear()
-    whole = pipeline._buildkit_parse_whole(text)
-    assert pipeline._buildkit_parse_chunked(text) == whole  # nothing cached: the pieces go in one batch
-    assert pipeline._buildkit_parse_chunked(text) == whole  # every piece cached
+    oracle._BK_CHUNKS.clear()
+    whole = oracle._buildkit_parse_whole(text)
+    assert oracle._buildkit_parse_chunked(text) == whole  # nothing cached: the pieces go in one batch
+    assert oracle._buildkit_parse_chunked(text) == whole  # every piece cached
 
 
 def _same_after_edit(before: str, after: str) -> None:
-    pipeline._BK_CHUNKS.clear()
-    pipeline._buildkit_parse_chunked(before)
-    assert pipeline._buildkit_parse_chunked(after) == pipeline._buildkit_parse_whole(after)
+    oracle._BK_CHUNKS.clear()
+    oracle._buildkit_parse_chunked(before)
+    assert oracle._buildkit_parse_chunked(after) == oracle._buildkit_parse_whole(after)
 
 
 def test_corpus() -> None:
@@ -55,7 +55,7 @@ def test_corpus() -> None:
 
 def test_big_generated_file_is_cut_into_pieces() -> None:
     text = "FROM a\n" + "".join(f"RUN echo {i}\n" for i in range(50))
-    pieces = pipeline._bk_pieces(text)
+    pieces = oracle._bk_pieces(text)
     assert pieces is not None and len(pieces) == 51
     assert "".join(p for _, p in pieces) == text
     _same(text)
@@ -85,7 +85,7 @@ def test_after_an_edit(before: str, after: str) -> None:
 def test_pieces_rejoin_to_the_text() -> None:
     for path in CORPUS[:20]:
         text = path.read_bytes().decode("utf-8")
-        pieces = pipeline._bk_pieces(text)
+        pieces = oracle._bk_pieces(text)
         if pieces is not None:
             assert "".join(p for _, p in pieces) == text
             assert [first for first, _ in pieces] == sorted({first for first, _ in pieces})
