@@ -111,7 +111,7 @@ def _buildkit_parse_chunked_parts(text: str) -> list[tuple[int, tuple]] | str:
 
     The fix loop changes a few instructions per round: the others are taken from earlier parses, and the
     new pieces go to BuildKit together, in one call. Any doubt (an error, a command crossing a cut) falls
-    back to parsing the whole text; tests/test_pipeline.py checks the equivalence on generated texts.
+    back to parsing the whole text; tests/test_fix_caches.py checks the equivalence on generated texts.
     """
     pieces = _bk_pieces(text)
     if pieces is None or len(pieces) == 1:
@@ -214,6 +214,8 @@ def long_lived() -> None:
     """This process fixes many texts (the language server): use the helper for all but the smallest."""
     global _min_chars
     _min_chars = SERVER_MIN_CHARS
+
+
 _FAILED = "\x00failed"  # the helper's answer when it could not work one out (the caller checks in-process)
 _HELPERS: dict[int, Helper | None] = {}  # process id -> its helper (None: it could not start)
 _HELPERS_LOCK = threading.Lock()
