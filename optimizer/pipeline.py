@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from dockeropt.edits import Change, Edit, OffsetMap, Safety, apply_edits, select_fixes
-from dockeropt.oracle import Helper, buildkit_error, helper_for, touched_lines, untouched_survive
+from dockeropt.oracle import Helper, buildkit_error, helper_for, sound, touched_lines
 from dockeropt.pragmas import Pragmas, read_pragmas
 from dockeropt.rules import Pass, PassContext, selected_passes
 from dockeropt.source import LineIndex, TextRange
@@ -182,14 +182,9 @@ def gc_paused() -> Iterator[None]:
                     gc.enable()
 
 
-def _untouched_survive(old: str, new: str, edits: Sequence[Edit]) -> bool:
-    """Every BuildKit instruction of ``old`` that no edit touches is still in ``new``."""
-    return untouched_survive(old, new, touched_lines(LineIndex(old), edits))
-
-
 def fix_is_sound(old: str, new: str, edits: Sequence[Edit]) -> bool:
     """The guard: ``new`` parses with BuildKit and keeps every instruction ``edits`` did not touch."""
-    return buildkit_error(new) is None and _untouched_survive(old, new, edits)
+    return sound(old, new, touched_lines(LineIndex(old), edits))
 
 
 def _fix_key(ch: Change) -> tuple[str, tuple[tuple[int, int, str], ...]]:
