@@ -221,6 +221,12 @@ _HELPERS: dict[int, Helper | None] = {}  # process id -> its helper (None: it co
 _HELPERS_LOCK = threading.Lock()
 
 
+def _framed(message: object) -> bytes:
+    """One message on the helper's pipes: its pickle, after its length (8 bytes, little-endian)."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return len(data).to_bytes(8, "little") + data
+
+
 class HelperError(Exception):
     """The helper process died, hung or could not answer: the caller does the work in-process."""
 
@@ -262,7 +268,7 @@ class Helper:
             if data is None:
                 break
             try:
-                stdin.write(len(data).to_bytes(8, "little") + data)
+                stdin.write(data)
                 stdin.flush()
             except (OSError, ValueError):
                 self.broken = True
@@ -273,7 +279,7 @@ class Helper:
             raise HelperError("the helper process is gone")
         rid = self._next
         self._next += 1
-        self._queue.put(pickle.dumps((request[0], rid, *request[1:]), protocol=pickle.HIGHEST_PROTOCOL))
+        self._queue.put(_framed((request[0], rid, *request[1:])))
         return rid
 
     def check(self, text: str) -> int:
@@ -377,8 +383,7 @@ def _serve() -> None:
                 texts.popitem(last=False)
         except Exception:
             value = _FAILED
-        payload = pickle.dumps((rid, value), protocol=pickle.HIGHEST_PROTOCOL)
-        out.write(len(payload).to_bytes(8, "little") + payload)
+        out.write(_framed((rid, value)))
         out.flush()
 
 
