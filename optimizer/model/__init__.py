@@ -28,9 +28,10 @@ import bisect
 import fnmatch
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 from dockeropt.config import Config
 from dockeropt.context import BuildContext
@@ -71,6 +72,9 @@ _APT_WORD = re.compile(r"\bapt(-get)?\b")
 
 def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -151,6 +155,13 @@ class ImageModel:
         return cls(doc, context, config, graph, states, runs, copies, ownership, frontend, style_of(doc), apt_lists)
 
     # ------------------------------------------------------------------ lookups
+
+    def lookup(self, key: tuple[object, ...], compute: Callable[[], _T]) -> _T:
+        """``compute()`` once per ``key`` on this model (a pure lookup several passes ask again and again)."""
+        if key in self._lookups:
+            return self._lookups[key]  # type: ignore[return-value]
+        got = self._lookups[key] = compute()
+        return got
 
     def state(self, ins: Instruction) -> State:
         return self.states[ins.index]

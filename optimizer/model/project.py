@@ -68,11 +68,7 @@ def context_copy(m: ImageModel, ins: Instruction, target: str) -> tuple[str, Ins
     # the answer depends only on the stage, the position of ``ins`` in it, ``target`` and the context's state:
     # DO101, DO107, DO108 and the runtime planners ask the same questions many times per round
     key = ("context_copy", ins.stage_index, ins.index, target, bc.overlay_version)
-    if key in m._lookups:
-        return m._lookups[key]  # type: ignore[return-value]
-    got = _context_copy(m, bc, ins, target)
-    m._lookups[key] = got
-    return got
+    return m.lookup(key, lambda: _context_copy(m, bc, ins, target))
 
 
 def _context_copy(m: ImageModel, bc: BuildContext, ins: Instruction, target: str) -> tuple[str, Instruction] | None:
@@ -145,11 +141,8 @@ def node_project(m: ImageModel, ins: Instruction, a: Action) -> NodeProject | No
     if bc is None or a.cwd is None:
         return None
     # the same questions of the same model from DO107, DO108, DO113 and the runtime planners
-    key = ("node_project", ins.index, a.cwd, bc.overlay_version)
-    if key in m._lookups:
-        return m._lookups[key]  # type: ignore[return-value]
-    got = m._lookups[key] = _node_project(m, bc, ins, a.cwd)
-    return got
+    cwd = a.cwd
+    return m.lookup(("node_project", ins.index, cwd, bc.overlay_version), lambda: _node_project(m, bc, ins, cwd))
 
 
 def _node_project(m: ImageModel, bc: BuildContext, ins: Instruction, cwd: str) -> NodeProject:
